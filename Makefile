@@ -1,0 +1,108 @@
+# chunkup — build, run and test.
+#
+#   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000
+#   make test    vet and every test, against the local stack
+#   make lint    gofmt, go vet, staticcheck
+#   make build   the four Lambda binaries, as `sam build` would make them
+#
+# `sam build` calls the build-<LogicalId> targets itself (BuildMethod:
+# makefile), with ARTIFACTS_DIR set, from a copy of the source tree.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+GO ?= go
+NPM ?= npm
+
+# The lead's go.mod is updated by the lead only; -mod=mod lets the root module
+# build even while its requirements are being edited. Any GOFLAGS the caller
+# set (e.g. -buildvcs=false) are kept.
+ROOT_GOFLAGS := $(strip $(filter-out -mod=%,$(GOFLAGS)) -mod=mod)
+
+# Pinned tools. versitygw is pinned by tools/go.mod + tools/go.sum, dynalite by
+# package-lock.json; both are installed into the work tree (git-ignored).
+LOCAL_BIN      := $(CURDIR)/.local/bin
+VERSITYGW      := $(LOCAL_BIN)/versitygw
+DYNALITE       := $(CURDIR)/node_modules/.bin/dynalite
+NPM_STAMP      := node_modules/.chunkup-npm-ci.stamp
+STATICCHECK    := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+TEST_TIMEOUT ?= 30m
+
+# Lambda build settings (design.md "Running it").
+LAMBDA_ENV    := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 GOFLAGS="$(ROOT_GOFLAGS)"
+LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w'
+FUNCTIONS     := ReceiveFunction CheckFunction CompleteFunction CleanupFunction
+
+.PHONY: help tools run test lint bench build clean $(addprefix build-,$(FUNCTIONS))
+
+help:
+	@echo 'targets: run test lint bench build tools clean'
+	@echo '         build-ReceiveFunction build-CheckFunction build-CompleteFunction build-CleanupFunction (sam build)'
+
+## tools: install the pinned dynalite and versitygw (idempotent)
+tools: $(VERSITYGW) $(NPM_STAMP)
+
+$(VERSITYGW): tools/go.mod tools/go.sum
+	@mkdir -p $(LOCAL_BIN)
+	@echo 'building versitygw (pinned in tools/go.mod; about two minutes the first time)'
+	cd tools && GOFLAGS=-mod=readonly $(GO) build -trimpath -o $(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json .npmrc
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+## run: start the local stack and serve the API (Ctrl-C stops everything)
+run: tools
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local
+
+## test: go vet, then every test (race detector on) against the local stack
+test: tools
+	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## lint: formatting, vet and staticcheck (pinned)
+lint:
+	@unformatted="$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
+	if [ -n "$$unformatted" ]; then echo 'gofmt -l reports:'; echo "$$unformatted"; exit 1; fi
+	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
+	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run $(STATICCHECK) ./...
+
+## bench: the side-by-side benchmark of design.md (issue #5)
+bench:
+	@echo 'make bench: not written yet — the benchmark issue (#5) is still open.'
+	@echo 'It will run on the local stack and print one table: throughput per dialect against'
+	@echo 'a raw PutObject, completion latency against file size, S3 and DynamoDB requests per'
+	@echo 'GiB, and peak memory per invocation.'
+
+## build: every Lambda function, into .aws-sam/build/<LogicalId>/bootstrap
+build: $(addprefix build-,$(FUNCTIONS))
+
+# SAM sets ARTIFACTS_DIR (absolute); by hand the binary goes where `sam build`
+# would put it. $(call lambda,LogicalId,./functions/<dir>)
+lambda_out = $(or $(ARTIFACTS_DIR),.aws-sam/build/$(1))
+define lambda
+	@mkdir -p "$(call lambda_out,$(1))"
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o "$(call lambda_out,$(1))/bootstrap" $(2)
+endef
+
+build-ReceiveFunction:
+	$(call lambda,ReceiveFunction,./functions/receive)
+
+build-CheckFunction:
+	$(call lambda,CheckFunction,./functions/check)
+
+build-CompleteFunction:
+	$(call lambda,CompleteFunction,./functions/complete)
+
+build-CleanupFunction:
+	$(call lambda,CleanupFunction,./functions/cleanup)
+
+## clean: remove build output and installed tools (not the Go caches)
+clean:
+	rm -rf .aws-sam .local node_modules
