@@ -1,0 +1,314 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"chunkup/internal/crc64nvme"
+)
+
+// ChunkResult says what became of a chunk.
+type ChunkResult struct {
+	// Stored is false when the chunk was already there: it changed nothing.
+	Stored bool
+	// Session is the upload after the chunk; complete if this chunk
+	// finished it.
+	Session *Session
+}
+
+// PutChunk stores chunk index (from 0) of the owner's upload id.
+func (e *Engine) PutChunk(ctx context.Context, owner, id string, index int, data []byte) (ChunkResult, error) {
+	s, err := e.Get(ctx, owner, id)
+	if err != nil {
+		return ChunkResult{}, err
+	}
+	return e.AddChunk(ctx, s, index, data)
+}
+
+// AddChunk stores chunk index of session s, as read by Get or Open. When
+// the chunk completes its part, this request assembles the part; when that
+// part is the upload's last and the upload finishes by itself, this
+// request finishes it.
+func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byte) (ChunkResult, error) {
+	if err := e.checkChunk(s, index, data); err != nil {
+		return ChunkResult{Session: s}, err
+	}
+	crc := crc64nvme.Checksum(data, e.crcTable)
+	key := stagingKey(s.ID, index)
+	if err := e.blobs.PutStaged(ctx, key, data, crc); err != nil {
+		return ChunkResult{}, fmt.Errorf("stage chunk %d of %s: %w", index, s.ID, err)
+	}
+	k := s.PartOf(index)
+	count, err := e.sessions.RecordChunk(ctx, s.ID, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
+	if errors.Is(err, ErrConflict) {
+		// Sent before: the first copy stands and this one is dropped.
+		if err := e.blobs.DeleteStaged(ctx, []string{key}); err != nil {
+			e.log(ctx, s).Warn("drop duplicate chunk", "chunk", index, "err", err)
+		}
+		return e.afterDuplicate(ctx, s, k)
+	}
+	if err != nil {
+		return ChunkResult{}, fmt.Errorf("record chunk %d of %s: %w", index, s.ID, err)
+	}
+	e.keepAlive(ctx, s)
+	first, end := s.PartChunks(k)
+	if count < end-first {
+		return ChunkResult{Stored: true, Session: s}, nil
+	}
+	done, err := e.assemble(ctx, s, k)
+	if err != nil {
+		return ChunkResult{}, err
+	}
+	return e.afterPart(ctx, s, done, true)
+}
+
+func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
+	if err := stateAllowsChunks(s); err != nil {
+		return err
+	}
+	if index < 0 || index >= s.Chunks {
+		return refuse(CodeChunkRange, "chunk %d is out of range: this upload has chunks 0 to %d", index, s.Chunks-1)
+	}
+	if int64(len(data)) > e.opt.MaxChunkSize {
+		return overLimit(CodeChunkTooLarge, e.opt.MaxChunkSize, "chunk is %d bytes, over the limit of %d bytes", len(data), e.opt.MaxChunkSize)
+	}
+	if want := s.ChunkLen(index); int64(len(data)) != want {
+		return refuse(CodeChunkLength, "chunk %d must be %d bytes, got %d", index, want, len(data))
+	}
+	return nil
+}
+
+func stateAllowsChunks(s *Session) error {
+	switch s.State {
+	case StateOpen:
+		return nil
+	case StateExpired:
+		return refuse(CodeExpired, "upload %s expired at %s", s.ID, s.ExpiresAt.Format(time.RFC3339))
+	case StateAborted:
+		return refuse(CodeAborted, "upload %s was aborted", s.ID)
+	default:
+		return refuse(CodeComplete, "upload %s is already complete", s.ID)
+	}
+}
+
+// afterDuplicate answers a chunk that was already recorded, and finishes
+// work a crashed request left: a part whose chunks are all in but whose
+// assembler died, or an assembled part that was never counted.
+func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int) (ChunkResult, error) {
+	p, err := e.sessions.GetPart(ctx, s.ID, k)
+	if err != nil {
+		return ChunkResult{}, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
+	}
+	now := e.opt.Now()
+	first, end := s.PartChunks(k)
+	switch {
+	case !p.Assembled() && len(p.Chunks) == end-first && !now.Before(p.ClaimUntil):
+		done, err := e.assemble(ctx, s, k)
+		if err != nil {
+			return ChunkResult{}, err
+		}
+		return e.afterPart(ctx, s, done, false)
+	case p.Assembled() && !p.Counted && now.Sub(p.FinishedAt) > e.opt.ClaimTimeout:
+		done, err := e.sessions.CountPart(ctx, s.ID, k)
+		if err != nil {
+			return ChunkResult{}, fmt.Errorf("count part %d of %s: %w", k, s.ID, err)
+		}
+		return e.afterPart(ctx, s, done, false)
+	}
+	return ChunkResult{Stored: false, Session: s}, nil
+}
+
+// afterPart finishes an upload that finishes by itself once its last part
+// has been counted.
+func (e *Engine) afterPart(ctx context.Context, s *Session, done int, stored bool) (ChunkResult, error) {
+	res := ChunkResult{Stored: stored, Session: s}
+	if done < s.Parts || !s.AutoComplete {
+		return res, nil
+	}
+	fin, err := e.finish(ctx, s)
+	if err != nil {
+		if c := CodeOf(err); c == CodeBusy || c == CodeIncomplete {
+			// Another request is finishing it, or a miscount: not this chunk's fault.
+			e.log(ctx, s).Info("auto-complete deferred", "reason", err.Error())
+			return res, nil
+		}
+		return ChunkResult{}, err
+	}
+	res.Session = fin
+	return res, nil
+}
+
+// keepAlive moves the expiry forward after a chunk, writing at most once
+// per twenty-fourth of the expiry period rather than on every chunk.
+func (e *Engine) keepAlive(ctx context.Context, s *Session) {
+	now := e.opt.Now().UTC()
+	next := now.Add(e.opt.Expiry)
+	if next.Sub(s.ExpiresAt) < e.opt.Expiry/24 {
+		return
+	}
+	if err := e.sessions.Touch(ctx, s.ID, next, now); err != nil {
+		e.log(ctx, s).Warn("extend expiry", "err", err)
+		return
+	}
+	s.ExpiresAt = next
+}
+
+// assemble claims part k, uploads its staged chunks as one S3 part and
+// records it. It returns the number of parts counted so far, or -1 if
+// another request holds the claim.
+func (e *Engine) assemble(ctx context.Context, s *Session, k int) (int, error) {
+	now := e.opt.Now()
+	token := newID()
+	if err := e.sessions.ClaimPart(ctx, s.ID, k, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return -1, nil
+		}
+		return 0, fmt.Errorf("claim part %d of %s: %w", k, s.ID, err)
+	}
+	p, err := e.sessions.GetPart(ctx, s.ID, k)
+	if err != nil {
+		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
+	}
+	chunks, err := partChunks(s, k, p)
+	if err != nil {
+		return 0, err
+	}
+	mpu, err := e.multipart(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	size, crc := e.partSum(chunks)
+	body := &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks}
+	defer body.Close()
+	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, k+1, body, size, crc)
+	if err != nil {
+		return 0, fmt.Errorf("upload part %d of %s: %w", k+1, s.ID, err)
+	}
+	if err := e.sessions.FinishPart(ctx, s.ID, k, token, etag, crc, size, e.opt.Now()); err != nil {
+		return 0, fmt.Errorf("record part %d of %s: %w", k, s.ID, err)
+	}
+	if err := e.blobs.DeleteStaged(ctx, chunkKeys(chunks)); err != nil {
+		// The completion or the bucket's lifecycle rule removes them later.
+		e.log(ctx, s).Warn("delete staged chunks", "part", k, "err", err)
+	}
+	done, err := e.sessions.CountPart(ctx, s.ID, k)
+	if err != nil {
+		return 0, fmt.Errorf("count part %d of %s: %w", k, s.ID, err)
+	}
+	e.log(ctx, s).Info("part assembled", "part", k+1, "bytes", size, "parts_done", done)
+	return done, nil
+}
+
+// partChunks lists part k's chunk records in order, checking that every
+// chunk the plan puts in the part is there.
+func partChunks(s *Session, k int, p *Part) ([]ChunkRecord, error) {
+	first, end := s.PartChunks(k)
+	out := make([]ChunkRecord, 0, end-first)
+	for i := first; i < end; i++ {
+		c, ok := p.Chunks[i]
+		if !ok {
+			return nil, fmt.Errorf("part %d of %s lacks chunk %d", k, s.ID, i)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (e *Engine) partSum(chunks []ChunkRecord) (int64, uint64) {
+	var size int64
+	var crc uint64
+	for i, c := range chunks {
+		if i == 0 {
+			crc = c.CRC
+		} else {
+			crc = crc64nvme.Combine(crc, c.CRC, c.Size)
+		}
+		size += c.Size
+	}
+	return size, crc
+}
+
+func chunkKeys(chunks []ChunkRecord) []string {
+	keys := make([]string, len(chunks))
+	for i, c := range chunks {
+		keys[i] = c.Key
+	}
+	return keys
+}
+
+// multipart returns the session's S3 multipart upload, starting it if this
+// is the first part. Two first parts at once each start one; the one
+// recorded first wins and the other is aborted.
+func (e *Engine) multipart(ctx context.Context, s *Session) (string, error) {
+	if s.MultipartID != "" {
+		return s.MultipartID, nil
+	}
+	fresh, err := e.sessions.GetSession(ctx, s.ID)
+	if err != nil {
+		return "", fmt.Errorf("read session %s: %w", s.ID, err)
+	}
+	if fresh.MultipartID != "" {
+		s.MultipartID = fresh.MultipartID
+		return s.MultipartID, nil
+	}
+	mine, err := e.blobs.CreateMultipart(ctx, s.Key, s.ContentType, objectMeta(s))
+	if err != nil {
+		return "", fmt.Errorf("start multipart upload of %s: %w", s.ID, err)
+	}
+	won, err := e.sessions.SetMultipartID(ctx, s.ID, mine)
+	if err != nil {
+		return "", fmt.Errorf("record multipart upload of %s: %w", s.ID, err)
+	}
+	if won != mine {
+		if err := e.blobs.AbortMultipart(ctx, s.Key, mine); err != nil {
+			e.log(ctx, s).Warn("abort surplus multipart upload", "err", err)
+		}
+	}
+	s.MultipartID = won
+	return won, nil
+}
+
+// stagedReader reads a part's staged chunks one after another, opening
+// each only when the one before is used up, so a part is streamed to S3
+// without being held in memory.
+type stagedReader struct {
+	ctx    context.Context
+	blobs  Blobs
+	chunks []ChunkRecord
+	cur    io.ReadCloser
+}
+
+func (r *stagedReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if len(r.chunks) == 0 {
+				return 0, io.EOF
+			}
+			rc, err := r.blobs.OpenStaged(r.ctx, r.chunks[0].Key)
+			if err != nil {
+				return 0, fmt.Errorf("open staged chunk %d: %w", r.chunks[0].Index, err)
+			}
+			r.cur, r.chunks = rc, r.chunks[1:]
+		}
+		n, err := r.cur.Read(p)
+		if err == io.EOF {
+			r.cur.Close()
+			r.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (r *stagedReader) Close() error {
+	if r.cur != nil {
+		return r.cur.Close()
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package upload
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+	"unicode/utf8"
+
+	"chunkup/internal/crc64nvme"
+)
+
+// Limits are the bounds every upload is held to.
+type Limits struct {
+	MaxFileSize   int64
+	MaxChunkSize  int64
+	MaxChunks     int
+	MaxNameLength int
+}
+
+// Options configure an Engine. Zero fields take the defaults of
+// DefaultOptions.
+type Options struct {
+	Limits
+	// Expiry is how long an open upload lives after its last chunk.
+	Expiry time.Duration
+	// ClaimTimeout is how long a request may hold the right to assemble a
+	// part or finish an upload before another may take it over. It must
+	// outlast the longest request (API Gateway stops waiting at 30 s).
+	ClaimTimeout time.Duration
+	// Retention is how long records of finished or ended uploads are kept
+	// before DynamoDB's TTL removes them.
+	Retention time.Duration
+	// Now tells the time; tests move it.
+	Now func() time.Time
+	// Logger receives the engine's structured logs.
+	Logger *slog.Logger
+}
+
+// DefaultOptions are the limits and timings chunkup runs with unless
+// configured otherwise.
+func DefaultOptions() Options {
+	return Options{
+		Limits: Limits{
+			MaxFileSize:   50 << 30,
+			MaxChunkSize:  4718592,
+			MaxChunks:     100000,
+			MaxNameLength: 255,
+		},
+		Expiry:       24 * time.Hour,
+		ClaimTimeout: 45 * time.Second,
+		Retention:    30 * 24 * time.Hour,
+		Now:          time.Now,
+		Logger:       slog.Default(),
+	}
+}
+
+// Engine runs uploads on a session store and a blob store.
+type Engine struct {
+	sessions Sessions
+	blobs    Blobs
+	opt      Options
+	crcTable *crc64nvme.Table
+}
+
+// New returns an engine over the given stores.
+func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
+	def := DefaultOptions()
+	if opt.MaxFileSize == 0 {
+		opt.MaxFileSize = def.MaxFileSize
+	}
+	if opt.MaxChunkSize == 0 {
+		opt.MaxChunkSize = def.MaxChunkSize
+	}
+	if opt.MaxChunks == 0 {
+		opt.MaxChunks = def.MaxChunks
+	}
+	if opt.MaxNameLength == 0 {
+		opt.MaxNameLength = def.MaxNameLength
+	}
+	if opt.Expiry == 0 {
+		opt.Expiry = def.Expiry
+	}
+	if opt.ClaimTimeout == 0 {
+		opt.ClaimTimeout = def.ClaimTimeout
+	}
+	if opt.Retention == 0 {
+		opt.Retention = def.Retention
+	}
+	if opt.Now == nil {
+		opt.Now = def.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = def.Logger
+	}
+	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcTable: crc64nvme.MakeTable()}
+}
+
+// Limits returns the limits the engine enforces.
+func (e *Engine) Limits() Limits { return e.opt.Limits }
+
+// NewUpload describes an upload a client wants to start.
+type NewUpload struct {
+	Owner       string
+	Identifier  string // the client's own id for the file; uploads with one are found by it
+	Name        string
+	ContentType string
+	Geometry
+	// AutoComplete finishes the upload as soon as its last chunk is in,
+	// as clients without a completion request (Resumable.js) need.
+	AutoComplete bool
+}
+
+// Create starts a new upload session. Nothing is written to S3 until the
+// first part is assembled.
+func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
+	s, err := e.newSession(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.sessions.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	e.log(ctx, s).Info("upload created", "size", s.Size, "chunks", s.Chunks, "parts", s.Parts)
+	return s, nil
+}
+
+func (e *Engine) newSession(req NewUpload) (*Session, error) {
+	if err := e.checkRequest(req); err != nil {
+		return nil, err
+	}
+	plan, err := NewPlan(req.Geometry)
+	if err != nil {
+		return nil, refuse(CodeInvalid, "%s", err.Error())
+	}
+	now := e.opt.Now().UTC()
+	id := newID()
+	return &Session{
+		ID:           id,
+		Owner:        req.Owner,
+		Identifier:   req.Identifier,
+		Name:         req.Name,
+		ContentType:  req.ContentType,
+		Key:          ObjectKey(id, req.Name),
+		Plan:         plan,
+		State:        StateOpen,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+		ExpiresAt:    now.Add(e.opt.Expiry),
+		AutoComplete: req.AutoComplete,
+	}, nil
+}
+
+func (e *Engine) checkRequest(req NewUpload) error {
+	l := e.opt.Limits
+	switch {
+	case req.Name == "":
+		return refuse(CodeInvalid, "a file name is required")
+	case len(req.Name) > l.MaxNameLength:
+		return overLimit(CodeNameTooLong, int64(l.MaxNameLength), "file name is %d bytes; the limit is %d bytes", len(req.Name), l.MaxNameLength)
+	case !utf8.ValidString(req.Name):
+		return refuse(CodeInvalid, "file name is not valid UTF-8")
+	case req.Size < 0:
+		return refuse(CodeInvalid, "file size %d is negative", req.Size)
+	case req.Size > l.MaxFileSize:
+		return overLimit(CodeFileTooLarge, l.MaxFileSize, "file size %d bytes is over the limit of %d bytes", req.Size, l.MaxFileSize)
+	case req.ChunkSize <= 0:
+		return refuse(CodeInvalid, "chunk size %d must be positive", req.ChunkSize)
+	case req.ChunkSize > l.MaxChunkSize:
+		return overLimit(CodeChunkTooLarge, l.MaxChunkSize, "chunk size %d bytes is over the limit of %d bytes", req.ChunkSize, l.MaxChunkSize)
+	case req.Chunks > l.MaxChunks:
+		return overLimit(CodeTooManyChunks, int64(l.MaxChunks), "%d chunks is over the limit of %d chunks per upload", req.Chunks, l.MaxChunks)
+	case req.Chunks > 0 && req.Geometry.check() == nil && req.ChunkLen(req.Chunks-1) > l.MaxChunkSize:
+		return overLimit(CodeChunkTooLarge, l.MaxChunkSize, "the last chunk would be %d bytes, over the limit of %d bytes", req.ChunkLen(req.Chunks-1), l.MaxChunkSize)
+	}
+	return nil
+}
+
+// Get returns the owner's upload id. Another owner's upload answers as
+// unknown.
+func (e *Engine) Get(ctx context.Context, owner, id string) (*Session, error) {
+	if !validID(id) {
+		return nil, refuse(CodeNotFound, "no upload %q", id)
+	}
+	s, err := e.sessions.GetSession(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && s.Owner != owner) {
+		return nil, refuse(CodeNotFound, "no upload %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session %s: %w", id, err)
+	}
+	e.settleExpiry(s)
+	return s, nil
+}
+
+// settleExpiry shows an open session past its expiry as expired, whether
+// or not the sweep has reached it: DynamoDB's TTL is housekeeping only.
+func (e *Engine) settleExpiry(s *Session) {
+	if s.State == StateOpen && !e.opt.Now().Before(s.ExpiresAt) {
+		s.State = StateExpired
+	}
+}
+
+// ObjectKey is the final object's key for an upload: derived from the
+// upload id and a sanitized file name, never from raw client input.
+func ObjectKey(id, name string) string {
+	return "uploads/" + id + "/" + SanitizeName(name)
+}
+
+// stagingPrefix is where an upload's chunks wait to become parts.
+func stagingPrefix(id string) string { return "staging/" + id + "/" }
+
+func stagingKey(id string, index int) string {
+	return fmt.Sprintf("%s%08d-%s", stagingPrefix(id), index, newID()[:12])
+}
+
+func objectMeta(s *Session) map[string]string {
+	return map[string]string{
+		"upload-id":     s.ID,
+		"original-name": url.PathEscape(s.Name),
+	}
+}
+
+// newID returns 32 random hex digits, the shape django-chunked-upload's
+// clients expect of an upload id.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// validID reports whether id has the shape newID gives.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+func (e *Engine) log(ctx context.Context, s *Session) *slog.Logger {
+	l := e.opt.Logger.With("upload_id", s.ID)
+	if rid, ok := ctx.Value(RequestIDKey{}).(string); ok {
+		l = l.With("request_id", rid)
+	}
+	return l
+}
+
+// RequestIDKey is the context key under which handlers put the request id,
+// so the engine's logs name it.
+type RequestIDKey struct{}

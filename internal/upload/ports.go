@@ -1,0 +1,117 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors the stores return, in the engine's terms.
+var (
+	// ErrNotFound means the record asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a conditional write lost: someone else got there first.
+	ErrConflict = errors.New("conditional write lost")
+)
+
+// Sessions keeps upload sessions and their part records. Every write is a
+// single-item conditional write, so concurrent requests never both win.
+type Sessions interface {
+	// CreateSession stores a new session; ErrConflict if its id exists.
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession reads a session (strongly consistent); ErrNotFound if none.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// DeleteSession removes a session that never received anything.
+	DeleteSession(ctx context.Context, id string) error
+
+	// LookupIdentifier returns the upload an owner's identifier points at.
+	LookupIdentifier(ctx context.Context, owner, identifier string) (string, error)
+	// BindIdentifier points owner's identifier at id if it points nowhere
+	// (replaces == "") or still at replaces; otherwise ErrConflict.
+	BindIdentifier(ctx context.Context, owner, identifier, id, replaces string, expires time.Time) error
+
+	// SetMultipartID records the session's multipart upload unless one is
+	// recorded already; it returns the one that is recorded afterwards.
+	SetMultipartID(ctx context.Context, id, multipartID string) (string, error)
+	// Touch moves an open session's expiry.
+	Touch(ctx context.Context, id string, expires, now time.Time) error
+
+	// RecordChunk adds a staged chunk to part k unless that chunk is
+	// recorded already or the part is assembled (then ErrConflict). It
+	// returns how many chunks the part has recorded.
+	RecordChunk(ctx context.Context, id string, k int, c ChunkRecord) (int, error)
+	// GetPart reads part k; a part nothing was recorded for comes back empty.
+	GetPart(ctx context.Context, id string, k int) (*Part, error)
+	// ListParts reads every part record of a session, in order.
+	ListParts(ctx context.Context, id string) ([]*Part, error)
+	// ClaimPart takes the right to assemble part k until until, if it is not
+	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
+	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) error
+	// FinishPart records the assembled part, if token still holds the claim.
+	FinishPart(ctx context.Context, id string, k int, token string, etag string, crc uint64, size int64, now time.Time) error
+	// CountPart adds part k to the session's count of assembled parts,
+	// once, and returns the count.
+	CountPart(ctx context.Context, id string, k int) (int, error)
+	// DeleteParts removes every part record of a session.
+	DeleteParts(ctx context.Context, id string) error
+
+	// BeginComplete moves an open session (or one whose completion claim
+	// has lapsed) to completing under token; otherwise ErrConflict.
+	BeginComplete(ctx context.Context, id, token string, until, now time.Time) error
+	// FinishComplete records the finished object, if token holds the claim.
+	FinishComplete(ctx context.Context, s *Session) error
+	// EndSession moves a session in one of states from to state to (aborted
+	// or expired), keeping it as a tombstone; ErrConflict if its state is
+	// no longer one of from.
+	EndSession(ctx context.Context, id string, from []State, to State, now time.Time) error
+	// Forget drops a finished or ended session from the sweep's index and
+	// lets DynamoDB's TTL remove it after ttl.
+	Forget(ctx context.Context, id string, ttl time.Time) error
+	// ListExpired returns up to limit ids of sessions still in the sweep's
+	// index (open, or ended but not yet released) whose expiry is before now.
+	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// CompletedPart is a part as CompleteMultipartUpload lists it.
+type CompletedPart struct {
+	Number int // S3 part number, from 1
+	ETag   string
+	CRC    uint64
+}
+
+// Object is a finished object in S3.
+type Object struct {
+	Key   string
+	Size  int64
+	ETag  string
+	CRC64 string
+}
+
+// Blobs keeps staged chunks and builds the final object in S3.
+type Blobs interface {
+	// PutStaged stores one chunk's bytes under key.
+	PutStaged(ctx context.Context, key string, data []byte, crc uint64) error
+	// OpenStaged reads a staged chunk.
+	OpenStaged(ctx context.Context, key string) (io.ReadCloser, error)
+	// DeleteStaged removes staged chunks; missing keys are not an error.
+	DeleteStaged(ctx context.Context, keys []string) error
+	// ListStaged returns the staged keys under prefix.
+	ListStaged(ctx context.Context, prefix string) ([]string, error)
+
+	// CreateMultipart starts the final object's multipart upload.
+	CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error)
+	// UploadPart uploads part number (from 1) of size bytes from body,
+	// whose CRC64NVME is crc.
+	UploadPart(ctx context.Context, key, multipartID string, number int, body io.Reader, size int64, crc uint64) (string, error)
+	// CompleteMultipart assembles the parts into the final object and has
+	// S3 verify its full-object CRC64NVME against crc.
+	CompleteMultipart(ctx context.Context, key, multipartID string, parts []CompletedPart, crc uint64) (Object, error)
+	// AbortMultipart discards a multipart upload; one already gone is not
+	// an error.
+	AbortMultipart(ctx context.Context, key, multipartID string) error
+	// PutObject writes a small final object whole (used for empty files).
+	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)
+	// HeadObject describes a finished object; ErrNotFound if absent.
+	HeadObject(ctx context.Context, key string) (Object, error)
+}

@@ -1,0 +1,83 @@
+// Package upload is chunkup's engine: upload sessions, the chunk-to-part
+// plan, staging, exactly-once part assembly, completion, abort and expiry.
+// It knows no HTTP; dialects translate their clients' requests into calls
+// on an Engine, and its results and errors back into their answers.
+package upload
+
+import "time"
+
+// State is where an upload stands in its life.
+type State string
+
+// The states of an upload. Only an open upload accepts chunks; completing
+// is held by the one request that is finishing it.
+const (
+	StateOpen       State = "open"
+	StateCompleting State = "completing"
+	StateComplete   State = "complete"
+	StateAborted    State = "aborted"
+	StateExpired    State = "expired"
+)
+
+// Session is one upload: who owns it, what file it builds, how that file
+// is cut into chunks and parts, and how far it has come.
+type Session struct {
+	ID          string
+	Owner       string
+	Identifier  string // the client's own name for the upload (Resumable.js), if any
+	Name        string // the file name as the client sent it
+	ContentType string
+	Key         string // the final object's key
+	Plan
+
+	AutoComplete bool // finish as soon as the last chunk is in
+
+	State       State
+	MultipartID string // S3 multipart upload, created with the first part
+	PartsDone   int    // parts assembled so far (may briefly overcount after a crash)
+
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt time.Time
+
+	// Claim on finishing the upload, held while state is completing.
+	CompleteToken string
+	CompleteUntil time.Time
+
+	// The finished object, once complete.
+	ETag   string
+	CRC64  string // base64 CRC64NVME of the whole object, as S3 reports it
+	Result string // what the finished object is called, for status answers
+}
+
+// ChunkRecord is a chunk that has been staged and recorded in its part.
+type ChunkRecord struct {
+	Index int
+	Key   string // staging object
+	Size  int64
+	CRC   uint64 // CRC64NVME of the chunk's bytes
+}
+
+// Part is the record of one S3 part: the chunks staged for it until it is
+// assembled, then the ETag and checksum S3 gave it.
+type Part struct {
+	Index      int
+	Chunks     map[int]ChunkRecord
+	ClaimToken string
+	ClaimUntil time.Time
+	ETag       string
+	CRC        uint64
+	Size       int64
+	Counted    bool
+	FinishedAt time.Time
+}
+
+// Assembled reports whether the part has been uploaded to S3.
+func (p *Part) Assembled() bool { return p.ETag != "" }
+
+// Range is a run of chunk indexes [First, Last], both included.
+type Range struct {
+	First int `json:"first"`
+	Last  int `json:"last"`
+}
