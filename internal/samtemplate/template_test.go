@@ -1,0 +1,391 @@
+package samtemplate
+
+// These tests check the project's own template.yaml against what the
+// design requires (issue 2: "template.yaml is checked by a test").
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// loadProject loads the repository's template.yaml and returns it with the
+// repository root.
+func loadProject(t *testing.T) (*Template, string) {
+	t.Helper()
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl, root
+}
+
+// wantFunctions are the four functions of the design and their directories.
+var wantFunctions = map[string]string{
+	"ReceiveFunction":  "receive",
+	"CheckFunction":    "check",
+	"CompleteFunction": "complete",
+	"CleanupFunction":  "cleanup",
+}
+
+func TestProjectFunctionsBuildSettings(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	var ids []string
+	for _, f := range tmpl.Functions {
+		ids = append(ids, f.LogicalID)
+		if f.BuildMethod != "makefile" {
+			t.Errorf("%s: BuildMethod %q, want makefile", f.LogicalID, f.BuildMethod)
+		}
+		if f.Runtime != "provided.al2023" {
+			t.Errorf("%s: Runtime %q, want provided.al2023", f.LogicalID, f.Runtime)
+		}
+		if !slices.Equal(f.Architectures, []string{"arm64"}) {
+			t.Errorf("%s: Architectures %v, want [arm64]", f.LogicalID, f.Architectures)
+		}
+		if f.Handler != "bootstrap" {
+			t.Errorf("%s: Handler %q, want bootstrap", f.LogicalID, f.Handler)
+		}
+		if f.CodeURI != "." {
+			t.Errorf("%s: CodeUri %q, want .", f.LogicalID, f.CodeURI)
+		}
+	}
+	for id := range wantFunctions {
+		if !slices.Contains(ids, id) {
+			t.Errorf("template has no %s (functions: %v)", id, ids)
+		}
+	}
+}
+
+// makeTargets returns, for each target of the form build-X in the
+// Makefile, the text of its recipe.
+func makeTargets(t *testing.T, root string) map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	targets := map[string]string{}
+	header := regexp.MustCompile(`^(build-[A-Za-z0-9]+)\s*:`)
+	current := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := header.FindStringSubmatch(line); m != nil {
+			current = m[1]
+			targets[current] += ""
+			continue
+		}
+		if current != "" && strings.HasPrefix(line, "\t") {
+			targets[current] += line + "\n"
+			continue
+		}
+		current = ""
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return targets
+}
+
+func TestProjectMakefileTargets(t *testing.T) {
+	tmpl, root := loadProject(t)
+	targets := makeTargets(t, root)
+	for _, f := range tmpl.Functions {
+		target := "build-" + f.LogicalID
+		recipe, ok := targets[target]
+		if !ok {
+			t.Errorf("Makefile has no %s: target (sam build calls it)", target)
+			continue
+		}
+		m := regexp.MustCompile(`\./functions/([a-z0-9_-]+)`).FindStringSubmatch(recipe)
+		if m == nil {
+			t.Errorf("%s: recipe names no ./functions/<dir>:\n%s", target, recipe)
+			continue
+		}
+		if want, ok := wantFunctions[f.LogicalID]; ok && m[1] != want {
+			t.Errorf("%s builds ./functions/%s, want ./functions/%s", target, m[1], want)
+		}
+		if _, err := os.Stat(filepath.Join(root, "functions", m[1], "main.go")); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
+	}
+}
+
+func TestProjectRoutesUnique(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	routes := tmpl.Routes()
+	if len(routes) == 0 {
+		t.Fatal("template declares no HttpApi routes")
+	}
+	seen := map[string]string{}
+	for _, r := range routes {
+		key := r.String()
+		if other, dup := seen[key]; dup {
+			t.Errorf("route %s declared by %s and %s", key, other, r.Function)
+		}
+		seen[key] = r.Function
+		if !strings.HasPrefix(r.Path, "/") {
+			t.Errorf("route %s: path does not start with /", key)
+		}
+	}
+}
+
+func TestProjectCleanupSchedule(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	f, ok := tmpl.Function("CleanupFunction")
+	if !ok {
+		t.Fatal("no CleanupFunction")
+	}
+	if len(f.Schedules) == 0 {
+		t.Error("CleanupFunction has no Schedule event")
+	}
+	if len(f.Routes) != 0 {
+		t.Errorf("CleanupFunction should serve no HTTP routes, has %v", f.Routes)
+	}
+}
+
+// statements returns the inline policy statements of a function.
+func statements(f Function) []map[string]any {
+	var out []map[string]any
+	for _, p := range f.Policies {
+		for _, s := range asSlice(asMap(p)["Statement"]) {
+			out = append(out, asMap(s))
+		}
+	}
+	return out
+}
+
+// strings of an Action or Resource value (single value or list); intrinsic
+// functions are rendered with %v so a wildcard inside them still shows.
+func stringsOf(v any) []string {
+	var out []string
+	for _, e := range asSlice(v) {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		} else {
+			out = append(out, fmt.Sprint(e))
+		}
+	}
+	return out
+}
+
+// usesS3 reports whether a function gets any S3 permission.
+func usesS3(f Function) bool {
+	for _, p := range f.Policies {
+		m := asMap(p)
+		for name := range m {
+			if strings.HasPrefix(name, "S3") {
+				return true
+			}
+		}
+		if s, ok := p.(string); ok && strings.Contains(s, "S3") {
+			return true
+		}
+	}
+	for _, s := range statements(f) {
+		for _, a := range stringsOf(s["Action"]) {
+			if strings.HasPrefix(a, "s3:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func allowedActions(f Function) []string {
+	var out []string
+	for _, s := range statements(f) {
+		if s["Effect"] == "Allow" {
+			out = append(out, stringsOf(s["Action"])...)
+		}
+	}
+	return out
+}
+
+func TestProjectMultipartPermissions(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	s3Users := 0
+	for _, f := range tmpl.Functions {
+		if !usesS3(f) {
+			continue
+		}
+		s3Users++
+		actions := allowedActions(f)
+		want := []string{"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+		if f.LogicalID == "CleanupFunction" {
+			want = append(want, "s3:ListBucketMultipartUploads")
+		}
+		for _, a := range want {
+			if !slices.Contains(actions, a) {
+				t.Errorf("%s uses S3 but no inline statement allows %s (S3CrudPolicy lacks it)", f.LogicalID, a)
+			}
+		}
+	}
+	if s3Users == 0 {
+		t.Error("no function has S3 access")
+	}
+}
+
+func TestProjectNoWildcardPermissions(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	check := func(where string, stmts []map[string]any) {
+		for i, s := range stmts {
+			if s["Effect"] == "Deny" {
+				continue
+			}
+			for _, a := range stringsOf(s["Action"]) {
+				if strings.Contains(a, "*") {
+					t.Errorf("%s statement %d: wildcard Action %q", where, i, a)
+				}
+			}
+			for _, r := range stringsOf(s["Resource"]) {
+				if r == "*" {
+					t.Errorf("%s statement %d: Resource \"*\"", where, i)
+				}
+			}
+			if s["NotAction"] != nil || s["NotResource"] != nil {
+				t.Errorf("%s statement %d: NotAction/NotResource in an Allow", where, i)
+			}
+		}
+	}
+	for _, f := range tmpl.Functions {
+		check(f.LogicalID, statements(f))
+	}
+	for _, r := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
+		var stmts []map[string]any
+		for _, s := range asSlice(asMap(r.Properties["PolicyDocument"])["Statement"]) {
+			stmts = append(stmts, asMap(s))
+		}
+		check(r.LogicalID, stmts)
+	}
+}
+
+func TestProjectTable(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	attr, enabled := tmpl.TimeToLive()
+	if attr != "ttl" || !enabled {
+		t.Errorf("table TTL = (%q, %v), want (ttl, true)", attr, enabled)
+	}
+	in, err := tmpl.CreateTableInput("uploads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.BillingMode != types.BillingModePayPerRequest {
+		t.Errorf("BillingMode %q, want PAY_PER_REQUEST", in.BillingMode)
+	}
+	var sweep *types.GlobalSecondaryIndex
+	for i := range in.GlobalSecondaryIndexes {
+		if aws.ToString(in.GlobalSecondaryIndexes[i].IndexName) == "sweep" {
+			sweep = &in.GlobalSecondaryIndexes[i]
+		}
+	}
+	if sweep == nil {
+		t.Fatalf("table has no sweep index: %+v", in.GlobalSecondaryIndexes)
+	}
+	if sweep.Projection == nil || sweep.Projection.ProjectionType == "" {
+		t.Error("sweep index has no projection")
+	}
+	defined := map[string]bool{}
+	for _, a := range in.AttributeDefinitions {
+		defined[aws.ToString(a.AttributeName)] = true
+	}
+	keys := slices.Clone(in.KeySchema)
+	for _, g := range in.GlobalSecondaryIndexes {
+		keys = append(keys, g.KeySchema...)
+	}
+	used := map[string]bool{}
+	for _, k := range keys {
+		name := aws.ToString(k.AttributeName)
+		used[name] = true
+		if !defined[name] {
+			t.Errorf("key attribute %s has no AttributeDefinition", name)
+		}
+	}
+	for name := range defined {
+		if !used[name] {
+			// DynamoDB rejects definitions of attributes no key uses.
+			t.Errorf("attribute %s is defined but is no key", name)
+		}
+	}
+	if defined["ttl"] {
+		t.Error("ttl must not be a key attribute")
+	}
+}
+
+func TestProjectBucket(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	b, ok := tmpl.Resource(BucketLogicalID)
+	if !ok || b.Type != TypeBucket {
+		t.Fatalf("no %s bucket resource", BucketLogicalID)
+	}
+	pab := asMap(b.Properties["PublicAccessBlockConfiguration"])
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if pab[k] != true {
+			t.Errorf("PublicAccessBlockConfiguration.%s = %v, want true", k, pab[k])
+		}
+	}
+	enc := asSlice(asMap(b.Properties["BucketEncryption"])["ServerSideEncryptionConfiguration"])
+	if len(enc) == 0 || asMap(asMap(enc[0])["ServerSideEncryptionByDefault"])["SSEAlgorithm"] == nil {
+		t.Error("bucket has no default encryption")
+	}
+
+	var abortDays, stagingDays any
+	for _, r := range asSlice(asMap(b.Properties["LifecycleConfiguration"])["Rules"]) {
+		rule := asMap(r)
+		if rule["Status"] != "Enabled" {
+			continue
+		}
+		if a := asMap(rule["AbortIncompleteMultipartUpload"]); a != nil {
+			abortDays = a["DaysAfterInitiation"]
+		}
+		prefix, _ := rule["Prefix"].(string)
+		if prefix == "" {
+			prefix, _ = asMap(rule["Filter"])["Prefix"].(string)
+		}
+		if prefix == "staging/" && rule["ExpirationInDays"] != nil {
+			stagingDays = rule["ExpirationInDays"]
+		}
+	}
+	if abortDays == nil {
+		t.Error("no enabled lifecycle rule aborts incomplete multipart uploads")
+	}
+	if stagingDays == nil {
+		t.Error("no enabled lifecycle rule expires the staging/ prefix")
+	}
+
+	tlsOnly := false
+	for _, p := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
+		if !refersTo(p.Properties["Bucket"], BucketLogicalID) {
+			continue
+		}
+		for _, s := range asSlice(asMap(p.Properties["PolicyDocument"])["Statement"]) {
+			sm := asMap(s)
+			cond := asMap(asMap(sm["Condition"])["Bool"])
+			v := cond["aws:SecureTransport"]
+			if sm["Effect"] == "Deny" && (v == "false" || v == false) {
+				tlsOnly = true
+			}
+		}
+	}
+	if !tlsOnly {
+		t.Error("no bucket policy denies requests without TLS (aws:SecureTransport false)")
+	}
+}
+
+// refersTo reports whether v is a Ref to logicalID.
+func refersTo(v any, logicalID string) bool {
+	return asMap(v)["Ref"] == logicalID
+}
