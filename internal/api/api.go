@@ -1,0 +1,148 @@
+// Package api binds the dialects' handlers to the routes of template.yaml
+// and groups them by the Lambda function that serves them, so that each
+// function and the local gateway serve exactly the same handlers.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"chunkup/internal/config"
+	"chunkup/internal/dynamo"
+	"chunkup/internal/native"
+	"chunkup/internal/resumable"
+	"chunkup/internal/s3store"
+	"chunkup/internal/upload"
+)
+
+// The functions of template.yaml, by logical id.
+const (
+	ReceiveFunction  = "ReceiveFunction"
+	CheckFunction    = "CheckFunction"
+	CompleteFunction = "CompleteFunction"
+	CleanupFunction  = "CleanupFunction"
+)
+
+// Anonymous owns every upload made without an authenticated caller.
+const Anonymous = "anonymous"
+
+// Route is one HTTP route and the function that serves it.
+type Route struct {
+	Function string
+	Method   string
+	Path     string // as template.yaml writes it, e.g. /v1/uploads/{id}
+	handler  http.HandlerFunc
+}
+
+// Service is chunkup's HTTP API and sweep over one engine.
+type Service struct {
+	Engine *upload.Engine
+	Log    *slog.Logger
+	routes []Route
+}
+
+// New returns the service over an engine.
+func New(engine *upload.Engine, log *slog.Logger) *Service {
+	s := &Service{Engine: engine, Log: log}
+	n := native.New(engine, Owner, log)
+	rs := resumable.New(engine, "resumable", Owner, log)
+	s.routes = []Route{
+		{ReceiveFunction, "POST", "/v1/uploads", n.Create},
+		{ReceiveFunction, "PUT", "/v1/uploads/{id}/chunks/{n}", n.PutChunk},
+		{ReceiveFunction, "POST", "/resumable", rs.Upload},
+		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
+		{CheckFunction, "GET", "/resumable", rs.Test},
+		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
+		{CompleteFunction, "DELETE", "/v1/uploads/{id}", n.Abort},
+	}
+	return s
+}
+
+// FromConfig builds the service on the DynamoDB table and S3 bucket that
+// cfg names: the work each function does once per container.
+func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, error) {
+	db, s3c, err := cfg.Clients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build AWS clients: %w", err)
+	}
+	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), cfg.EngineOptions(log))
+	return New(engine, log), nil
+}
+
+// Routes lists every HTTP route the service serves.
+func (s *Service) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Handler returns the HTTP handler of one function: its routes and no
+// others.
+func (s *Service) Handler(function string) http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range s.routes {
+		if r.Function == function {
+			mux.Handle(r.Method+" "+r.Path, r.handler)
+		}
+	}
+	return s.withRequestID(mux)
+}
+
+// Handlers returns the HTTP handler of every HTTP function, by logical id.
+func (s *Service) Handlers() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for _, r := range s.routes {
+		if _, ok := out[r.Function]; !ok {
+			out[r.Function] = s.Handler(r.Function)
+		}
+	}
+	return out
+}
+
+// withRequestID puts API Gateway's request id into the context, where the
+// engine's logs pick it up, and echoes it to the client for support.
+func (s *Service) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.RequestID != "" {
+			r = r.WithContext(context.WithValue(r.Context(), upload.RequestIDKey{}, rc.RequestID))
+			w.Header().Set("X-Request-Id", rc.RequestID)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Owner names the caller of a request: the subject of the JWT that API
+// Gateway's authorizer verified, or Anonymous where no authorizer runs.
+func Owner(r *http.Request) string {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+		return Anonymous
+	}
+	if sub := rc.Authorizer.JWT.Claims["sub"]; sub != "" {
+		return "sub:" + sub
+	}
+	return Anonymous
+}
+
+// Sweep is the cleanup function's work on each scheduled event.
+func (s *Service) Sweep(ctx context.Context, ev events.EventBridgeEvent) (upload.SweepStats, error) {
+	st, err := s.Engine.Sweep(ctx, 100)
+	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "released", st.Released, "errors", st.Errors)
+	if err != nil {
+		return st, fmt.Errorf("sweep: %w", err)
+	}
+	return st, nil
+}
+
+// Setup reads the configuration from the environment and builds the
+// service: what a function's main does once per container.
+func Setup(ctx context.Context) (*Service, error) {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	log := cfg.Logger()
+	return FromConfig(ctx, cfg, log)
+}

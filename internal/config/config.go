@@ -1,0 +1,142 @@
+// Package config reads chunkup's settings from the environment, as
+// template.yaml sets them on every function and the local runner sets them
+// for the local stack.
+package config
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"chunkup/internal/upload"
+)
+
+// Config is everything a function needs to know about its surroundings.
+type Config struct {
+	Table            string
+	Bucket           string
+	DynamoDBEndpoint string // empty on AWS; the local server's URL locally
+	S3Endpoint       string
+	Limits           upload.Limits
+	Expiry           time.Duration
+	AllowedOrigins   []string
+	LogLevel         slog.Level
+}
+
+// FromEnv reads the configuration, using getenv (os.Getenv in production).
+func FromEnv(getenv func(string) string) (Config, error) {
+	def := upload.DefaultOptions()
+	c := Config{
+		Table:            getenv("TABLE_NAME"),
+		Bucket:           getenv("BUCKET_NAME"),
+		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
+		S3Endpoint:       getenv("S3_ENDPOINT"),
+		Limits:           def.Limits,
+		Expiry:           def.Expiry,
+	}
+	if c.Table == "" || c.Bucket == "" {
+		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
+	}
+	var err error
+	if c.Limits.MaxFileSize, err = intVar(getenv, "MAX_FILE_SIZE", c.Limits.MaxFileSize); err != nil {
+		return Config{}, err
+	}
+	if c.Limits.MaxChunkSize, err = intVar(getenv, "MAX_CHUNK_SIZE", c.Limits.MaxChunkSize); err != nil {
+		return Config{}, err
+	}
+	n, err := intVar(getenv, "MAX_CHUNKS", int64(c.Limits.MaxChunks))
+	if err != nil {
+		return Config{}, err
+	}
+	c.Limits.MaxChunks = int(n)
+	if n, err = intVar(getenv, "MAX_NAME_LENGTH", int64(c.Limits.MaxNameLength)); err != nil {
+		return Config{}, err
+	}
+	c.Limits.MaxNameLength = int(n)
+	hours, err := intVar(getenv, "EXPIRY_HOURS", int64(c.Expiry/time.Hour))
+	if err != nil {
+		return Config{}, err
+	}
+	c.Expiry = time.Duration(hours) * time.Hour
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "INFO"))); err != nil {
+		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return c, nil
+}
+
+func intVar(getenv func(string) string, name string, def int64) (int64, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
+	}
+	return n, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Clients builds the DynamoDB and S3 clients once per container, with the
+// endpoints overridden when the configuration names local servers.
+func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	return c.ClientsFrom(awsCfg)
+}
+
+// ClientsFrom builds the clients from an AWS configuration.
+func (c Config) ClientsFrom(awsCfg aws.Config) (*dynamodb.Client, *s3.Client, error) {
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if c.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+		}
+	})
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if c.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.S3Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return db, s3c, nil
+}
+
+// EngineOptions turns the configuration into the engine's options.
+func (c Config) EngineOptions(log *slog.Logger) upload.Options {
+	opt := upload.DefaultOptions()
+	opt.Limits = c.Limits
+	opt.Expiry = c.Expiry
+	opt.Logger = log
+	return opt
+}
+
+// Logger returns the structured logger functions write with: JSON, at the
+// configured level.
+func (c Config) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+}

@@ -1,0 +1,65 @@
+package dynamo
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"chunkup/internal/upload"
+)
+
+func encodeSession(s *upload.Session) item {
+	it := sessionKey(s.ID)
+	set := func(name, v string) {
+		if v != "" {
+			it[name] = str(v)
+		}
+	}
+	set("owner", s.Owner)
+	set("ident", s.Identifier)
+	set("name", s.Name)
+	set("ctype", s.ContentType)
+	set("key", s.Key)
+	set("state", string(s.State))
+	set("mpu", s.MultipartID)
+	it["size"] = num(s.Size)
+	it["chunkSize"] = num(s.ChunkSize)
+	it["chunks"] = num(int64(s.Chunks))
+	it["cpp"] = num(int64(s.ChunksPerPart))
+	it["parts"] = num(int64(s.Parts))
+	it["auto"] = boolean(s.AutoComplete)
+	it["partsDone"] = num(int64(s.PartsDone))
+	it["createdAt"] = millis(s.CreatedAt)
+	it["updatedAt"] = millis(s.UpdatedAt)
+	it["expiresAt"] = millis(s.ExpiresAt)
+	it["sweep"] = str(sweepShard(s.ID))
+	return it
+}
+
+func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Session {
+	it := item(raw)
+	s := &upload.Session{
+		ID:            id,
+		Owner:         it.str("owner"),
+		Identifier:    it.str("ident"),
+		Name:          it.str("name"),
+		ContentType:   it.str("ctype"),
+		Key:           it.str("key"),
+		AutoComplete:  it.bool("auto"),
+		State:         upload.State(it.str("state")),
+		MultipartID:   it.str("mpu"),
+		PartsDone:     int(it.int("partsDone")),
+		CreatedAt:     it.time("createdAt"),
+		UpdatedAt:     it.time("updatedAt"),
+		ExpiresAt:     it.time("expiresAt"),
+		CompletedAt:   it.time("completedAt"),
+		CompleteToken: it.str("ctoken"),
+		CompleteUntil: it.time("cuntil"),
+		ETag:          it.str("etag"),
+		CRC64:         it.str("crc"),
+	}
+	s.Size = it.int("size")
+	s.ChunkSize = it.int("chunkSize")
+	s.Chunks = int(it.int("chunks"))
+	s.ChunksPerPart = int(it.int("cpp"))
+	s.Parts = int(it.int("parts"))
+	return s
+}

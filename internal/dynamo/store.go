@@ -1,0 +1,293 @@
+// Package dynamo keeps chunkup's upload sessions in one DynamoDB table.
+// Every write is a single-item conditional write (no transactions), so
+// racing requests never both win and the store runs on dynalite too.
+//
+// Items (pk, sk):
+//
+//	U#<id>, S              the session
+//	U#<id>, P#<part>       one S3 part: its staged chunks, then its ETag
+//	I#<owner>#<ident>, I   an owner's client identifier → upload id
+//
+// Sessions that the sweep must look at carry a "sweep" attribute (one of a
+// few shards) and are found through the sparse index of that name, sorted
+// by expiresAt.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"chunkup/internal/upload"
+)
+
+// SweepIndex is the name of the sparse index of sessions the sweep visits.
+const SweepIndex = "sweep"
+
+// sweepShards spreads the sparse index over a few partition keys so that
+// busy tables do not write one hot key.
+const sweepShards = 8
+
+// Store is the upload.Sessions implementation on DynamoDB.
+type Store struct {
+	db    *dynamodb.Client
+	table string
+}
+
+// New returns a store on table.
+func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
+
+var _ upload.Sessions = (*Store)(nil)
+
+func sessionKey(id string) item { return item{"pk": str("U#" + id), "sk": str("S")} }
+
+func partKey(id string, k int) item {
+	return item{"pk": str("U#" + id), "sk": str(fmt.Sprintf("P#%05d", k))}
+}
+
+func identKey(owner, ident string) item {
+	return item{"pk": str("I#" + url.PathEscape(owner) + "#" + url.PathEscape(ident)), "sk": str("I")}
+}
+
+func sweepShard(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return "open#" + strconv.Itoa(int(h.Sum32()%sweepShards))
+}
+
+func chunkAttr(index int) string { return "c" + strconv.Itoa(index) }
+
+// isConflict reports whether err is a lost conditional write.
+func isConflict(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// wrap turns a lost condition into upload.ErrConflict and adds context.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isConflict(err) {
+		return fmt.Errorf("%s: %w", op, upload.ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// CreateSession stores a new session.
+func (st *Store) CreateSession(ctx context.Context, s *upload.Session) error {
+	it := encodeSession(s)
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &st.table,
+		Item:                it,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	return wrap("put session", err)
+}
+
+// GetSession reads a session with a strongly consistent read.
+func (st *Store) GetSession(ctx context.Context, id string) (*upload.Session, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: sessionKey(id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	if out.Item == nil {
+		return nil, upload.ErrNotFound
+	}
+	return decodeSession(id, out.Item), nil
+}
+
+// DeleteSession removes a session record.
+func (st *Store) DeleteSession(ctx context.Context, id string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.table, Key: sessionKey(id)})
+	return wrap("delete session", err)
+}
+
+// LookupIdentifier follows an owner's identifier to its upload id.
+func (st *Store) LookupIdentifier(ctx context.Context, owner, ident string) (string, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: identKey(owner, ident), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("get identifier: %w", err)
+	}
+	if out.Item == nil {
+		return "", upload.ErrNotFound
+	}
+	return item(out.Item).str("id"), nil
+}
+
+// BindIdentifier points an identifier at id, if it points nowhere or still
+// at replaces.
+func (st *Store) BindIdentifier(ctx context.Context, owner, ident, id, replaces string, _ time.Time) error {
+	it := identKey(owner, ident)
+	it["id"] = str(id)
+	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
+	if replaces == "" {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("id = :old")
+		in.ExpressionAttributeValues = item{":old": str(replaces)}
+	}
+	_, err := st.db.PutItem(ctx, in)
+	return wrap("bind identifier", err)
+}
+
+// SetMultipartID records the multipart upload unless one is recorded.
+func (st *Store) SetMultipartID(ctx context.Context, id, mpu string) (string, error) {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String("SET mpu = :m"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(mpu)"),
+		ExpressionAttributeValues: item{":m": str(mpu)},
+	})
+	if err == nil {
+		return mpu, nil
+	}
+	if !isConflict(err) {
+		return "", fmt.Errorf("set multipart id: %w", err)
+	}
+	s, err := st.GetSession(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if s.MultipartID == "" {
+		return "", fmt.Errorf("set multipart id: session %s vanished", id)
+	}
+	return s.MultipartID, nil
+}
+
+// Touch moves an open session's expiry forward.
+func (st *Store) Touch(ctx context.Context, id string, expires, now time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String("SET expiresAt = :e, updatedAt = :now"),
+		ConditionExpression:       aws.String("#s = :open AND expiresAt < :e"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: item{":e": millis(expires), ":now": millis(now), ":open": str(string(upload.StateOpen))},
+	})
+	return wrap("touch session", err)
+}
+
+// BeginComplete takes the right to finish an upload.
+func (st *Store) BeginComplete(ctx context.Context, id, token string, until, now time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      sessionKey(id),
+		UpdateExpression:         aws.String("SET #s = :completing, ctoken = :t, cuntil = :u, updatedAt = :now"),
+		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND cuntil <= :now)"),
+		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		ExpressionAttributeValues: item{
+			":completing": str(string(upload.StateCompleting)), ":open": str(string(upload.StateOpen)),
+			":t": str(token), ":u": millis(until), ":now": millis(now),
+		},
+	})
+	return wrap("begin completion", err)
+}
+
+// FinishComplete records the finished object. The session stays in the
+// sweep's index, due at once, so the sweep deletes its part records.
+func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table,
+		Key:       sessionKey(s.ID),
+		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
+			"expiresAt = :exp, updatedAt = :at REMOVE cuntil"),
+		ConditionExpression:      aws.String("#s = :completing AND ctoken = :t"),
+		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		ExpressionAttributeValues: item{
+			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
+			":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
+			":exp": millis(s.ExpiresAt), ":t": str(s.CompleteToken),
+		},
+	})
+	return wrap("finish completion", err)
+}
+
+// EndSession moves a session to aborted or expired. An aborted session
+// becomes due for the sweep at once, so that its data is released even
+// if the request that aborted it dies.
+func (st *Store) EndSession(ctx context.Context, id string, from []upload.State, to upload.State, now time.Time) error {
+	vals := item{":to": str(string(to)), ":now": millis(now)}
+	names := make([]string, len(from))
+	for i, s := range from {
+		names[i] = ":f" + strconv.Itoa(i)
+		vals[names[i]] = str(string(s))
+	}
+	update := "SET #s = :to, updatedAt = :now"
+	if to == upload.StateAborted {
+		update += ", expiresAt = :now"
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#s IN (" + strings.Join(names, ", ") + ")"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: vals,
+	})
+	return wrap("end session", err)
+}
+
+// Forget drops a session from the sweep's index, sets its TTL, and frees
+// its client identifier if that still points at it.
+func (st *Store) Forget(ctx context.Context, s *upload.Session, ttl time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(s.ID),
+		UpdateExpression:          aws.String("REMOVE sweep SET #ttl = :ttl"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
+		ExpressionAttributeValues: item{":ttl": num(ttl.Unix())},
+	})
+	if err := wrap("retire session", err); err != nil && !errors.Is(err, upload.ErrConflict) {
+		return err
+	}
+	if s.Identifier == "" {
+		return nil
+	}
+	_, err = st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 &st.table,
+		Key:                       identKey(s.Owner, s.Identifier),
+		ConditionExpression:       aws.String("id = :id"),
+		ExpressionAttributeValues: item{":id": str(s.ID)},
+	})
+	if err := wrap("free identifier", err); err != nil && !errors.Is(err, upload.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// ListExpired finds sessions in the sweep's index whose expiry has passed.
+func (st *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	for shard := 0; shard < sweepShards && len(ids) < limit; shard++ {
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &st.table,
+			IndexName:                 aws.String(SweepIndex),
+			KeyConditionExpression:    aws.String("sweep = :s AND expiresAt < :now"),
+			ExpressionAttributeValues: item{":s": str("open#" + strconv.Itoa(shard)), ":now": millis(now)},
+			Limit:                     aws.Int32(int32(limit - len(ids))),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query sweep index: %w", err)
+		}
+		for _, it := range out.Items {
+			ids = append(ids, strings.TrimPrefix(item(it).str("pk"), "U#"))
+		}
+	}
+	return ids, nil
+}
