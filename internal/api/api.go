@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
@@ -71,8 +73,36 @@ func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Serv
 	if err != nil {
 		return nil, fmt.Errorf("build AWS clients: %w", err)
 	}
+	return NewOn(db, s3c, cfg, log), nil
+}
+
+// NewOn builds the service on the given clients.
+func NewOn(db *dynamodb.Client, s3c *s3.Client, cfg config.Config, log *slog.Logger) *Service {
 	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), cfg.EngineOptions(log))
-	return New(engine, log), nil
+	return New(engine, log)
+}
+
+// CORSConfig is what browsers are told about cross-origin requests: the
+// headers the dialects' clients send and the ones they read.
+type CORSConfig struct {
+	AllowHeaders  []string
+	ExposeHeaders []string
+	AllowMethods  []string
+	MaxAge        int
+}
+
+// CORS returns the CORS settings, the same that template.yaml gives the
+// HTTP API (a test holds the two together).
+func CORS() CORSConfig {
+	return CORSConfig{
+		AllowHeaders: []string{
+			"content-type", "content-range", "content-disposition", "x-chunk-checksum",
+			"x-upload-id", "x-chunk-index", "x-chunk-count", "x-file-name", "x-file-size", "authorization",
+		},
+		ExposeHeaders: []string{"range", "location", "x-request-id"},
+		AllowMethods:  []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		MaxAge:        600,
+	}
 }
 
 // Routes lists every HTTP route the service serves.

@@ -1,0 +1,179 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"chunkup/internal/api"
+	"chunkup/internal/dynamo"
+	"chunkup/internal/gateway"
+	"chunkup/internal/s3store"
+	"chunkup/internal/samtemplate"
+	"chunkup/internal/upload"
+)
+
+// env is the whole service on the local stack: the engine over real
+// DynamoDB and S3 servers, the functions' handlers, and the local gateway
+// in front of them.
+type env struct {
+	t      *testing.T
+	svc    *api.Service
+	url    string
+	s3     *s3.Client
+	bucket string
+	db     *dynamodb.Client
+	table  string
+	blobs  *countingBlobs
+	clock  *clock
+	tmpl   *samtemplate.Template
+}
+
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+func newEnv(t *testing.T, tweak func(*upload.Options)) *env {
+	t.Helper()
+	stack := stackFor(t)
+	tmpl := loadTemplate(t)
+	table, bucket := stack.NewTableAndBucket(t, tmpl)
+	db, s3c := stack.NewDynamoClient(), stack.NewS3Client()
+	c := &clock{}
+	blobs := &countingBlobs{Blobs: s3store.New(s3c, bucket)}
+	opt := upload.DefaultOptions()
+	opt.Now = c.Now
+	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("CHUNKUP_TEST_LOG") != "" {
+		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if tweak != nil {
+		tweak(&opt)
+	}
+	engine := upload.New(dynamo.New(db, table), blobs, opt)
+	svc := api.New(engine, opt.Logger)
+	var routes []gateway.Route
+	for _, r := range tmpl.Routes() {
+		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path})
+	}
+	gw, err := gateway.New(routes, svc.Handlers(), gateway.Options{AllowedOrigins: []string{"*"}, Logger: opt.Logger})
+	if err != nil {
+		t.Fatalf("gateway: %v", err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl}
+}
+
+// stagedKeys lists the staged chunks left in the bucket.
+func (e *env) stagedKeys() []string {
+	e.t.Helper()
+	out, err := e.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &e.bucket, Prefix: aws.String("staging/")})
+	if err != nil {
+		e.t.Fatalf("list staging: %v", err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+// multipartUploads lists the multipart uploads still open in the bucket.
+func (e *env) multipartUploads() int {
+	e.t.Helper()
+	out, err := e.s3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &e.bucket})
+	if err != nil {
+		e.t.Fatalf("list multipart uploads: %v", err)
+	}
+	return len(out.Uploads)
+}
+
+// object reads a finished object and its CRC64NVME.
+func (e *env) object(key string) ([]byte, string) {
+	e.t.Helper()
+	ctx := context.Background()
+	out, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
+	if err != nil {
+		e.t.Fatalf("get %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		e.t.Fatalf("read %s: %v", key, err)
+	}
+	head, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key, ChecksumMode: "ENABLED"})
+	if err != nil {
+		e.t.Fatalf("head %s: %v", key, err)
+	}
+	return data, aws.ToString(head.ChecksumCRC64NVME)
+}
+
+// countingBlobs counts the requests and bytes the engine sends to S3.
+type countingBlobs struct {
+	upload.Blobs
+	putStaged, uploadParts, completes atomic.Int64
+	bytesRead, bytesWritten           atomic.Int64
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+func (b *countingBlobs) PutStaged(ctx context.Context, key string, data []byte, crc uint64) error {
+	b.putStaged.Add(1)
+	b.bytesWritten.Add(int64(len(data)))
+	return b.Blobs.PutStaged(ctx, key, data, crc)
+}
+
+func (b *countingBlobs) OpenStaged(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := b.Blobs.OpenStaged(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return countingReader{rc, &b.bytesRead}, nil
+}
+
+func (b *countingBlobs) UploadPart(ctx context.Context, key, mpu string, n int, body io.Reader, size int64, crc uint64) (string, error) {
+	b.uploadParts.Add(1)
+	b.bytesWritten.Add(size)
+	return b.Blobs.UploadPart(ctx, key, mpu, n, body, size, crc)
+}
+
+func (b *countingBlobs) CompleteMultipart(ctx context.Context, key, mpu string, parts []upload.CompletedPart, crc uint64) (upload.Object, error) {
+	b.completes.Add(1)
+	return b.Blobs.CompleteMultipart(ctx, key, mpu, parts, crc)
+}
+
+// dataBytes is everything read from and written to S3 so far.
+func (b *countingBlobs) dataBytes() int64 { return b.bytesRead.Load() + b.bytesWritten.Load() }

@@ -1,0 +1,26 @@
+package api_test
+
+import (
+	"testing"
+
+	"chunkup/internal/localstack"
+	"chunkup/internal/localstack/stacktest"
+	"chunkup/internal/samtemplate"
+)
+
+func TestMain(m *testing.M) { stacktest.Main(m) }
+
+func stackFor(t *testing.T) *localstack.Stack { return stacktest.ForTest(t) }
+
+func loadTemplate(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	root, err := samtemplate.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := samtemplate.Load(root + "/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}

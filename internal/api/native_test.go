@@ -1,0 +1,308 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chunkup/internal/crc64nvme"
+)
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n - n%8; i < n; i++ {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// call sends a request and decodes a JSON answer into out (if not nil).
+func (e *env) call(method, path string, body io.Reader, out any) int {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, body)
+	if err != nil {
+		e.t.Fatalf("request: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type nativeUpload struct {
+	ID        string `json:"id"`
+	ChunkSize int64  `json:"chunkSize"`
+	Chunks    int    `json:"chunks"`
+	State     string `json:"state"`
+	Key       string `json:"key"`
+	CRC64NVME string `json:"crc64nvme"`
+	ExpiresAt string `json:"expiresAt"`
+	Received  int    `json:"received"`
+	Missing   []struct {
+		First int `json:"first"`
+		Last  int `json:"last"`
+	} `json:"missing"`
+}
+
+type nativeError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Limit   int64  `json:"limit"`
+	} `json:"error"`
+}
+
+func (e *env) createNative(name string, size, chunkSize int64) nativeUpload {
+	e.t.Helper()
+	var up nativeUpload
+	body := fmt.Sprintf(`{"name":%q,"size":%d,"type":"application/octet-stream","chunkSize":%d}`, name, size, chunkSize)
+	if st := e.call("POST", "/v1/uploads", strings.NewReader(body), &up); st != http.StatusCreated {
+		e.t.Fatalf("create: status %d", st)
+	}
+	return up
+}
+
+func (e *env) putNative(id string, n int, data []byte) (int, map[string]any) {
+	e.t.Helper()
+	var out map[string]any
+	st := e.call("PUT", fmt.Sprintf("/v1/uploads/%s/chunks/%d", id, n), bytes.NewReader(data), &out)
+	return st, out
+}
+
+func chunkOf(data []byte, chunkSize int64, n int) []byte {
+	lo := int64(n) * chunkSize
+	return data[lo:min(lo+chunkSize, int64(len(data)))]
+}
+
+// TestNativeUploadShuffledParallel is the foundation's proof: a 23 MiB file
+// by the native API, chunks in shuffled order four at a time, one re-sent
+// after its part was assembled; the object is byte-identical, carries a
+// full-object CRC64NVME, and no staged chunk is left.
+func TestNativeUploadShuffledParallel(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(23<<20+12345, 1)
+	up := e.createNative("big file.bin", int64(len(data)), chunk)
+	if up.Chunks != 24 || up.ChunkSize != chunk {
+		t.Fatalf("create answered %d chunks of %d", up.Chunks, up.ChunkSize)
+	}
+	order := rand.New(rand.NewPCG(7, 7)).Perm(up.Chunks)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	errs := make(chan string, up.Chunks)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				if st, out := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != http.StatusOK || out["stored"] != true {
+					errs <- fmt.Sprintf("chunk %d: %d %v", n, st, out)
+				}
+			}
+		}()
+	}
+	for _, n := range order {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+
+	// Chunk 0's part (chunks 0-4) is assembled by now: re-sending it
+	// changes nothing.
+	parts := e.blobs.uploadParts.Load()
+	if st, out := e.putNative(up.ID, 0, chunkOf(data, chunk, 0)); st != http.StatusOK || out["stored"] != false {
+		t.Fatalf("re-sent chunk 0: %d %v, want 200 stored=false", st, out)
+	}
+	if e.blobs.uploadParts.Load() != parts {
+		t.Fatalf("re-sent chunk caused a part upload")
+	}
+
+	var st nativeUpload
+	if code := e.call("GET", "/v1/uploads/"+up.ID, nil, &st); code != 200 || st.Received != up.Chunks || len(st.Missing) != 0 {
+		t.Fatalf("status before completion: %d %+v", code, st)
+	}
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 || done.State != "complete" {
+		t.Fatalf("complete: %d %+v", code, done)
+	}
+	got, crc := e.object(done.Key)
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("object differs from the file (%d vs %d bytes)", len(got), len(data))
+	}
+	if want := crc64nvme.Encode(crc64nvme.Checksum(data, crc64nvme.MakeTable())); crc != want || done.CRC64NVME != want {
+		t.Fatalf("CRC64NVME: S3 %q, answer %q, want %q", crc, done.CRC64NVME, want)
+	}
+	if !strings.HasPrefix(done.Key, "uploads/"+up.ID+"/") || !strings.HasSuffix(done.Key, "/big_file.bin") {
+		t.Fatalf("key %q", done.Key)
+	}
+	if left := e.stagedKeys(); len(left) != 0 {
+		t.Fatalf("staged chunks left: %v", left)
+	}
+	if n := e.blobs.uploadParts.Load(); n != 4 { // 24 MiB-ish in parts of 5 chunks
+		t.Fatalf("%d parts uploaded, want 4 (each part once)", n)
+	}
+	// Completing again answers the same result and changes nothing.
+	var again nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &again); code != 200 || again.CRC64NVME != done.CRC64NVME {
+		t.Fatalf("second complete: %d %+v", code, again)
+	}
+	if e.blobs.completes.Load() != 1 {
+		t.Fatalf("%d CompleteMultipartUpload calls", e.blobs.completes.Load())
+	}
+	// A chunk for the complete upload is refused and changes nothing.
+	if code, _ := e.putNative(up.ID, 3, chunkOf(data, chunk, 3)); code != http.StatusConflict {
+		t.Fatalf("chunk after completion: %d, want 409", code)
+	}
+	if got2, _ := e.object(done.Key); !bytes.Equal(got2, data) {
+		t.Fatal("object changed after completion")
+	}
+}
+
+// TestCompletionWorkIsBounded checks that the request that completes an
+// upload reads and writes at most one part's worth of data, for a small
+// and a large file alike.
+func TestCompletionWorkIsBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	for _, size := range []int{8 << 20, 64 << 20} {
+		data := randomBytes(size, uint64(size))
+		up := e.createNative("f.bin", int64(size), chunk)
+		for n := 0; n < up.Chunks-1; n++ {
+			if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+				t.Fatalf("chunk %d: %d", n, st)
+			}
+		}
+		before := e.blobs.dataBytes()
+		if st, _ := e.putNative(up.ID, up.Chunks-1, chunkOf(data, chunk, up.Chunks-1)); st != 200 {
+			t.Fatal("last chunk refused")
+		}
+		var done nativeUpload
+		if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); st != 200 {
+			t.Fatalf("complete: %d", st)
+		}
+		moved := e.blobs.dataBytes() - before
+		// The last chunk is written staged, read back and written as part
+		// of its part: at most one chunk plus two parts' bytes of 5 MiB.
+		if bound := int64(chunk + 2*(5<<20)); moved > bound {
+			t.Errorf("%d-byte file: last chunk + completion moved %d bytes, bound %d", size, moved, bound)
+		}
+		got, _ := e.object(done.Key)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%d-byte file: object differs", size)
+		}
+	}
+}
+
+func TestNativeAbortDeletesEverything(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(12<<20, 3)
+	up := e.createNative("a.bin", int64(len(data)), chunk)
+	for n := 0; n < 7; n++ { // one whole part and two staged chunks
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	if e.multipartUploads() != 1 || len(e.stagedKeys()) != 2 {
+		t.Fatalf("before abort: %d multipart uploads, staged %v", e.multipartUploads(), e.stagedKeys())
+	}
+	if st := e.call("DELETE", "/v1/uploads/"+up.ID, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("abort: %d", st)
+	}
+	if e.multipartUploads() != 0 || len(e.stagedKeys()) != 0 {
+		t.Fatalf("after abort: %d multipart uploads, staged %v", e.multipartUploads(), e.stagedKeys())
+	}
+	var er nativeError
+	if st, _ := e.putNative(up.ID, 8, chunkOf(data, chunk, 8)); st != http.StatusGone {
+		t.Fatalf("chunk after abort: %d, want 410", st)
+	}
+	if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &er); st != http.StatusGone || er.Error.Code != "upload_aborted" {
+		t.Fatalf("complete after abort: %d %+v", st, er)
+	}
+	if len(e.stagedKeys()) != 0 {
+		t.Fatal("a chunk after abort was staged")
+	}
+}
+
+// TestSweepExpiresAndIsSafeTwice lets an upload expire, runs two sweeps at
+// once, and checks that its multipart upload and staged chunks are gone
+// and that a later chunk gets the expired answer.
+func TestSweepExpiresAndIsSafeTwice(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(11<<20, 4)
+	up := e.createNative("x.bin", int64(len(data)), chunk)
+	live := e.createNative("y.bin", int64(len(data)), chunk)
+	for n := 0; n < 6; n++ {
+		e.putNative(up.ID, n, chunkOf(data, chunk, n))
+	}
+	e.putNative(live.ID, 0, chunkOf(data, chunk, 0))
+	e.clock.Advance(23 * time.Hour)
+	e.putNative(live.ID, 1, chunkOf(data, chunk, 1)) // keeps live alive
+	e.clock.Advance(2 * time.Hour)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.svc.Engine.Sweep(context.Background(), 10)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("sweep: %v", err)
+		}
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Fatalf("%d multipart uploads left after sweep", n)
+	}
+	for _, k := range e.stagedKeys() {
+		if strings.Contains(k, up.ID) {
+			t.Fatalf("staged chunk %s of the expired upload left", k)
+		}
+	}
+	var er nativeError
+	if st := e.call("PUT", fmt.Sprintf("/v1/uploads/%s/chunks/6", up.ID), bytes.NewReader(chunkOf(data, chunk, 6)), &er); st != http.StatusGone || er.Error.Code != "upload_expired" {
+		t.Fatalf("chunk after expiry: %d %+v", st, er)
+	}
+	var st nativeUpload
+	if code := e.call("GET", "/v1/uploads/"+live.ID, nil, &st); code != 200 || st.State != "open" || st.Received != 2 {
+		t.Fatalf("the live upload was touched by the sweep: %d %+v", code, st)
+	}
+	// A third sweep finds nothing more to do.
+	stats, err := e.svc.Engine.Sweep(context.Background(), 10)
+	if err != nil || stats.Expired != 0 {
+		t.Fatalf("third sweep: %+v %v", stats, err)
+	}
+}
