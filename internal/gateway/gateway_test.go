@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"reflect"
@@ -344,5 +345,35 @@ func TestRequestLogLine(t *testing.T) {
 	}
 	if _, ok := line["duration"]; !ok {
 		t.Error("no duration in the log line")
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	f := newFixture(t, testRoutes, Options{})
+	errs := make(chan string, 32)
+	for i := range 32 {
+		go func() {
+			body := bytes.Repeat([]byte{byte(i)}, 100_000+i)
+			req, _ := http.NewRequest("POST", f.srv.URL+"/raw", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			var got bytes.Buffer
+			_, _ = got.ReadFrom(resp.Body)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), body) {
+				errs <- fmt.Sprintf("request %d: status %d, %d bytes", i, resp.StatusCode, got.Len())
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range 32 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
 	}
 }
