@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -137,6 +138,9 @@ type countingBlobs struct {
 	upload.Blobs
 	putStaged, uploadParts, completes atomic.Int64
 	bytesRead, bytesWritten           atomic.Int64
+	// failParts makes that many next part uploads fail, as a dropped
+	// connection to S3 would.
+	failParts atomic.Int64
 }
 
 type countingReader struct {
@@ -165,6 +169,10 @@ func (b *countingBlobs) OpenStaged(ctx context.Context, key string) (io.ReadClos
 }
 
 func (b *countingBlobs) UploadPart(ctx context.Context, key, mpu string, n int, body io.Reader, size int64, crc uint64) (string, error) {
+	if b.failParts.Add(-1) >= 0 {
+		return "", errors.New("injected fault: connection reset")
+	}
+	b.failParts.Add(1)
 	b.uploadParts.Add(1)
 	b.bytesWritten.Add(size)
 	return b.Blobs.UploadPart(ctx, key, mpu, n, body, size, crc)

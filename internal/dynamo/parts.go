@@ -94,6 +94,18 @@ func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, 
 	return wrap("claim part", err)
 }
 
+// ReleasePart gives up a claim after a failed assembly.
+func (st *Store) ReleasePart(ctx context.Context, id string, k int, token string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       partKey(id, k),
+		UpdateExpression:          aws.String("REMOVE claim, claimUntil"),
+		ConditionExpression:       aws.String("claim = :t"),
+		ExpressionAttributeValues: item{":t": str(token)},
+	})
+	return wrap("release part", err)
+}
+
 // FinishPart records an assembled part and drops its chunk list, which is
 // no longer needed, so the record stays small.
 func (st *Store) FinishPart(ctx context.Context, id string, k int, token, etag string, crc uint64, size int64, now time.Time) error {

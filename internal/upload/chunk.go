@@ -96,29 +96,48 @@ func stateAllowsChunks(s *Session) error {
 
 // afterDuplicate answers a chunk that was already recorded, and finishes
 // work a crashed request left: a part whose chunks are all in but whose
-// assembler died, or an assembled part that was never counted.
+// assembler died, or an assembled part that was never counted. While
+// another request is assembling the chunk's part it waits for that (a
+// client must not take a chunk for done before its part is safe), and
+// answers busy if the part is still not done when it must stop.
 func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int) (ChunkResult, error) {
-	p, err := e.sessions.GetPart(ctx, s.ID, k)
-	if err != nil {
-		return ChunkResult{}, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
-	}
-	now := e.opt.Now()
 	first, end := s.PartChunks(k)
-	switch {
-	case !p.Assembled() && len(p.Chunks) == end-first && !now.Before(p.ClaimUntil):
-		done, err := e.assemble(ctx, s, k)
+	stop := time.Now().Add(e.opt.DuplicateWait)
+	for {
+		p, err := e.sessions.GetPart(ctx, s.ID, k)
 		if err != nil {
-			return ChunkResult{}, err
+			return ChunkResult{}, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
 		}
-		return e.afterPart(ctx, s, done, false)
-	case p.Assembled() && !p.Counted && now.Sub(p.FinishedAt) > e.opt.ClaimTimeout:
-		done, err := e.sessions.CountPart(ctx, s.ID, k)
-		if err != nil {
-			return ChunkResult{}, fmt.Errorf("count part %d of %s: %w", k, s.ID, err)
+		now := e.opt.Now()
+		switch {
+		case !p.Assembled() && len(p.Chunks) < end-first:
+			return ChunkResult{Stored: false, Session: s}, nil
+		case !p.Assembled() && !now.Before(p.ClaimUntil):
+			done, err := e.assemble(ctx, s, k)
+			if err != nil {
+				return ChunkResult{}, err
+			}
+			if done >= 0 {
+				return e.afterPart(ctx, s, done, false)
+			}
+		case p.Assembled() && !p.Counted && now.Sub(p.FinishedAt) > e.opt.ClaimTimeout:
+			done, err := e.sessions.CountPart(ctx, s.ID, k)
+			if err != nil {
+				return ChunkResult{}, fmt.Errorf("count part %d of %s: %w", k, s.ID, err)
+			}
+			return e.afterPart(ctx, s, done, false)
+		case p.Assembled():
+			return ChunkResult{Stored: false, Session: s}, nil
 		}
-		return e.afterPart(ctx, s, done, false)
+		if time.Now().After(stop) {
+			return ChunkResult{}, refuse(CodeBusy, "part %d of upload %s is being assembled; retry shortly", k+1, s.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return ChunkResult{}, fmt.Errorf("wait for part %d of %s: %w", k, s.ID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return ChunkResult{Stored: false, Session: s}, nil
 }
 
 // afterPart finishes an upload that finishes by itself once its last part
@@ -168,6 +187,19 @@ func (e *Engine) assemble(ctx context.Context, s *Session, k int) (int, error) {
 		}
 		return 0, fmt.Errorf("claim part %d of %s: %w", k, s.ID, err)
 	}
+	done, err := e.assembleClaimed(ctx, s, k, token)
+	if err != nil {
+		// Let the next request retry at once rather than after the claim
+		// lapses; if this release fails too, the lapse still frees it.
+		if rerr := e.sessions.ReleasePart(context.WithoutCancel(ctx), s.ID, k, token); rerr != nil {
+			e.log(ctx, s).Warn("release part claim", "part", k, "err", rerr)
+		}
+	}
+	return done, err
+}
+
+// assembleClaimed does the work of assemble once the claim is held.
+func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token string) (int, error) {
 	p, err := e.sessions.GetPart(ctx, s.ID, k)
 	if err != nil {
 		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)

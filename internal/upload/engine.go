@@ -32,6 +32,10 @@ type Options struct {
 	// part or finish an upload before another may take it over. It must
 	// outlast the longest request (API Gateway stops waiting at 30 s).
 	ClaimTimeout time.Duration
+	// DuplicateWait is how long a re-sent chunk waits for another request
+	// that is assembling its part before answering busy. It must leave the
+	// request time to answer before API Gateway's 30 s.
+	DuplicateWait time.Duration
 	// Retention is how long records of finished or ended uploads are kept
 	// before DynamoDB's TTL removes them.
 	Retention time.Duration
@@ -47,15 +51,16 @@ func DefaultOptions() Options {
 	return Options{
 		Limits: Limits{
 			MaxFileSize:   50 << 30,
-			MaxChunkSize:  4718592,
+			MaxChunkSize:  4 << 20,
 			MaxChunks:     100000,
 			MaxNameLength: 255,
 		},
-		Expiry:       24 * time.Hour,
-		ClaimTimeout: 45 * time.Second,
-		Retention:    30 * 24 * time.Hour,
-		Now:          time.Now,
-		Logger:       slog.Default(),
+		Expiry:        24 * time.Hour,
+		ClaimTimeout:  45 * time.Second,
+		DuplicateWait: 20 * time.Second,
+		Retention:     30 * 24 * time.Hour,
+		Now:           time.Now,
+		Logger:        slog.Default(),
 	}
 }
 
@@ -87,6 +92,9 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	}
 	if opt.ClaimTimeout == 0 {
 		opt.ClaimTimeout = def.ClaimTimeout
+	}
+	if opt.DuplicateWait == 0 {
+		opt.DuplicateWait = def.DuplicateWait
 	}
 	if opt.Retention == 0 {
 		opt.Retention = def.Retention

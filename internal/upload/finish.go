@@ -58,7 +58,7 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 	fin.State = StateComplete
 	fin.CompleteToken = token
 	fin.CompletedAt = e.opt.Now().UTC()
-	fin.ExpiresAt = fin.CompletedAt.Add(e.opt.Retention)
+	fin.ExpiresAt = fin.CompletedAt // due for the sweep, which deletes its part records
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64
 	if err := e.sessions.FinishComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
@@ -227,7 +227,7 @@ func (e *Engine) release(ctx context.Context, s *Session) error {
 	if err := e.sessions.DeleteParts(ctx, s.ID); err != nil {
 		return fmt.Errorf("delete part records of %s: %w", s.ID, err)
 	}
-	if err := e.sessions.Forget(ctx, s.ID, e.opt.Now().Add(e.opt.Retention)); err != nil {
+	if err := e.sessions.Forget(ctx, fresh, e.opt.Now().Add(e.opt.Retention)); err != nil {
 		return fmt.Errorf("retire session %s: %w", s.ID, err)
 	}
 	e.log(ctx, s).Info("upload released", "state", string(fresh.State))
@@ -294,7 +294,10 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		}
 		st.Expired++
 	case StateComplete:
-		return true, e.sessions.Forget(ctx, id, now.Add(e.opt.Retention))
+		if err := e.sessions.DeleteParts(ctx, id); err != nil {
+			return false, fmt.Errorf("delete part records of %s: %w", id, err)
+		}
+		return true, e.sessions.Forget(ctx, s, now.Add(e.opt.Retention))
 	}
 	if err := e.release(ctx, s); err != nil {
 		return false, err

@@ -48,6 +48,9 @@ type Sessions interface {
 	// ClaimPart takes the right to assemble part k until until, if it is not
 	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
 	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) error
+	// ReleasePart gives up a claim that token holds, after a failed
+	// assembly, so that the next request may retry at once.
+	ReleasePart(ctx context.Context, id string, k int, token string) error
 	// FinishPart records the assembled part, if token still holds the claim.
 	FinishPart(ctx context.Context, id string, k int, token string, etag string, crc uint64, size int64, now time.Time) error
 	// CountPart adds part k to the session's count of assembled parts,
@@ -65,9 +68,9 @@ type Sessions interface {
 	// or expired), keeping it as a tombstone; ErrConflict if its state is
 	// no longer one of from.
 	EndSession(ctx context.Context, id string, from []State, to State, now time.Time) error
-	// Forget drops a finished or ended session from the sweep's index and
-	// lets DynamoDB's TTL remove it after ttl.
-	Forget(ctx context.Context, id string, ttl time.Time) error
+	// Forget drops a finished or ended session from the sweep's index, lets
+	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
+	Forget(ctx context.Context, s *Session, ttl time.Time) error
 	// ListExpired returns up to limit ids of sessions still in the sweep's
 	// index (open, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)

@@ -1,0 +1,88 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"chunkup/internal/dynamo"
+)
+
+// TestFailedAssemblyIsRetried: S3 fails while a part is being assembled;
+// the client retries the chunk and that retry assembles the part.
+func TestFailedAssemblyIsRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(6<<20, 41)
+	up := e.createNative("r.bin", int64(len(data)), chunk)
+	for n := 0; n < 4; n++ {
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	e.blobs.failParts.Store(1)
+	if st, _ := e.putNative(up.ID, 4, chunkOf(data, chunk, 4)); st != http.StatusServiceUnavailable {
+		t.Fatalf("chunk 4 with S3 failing: %d, want 503", st)
+	}
+	if e.blobs.uploadParts.Load() != 0 {
+		t.Fatal("a part counted as uploaded though S3 failed")
+	}
+	st, out := e.putNative(up.ID, 4, chunkOf(data, chunk, 4))
+	if st != 200 || out["stored"] != false {
+		t.Fatalf("retried chunk 4: %d %v", st, out)
+	}
+	if e.blobs.uploadParts.Load() != 1 {
+		t.Fatalf("retry did not assemble the part (%d part uploads)", e.blobs.uploadParts.Load())
+	}
+	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+	if left := e.stagedKeys(); len(left) != 0 {
+		t.Fatalf("staged chunks left: %v", left)
+	}
+}
+
+// TestCrashedClaimLapses: a request claimed a part and died without
+// releasing it. Completion answers busy while the claim is live and
+// assembles the part itself once it lapses.
+func TestCrashedClaimLapses(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(5<<20+100, 42)
+	up := e.createNative("c.bin", int64(len(data)), chunk)
+	for n := 0; n < 4; n++ {
+		e.putNative(up.ID, n, chunkOf(data, chunk, n))
+	}
+	store := dynamo.New(e.db, e.table)
+	now := e.clock.Now()
+	if err := store.ClaimPart(context.Background(), up.ID, 0, "dead-request", now.Add(45*time.Second), now); err != nil {
+		t.Fatalf("claim as the dead request: %v", err)
+	}
+	for n := 4; n < up.Chunks; n++ {
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	if n := e.blobs.uploadParts.Load(); n != 1 { // part 2 (chunk 5) only
+		t.Fatalf("%d part uploads: part 1 was assembled under another's live claim", n)
+	}
+	var er nativeError
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &er); code != http.StatusServiceUnavailable || er.Error.Code != "upload_busy" {
+		t.Fatalf("complete under a live claim: %d %+v", code, er)
+	}
+	e.clock.Advance(46 * time.Second)
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete after the claim lapsed: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+}
