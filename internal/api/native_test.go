@@ -79,9 +79,9 @@ type nativeError struct {
 func (e *env) createNative(name string, size, chunkSize int64) nativeUpload {
 	e.t.Helper()
 	var up nativeUpload
-	body := fmt.Sprintf(`{"name":%q,"size":%d,"type":"application/octet-stream","chunkSize":%d}`, name, size, chunkSize)
-	if st := e.call("POST", "/v1/uploads", strings.NewReader(body), &up); st != http.StatusCreated {
-		e.t.Fatalf("create: status %d", st)
+	body, _ := json.Marshal(map[string]any{"name": name, "size": size, "type": "application/octet-stream", "chunkSize": chunkSize})
+	if st := e.call("POST", "/v1/uploads", bytes.NewReader(body), &up); st != http.StatusCreated {
+		e.t.Fatalf("create %q: status %d", name, st)
 	}
 	return up
 }
