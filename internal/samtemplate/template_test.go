@@ -389,3 +389,66 @@ func TestProjectBucket(t *testing.T) {
 func refersTo(v any, logicalID string) bool {
 	return asMap(v)["Ref"] == logicalID
 }
+
+// tomlTables reads the simple TOML of samconfig.toml: [table] headers and
+// key = value lines (values kept as written, quotes and all).
+func tomlTables(t *testing.T, path string) map[string]map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := map[string]map[string]string{"": {}}
+	current := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			current = strings.Trim(line, "[]")
+			tables[current] = map[string]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("%s:%d: not key = value: %q", path, i+1, line)
+			}
+			tables[current][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return tables
+}
+
+func TestProjectSAMConfig(t *testing.T) {
+	tmpl, root := loadProject(t)
+	tables := tomlTables(t, filepath.Join(root, "samconfig.toml"))
+	if tables[""]["version"] != "0.1" {
+		t.Errorf("version = %q, want 0.1", tables[""]["version"])
+	}
+	deploy := tables["default.deploy.parameters"]
+	for k, want := range map[string]string{
+		"stack_name":        `"chunkup"`,
+		"resolve_s3":        "true",
+		"capabilities":      `"CAPABILITY_IAM"`,
+		"confirm_changeset": "true",
+	} {
+		if deploy[k] != want {
+			t.Errorf("[default.deploy.parameters] %s = %q, want %s", k, deploy[k], want)
+		}
+	}
+	if deploy["region"] == "" {
+		t.Error("[default.deploy.parameters] has no region")
+	}
+	// Every parameter overridden must exist in the template.
+	overrides := strings.Trim(deploy["parameter_overrides"], `"`)
+	for _, m := range regexp.MustCompile(`([A-Za-z0-9]+)=`).FindAllStringSubmatch(overrides, -1) {
+		if _, ok := tmpl.Parameters[m[1]]; !ok {
+			t.Errorf("parameter_overrides names %s, which template.yaml does not declare", m[1])
+		}
+	}
+	if !strings.Contains(overrides, "AllowedOrigins=") {
+		t.Error("parameter_overrides does not set AllowedOrigins")
+	}
+	if b := tables["default.build.parameters"]; b["cached"] != "true" || b["parallel"] != "true" {
+		t.Errorf("[default.build.parameters] = %v, want cached and parallel", b)
+	}
+}
