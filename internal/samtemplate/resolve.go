@@ -70,7 +70,7 @@ func (t *Template) intrinsicValue(fn string, arg any, refs map[string]string) (a
 	case "Ref":
 		name, ok := arg.(string)
 		if !ok {
-			return nil, fmt.Errorf("Ref: argument %v is not a name", arg)
+			return nil, fmt.Errorf("the argument of Ref, %v, is not a name", arg)
 		}
 		return t.ref(name, refs)
 	case "Fn::Join":
@@ -129,11 +129,11 @@ func (t *Template) ref(name string, refs map[string]string) (any, error) {
 	}
 	if !given {
 		if !isParam || p.Default == nil {
-			return nil, fmt.Errorf("Ref %s: no value given and no parameter default", name)
+			return nil, fmt.Errorf("no value for Ref %s: not given and no parameter default", name)
 		}
 		s, err := scalarString(p.Default)
 		if err != nil {
-			return nil, fmt.Errorf("Ref %s: %w", name, err)
+			return nil, fmt.Errorf("value of Ref %s: %w", name, err)
 		}
 		v = s
 	}

@@ -198,7 +198,7 @@ func newFunction(r Resource, globals map[string]any, eventOrder []string) (Funct
 	for _, a := range asSlice(props["Architectures"]) {
 		s, ok := a.(string)
 		if !ok {
-			return Function{}, fmt.Errorf("Architectures: %v is not a string", a)
+			return Function{}, fmt.Errorf("architecture %v is not a string", a)
 		}
 		f.Architectures = append(f.Architectures, s)
 	}
