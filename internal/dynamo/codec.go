@@ -31,6 +31,7 @@ func encodeSession(s *upload.Session) item {
 	it["updatedAt"] = millis(s.UpdatedAt)
 	it["expiresAt"] = millis(s.ExpiresAt)
 	it["sweep"] = str(sweepShard(s.ID))
+	encodeStream(it, s)
 	return it
 }
 
@@ -61,5 +62,6 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 	s.Chunks = int(it.int("chunks"))
 	s.ChunksPerPart = int(it.int("cpp"))
 	s.Parts = int(it.int("parts"))
+	decodeStream(it, s)
 	return s
 }

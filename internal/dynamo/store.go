@@ -205,13 +205,13 @@ func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
 		TableName: &st.table,
 		Key:       sessionKey(s.ID),
 		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
-			"expiresAt = :exp, updatedAt = :at REMOVE cuntil"),
+			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE cuntil"),
 		ConditionExpression:      aws.String("#s = :completing AND ctoken = :t"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{
 			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
 			":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
-			":exp": millis(s.ExpiresAt), ":t": str(s.CompleteToken),
+			":exp": millis(s.ExpiresAt), ":t": str(s.CompleteToken), ":d": digestsValue(s.Digests),
 		},
 	})
 	return wrap("finish completion", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"chunkup/internal/crc64nvme"
@@ -204,7 +205,7 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
 	}
-	chunks, err := partChunks(s, k, p)
+	chunks, size, crc, err := e.partContents(s, k, p)
 	if err != nil {
 		return 0, err
 	}
@@ -212,7 +213,6 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, err
 	}
-	size, crc := e.partSum(chunks)
 	body := &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks}
 	defer body.Close()
 	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, k+1, body, size, crc)
@@ -232,6 +232,28 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	}
 	e.log(ctx, s).Info("part assembled", "part", k+1, "bytes", size, "parts_done", done)
 	return done, nil
+}
+
+// partContents lists the chunks that make part k, in order, with the
+// part's size and CRC64NVME.
+func (e *Engine) partContents(s *Session, k int, p *Part) ([]ChunkRecord, int64, uint64, error) {
+	if s.Kind == Sequential {
+		// A sealed part lists all its pieces and carries their CRC.
+		chunks := make([]ChunkRecord, 0, len(p.Chunks))
+		var size int64
+		for _, c := range p.Chunks {
+			chunks = append(chunks, c)
+			size += c.Size
+		}
+		slices.SortFunc(chunks, func(a, b ChunkRecord) int { return a.Index - b.Index })
+		return chunks, size, p.CRC, nil
+	}
+	chunks, err := partChunks(s, k, p)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	size, crc := e.partSum(chunks)
+	return chunks, size, crc, nil
 }
 
 // partChunks lists part k's chunk records in order, checking that every

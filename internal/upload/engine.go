@@ -164,18 +164,11 @@ func (e *Engine) newSession(req NewUpload) (*Session, error) {
 }
 
 func (e *Engine) checkRequest(req NewUpload) error {
+	if err := e.checkFile(req.Name, req.Size); err != nil {
+		return err
+	}
 	l := e.opt.Limits
 	switch {
-	case req.Name == "":
-		return refuse(CodeInvalid, "a file name is required")
-	case len(req.Name) > l.MaxNameLength:
-		return overLimit(CodeNameTooLong, int64(l.MaxNameLength), "file name is %d bytes; the limit is %d bytes", len(req.Name), l.MaxNameLength)
-	case !utf8.ValidString(req.Name):
-		return refuse(CodeInvalid, "file name is not valid UTF-8")
-	case req.Size < 0:
-		return refuse(CodeInvalid, "file size %d is negative", req.Size)
-	case req.Size > l.MaxFileSize:
-		return overLimit(CodeFileTooLarge, l.MaxFileSize, "file size %d bytes is over the limit of %d bytes", req.Size, l.MaxFileSize)
 	case req.ChunkSize <= 0:
 		return refuse(CodeInvalid, "chunk size %d must be positive", req.ChunkSize)
 	case req.ChunkSize > l.MaxChunkSize:
@@ -184,6 +177,25 @@ func (e *Engine) checkRequest(req NewUpload) error {
 		return overLimit(CodeTooManyChunks, int64(l.MaxChunks), "%d chunks is over the limit of %d chunks per upload", req.Chunks, l.MaxChunks)
 	case req.Chunks > 0 && req.Geometry.check() == nil && req.ChunkLen(req.Chunks-1) > l.MaxChunkSize:
 		return overLimit(CodeChunkTooLarge, l.MaxChunkSize, "the last chunk would be %d bytes, over the limit of %d bytes", req.ChunkLen(req.Chunks-1), l.MaxChunkSize)
+	}
+	return nil
+}
+
+// checkFile checks what every upload must satisfy: a name within the
+// length limit and a size within the file size limit.
+func (e *Engine) checkFile(name string, size int64) error {
+	l := e.opt.Limits
+	switch {
+	case name == "":
+		return refuse(CodeInvalid, "a file name is required")
+	case len(name) > l.MaxNameLength:
+		return overLimit(CodeNameTooLong, int64(l.MaxNameLength), "file name is %d bytes; the limit is %d bytes", len(name), l.MaxNameLength)
+	case !utf8.ValidString(name):
+		return refuse(CodeInvalid, "file name is not valid UTF-8")
+	case size < 0:
+		return refuse(CodeInvalid, "file size %d is negative", size)
+	case size > l.MaxFileSize:
+		return overLimit(CodeFileTooLarge, l.MaxFileSize, "file size %d bytes is over the limit of %d bytes", size, l.MaxFileSize)
 	}
 	return nil
 }

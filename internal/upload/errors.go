@@ -26,6 +26,8 @@ const (
 	CodeIncomplete     Code = "upload_incomplete"
 	CodeBusy           Code = "upload_busy"
 	CodeGeometry       Code = "geometry_mismatch"
+	CodeOffset         Code = "offset_mismatch"
+	CodeChunkTooSmall  Code = "chunk_too_small"
 	CodeInternal       Code = "internal_error"
 	CodeServiceTimeout Code = "service_unavailable"
 )
@@ -38,6 +40,7 @@ type Error struct {
 	Message string
 	Limit   int64   // the limit's value, for limit errors
 	Missing []Range // for CodeIncomplete
+	Offset  int64   // the upload's current offset, for CodeOffset
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

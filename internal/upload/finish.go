@@ -106,9 +106,13 @@ func (e *Engine) partTable(ctx context.Context, s *Session) ([]*Part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list parts of %s: %w", s.ID, err)
 	}
-	parts := make([]*Part, s.Parts)
+	n := s.Parts
+	if s.Kind == Sequential {
+		n = s.NextPart
+	}
+	parts := make([]*Part, n)
 	for _, p := range list {
-		if p.Index >= 0 && p.Index < s.Parts {
+		if p.Index >= 0 && p.Index < n {
 			parts[p.Index] = p
 		}
 	}

@@ -59,6 +59,17 @@ type Sessions interface {
 	// DeleteParts removes every part record of a session.
 	DeleteParts(ctx context.Context, id string) error
 
+	// CommitAppend applies one step of a sequential upload if the session
+	// is open, at offset c.Old and partStart c.PartStart, with no seal
+	// pending; otherwise ErrConflict.
+	CommitAppend(ctx context.Context, id string, c Commit, now time.Time) error
+	// PutSealedPart writes the record of a sealed part: its pieces and
+	// CRC64NVME; ErrConflict if it exists.
+	PutSealedPart(ctx context.Context, id string, k int, chunks []ChunkRecord, crc uint64) error
+	// ClearSeal removes the session's seal of part k; ErrConflict if the
+	// seal is not there.
+	ClearSeal(ctx context.Context, id string, k int) error
+
 	// BeginComplete moves an open session (or one whose completion claim
 	// has lapsed) to completing under token; otherwise ErrConflict.
 	BeginComplete(ctx context.Context, id, token string, until, now time.Time) error

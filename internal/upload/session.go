@@ -31,6 +31,10 @@ type Session struct {
 	Plan
 
 	AutoComplete bool // finish as soon as the last chunk is in
+	Kind         Kind
+
+	// Sequential uploads only: bytes arrive at the current offset.
+	Stream
 
 	State       State
 	MultipartID string // S3 multipart upload, created with the first part
@@ -49,6 +53,41 @@ type Session struct {
 	ETag   string
 	CRC64  string // base64 CRC64NVME of the whole object, as S3 reports it
 	Result string // what the finished object is called, for status answers
+}
+
+// Kind is how an upload's chunks arrive.
+type Kind string
+
+// The kinds of upload.
+const (
+	// Indexed chunks carry a number and arrive in any order.
+	Indexed Kind = ""
+	// Sequential chunks carry a byte offset that must be the upload's
+	// current one.
+	Sequential Kind = "sequential"
+)
+
+// Stream is the state of a sequential upload: how far it has come, the
+// staged pieces not yet in a part, and the running whole-file hashes.
+type Stream struct {
+	PartSize  int64             // bytes that make a part (the last may be fewer)
+	Offset    int64             // bytes received
+	PartStart int64             // offset where the pending pieces begin
+	NextPart  int               // the part the pending pieces will become
+	Pending   []string          // staged keys of the pieces since PartStart, in order
+	PartCRC   uint64            // CRC64NVME of the pending pieces together
+	Hashes    map[string][]byte // running hash states by algorithm (md5, sha1, sha256)
+	Digests   map[string]string // hex digests of the whole file, once complete
+	Seal      *Seal             // pieces cut off into a part whose record is not yet written
+}
+
+// Seal is a run of staged pieces cut off into part number Part (from 0).
+type Seal struct {
+	Part  int
+	Start int64 // offset of the first piece
+	End   int64 // offset after the last piece
+	Keys  []string
+	CRC   uint64
 }
 
 // ChunkRecord is a chunk that has been staged and recorded in its part.

@@ -57,6 +57,9 @@ func (e *Engine) HasChunk(ctx context.Context, s *Session, index int) (bool, err
 }
 
 func missingRanges(s *Session, parts []*Part) []Range {
+	if s.Kind == Sequential {
+		return nil // its bytes are all in before it can complete
+	}
 	var out []Range
 	add := func(i int) {
 		if n := len(out); n > 0 && out[n-1].Last == i-1 {

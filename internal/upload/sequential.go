@@ -1,0 +1,340 @@
+package upload
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strconv"
+	"strings"
+
+	"chunkup/internal/crc64nvme"
+)
+
+// MaxPiecesPerPart bounds how many chunks of a sequential upload make one
+// part, which bounds the session record that lists them.
+const MaxPiecesPerPart = 256
+
+// hashers are the whole-file checksums a sequential upload can keep.
+func newHash(alg string) (hash.Hash, bool) {
+	switch alg {
+	case "md5":
+		return md5.New(), true
+	case "sha1":
+		return sha1.New(), true
+	case "sha256":
+		return sha256.New(), true
+	}
+	return nil, false
+}
+
+// NewStream describes a sequential upload a client starts.
+type NewStream struct {
+	Owner       string
+	Name        string
+	ContentType string
+	Size        int64
+	// Hashes are the whole-file checksums to keep running (md5, sha1,
+	// sha256), so completion can verify them without reading the file.
+	Hashes []string
+}
+
+// Commit is one conditional step of a sequential upload: the bytes from
+// Old to New were staged as Piece (empty for a step that only seals).
+type Commit struct {
+	Old, New  int64
+	PartStart int64 // the partStart the step expects
+	Piece     string
+	PartCRC   uint64
+	Hashes    map[string][]byte
+	Seal      *Seal // set when the step cuts the pending pieces into a part
+}
+
+// CreateStream starts a sequential upload.
+func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, error) {
+	if err := e.checkFile(req.Name, req.Size); err != nil {
+		return nil, err
+	}
+	hashes := map[string][]byte{}
+	for _, alg := range req.Hashes {
+		h, ok := newHash(alg)
+		if !ok {
+			return nil, refuse(CodeInvalid, "checksum algorithm %q is not supported (md5, sha1, sha256 are)", alg)
+		}
+		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("save %s state: %w", alg, err)
+		}
+		hashes[alg] = state
+	}
+	now := e.opt.Now().UTC()
+	id := newID()
+	s := &Session{
+		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
+		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(e.opt.Expiry),
+	}
+	s.Size = req.Size
+	s.PartSize = max(int64(MinPartSize), ceilDiv(req.Size, MaxParts))
+	s.Hashes = hashes
+	if err := e.sessions.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	e.log(ctx, s).Info("stream created", "size", s.Size, "part_size", s.PartSize)
+	return s, nil
+}
+
+// Append adds data at offset to the sequential upload s. offset must be
+// the upload's current offset; otherwise nothing changes and the error
+// (CodeOffset) carries the current one. A step that fills a part has this
+// request assemble it.
+func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []byte) (*Session, error) {
+	if s.Kind != Sequential {
+		return nil, refuse(CodeInvalid, "upload %s takes chunks by number, not by offset", s.ID)
+	}
+	if err := stateAllowsChunks(s); err != nil {
+		return nil, err
+	}
+	if s.Seal != nil {
+		if err := e.settleSeal(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.checkAppend(s, offset, data); err != nil {
+		return nil, err
+	}
+	crc := crc64nvme.Checksum(data, e.crcTable)
+	hashes, err := advanceHashes(s.Hashes, data)
+	if err != nil {
+		return nil, err
+	}
+	suffix := pieceSuffix(offset)
+	key := stagingPrefix(s.ID) + suffix
+	if err := e.blobs.PutStaged(ctx, key, data, crc); err != nil {
+		return nil, fmt.Errorf("stage bytes %d- of %s: %w", offset, s.ID, err)
+	}
+	c := e.nextCommit(s, int64(len(data)), suffix, crc, hashes)
+	if err := e.commit(ctx, s, c); err != nil {
+		if derr := e.blobs.DeleteStaged(ctx, []string{key}); derr != nil {
+			e.log(ctx, s).Warn("drop refused piece", "err", derr)
+		}
+		return nil, err
+	}
+	e.keepAlive(ctx, s)
+	if s.Seal != nil {
+		if err := e.settleSeal(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
+	n := int64(len(data))
+	end := offset + n
+	switch {
+	case offset != s.Offset:
+		return &Error{Code: CodeOffset, Offset: s.Offset,
+			Message: fmt.Sprintf("chunk starts at byte %d but the upload has %d bytes", offset, s.Offset)}
+	case n > e.opt.MaxChunkSize:
+		return overLimit(CodeChunkTooLarge, e.opt.MaxChunkSize, "chunk is %d bytes, over the limit of %d bytes", n, e.opt.MaxChunkSize)
+	case n == 0:
+		return refuse(CodeInvalid, "chunk is empty")
+	case end > s.Size:
+		return refuse(CodeInvalid, "chunk ends at byte %d, past the file's size of %d bytes", end, s.Size)
+	}
+	minPiece := ceilDiv(s.PartSize, MaxPiecesPerPart)
+	if end < s.Size && n < minPiece && end-s.PartStart < s.PartSize {
+		return overLimit(CodeChunkTooSmall, minPiece, "chunk is %d bytes; every chunk but the last must be at least %d bytes (at most %d chunks make one %d-byte part)",
+			n, minPiece, MaxPiecesPerPart, s.PartSize)
+	}
+	return nil
+}
+
+// nextCommit describes the step that appends a staged piece, sealing the
+// pending pieces into a part when they reach the part size or the end.
+func (e *Engine) nextCommit(s *Session, n int64, suffix string, crc uint64, hashes map[string][]byte) Commit {
+	c := Commit{Old: s.Offset, New: s.Offset + n, PartStart: s.PartStart, Piece: suffix, Hashes: hashes, PartCRC: crc}
+	if len(s.Pending) > 0 {
+		c.PartCRC = crc64nvme.Combine(s.PartCRC, crc, n)
+	}
+	if c.New-s.PartStart >= s.PartSize || c.New == s.Size {
+		c.Seal = &Seal{Part: s.NextPart, Start: s.PartStart, End: c.New, Keys: append(slices.Clone(s.Pending), suffix), CRC: c.PartCRC}
+	}
+	return c
+}
+
+// commit writes a step and applies it to s; a lost race answers with the
+// upload's current offset or state.
+func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
+	err := e.sessions.CommitAppend(ctx, s.ID, c, e.opt.Now().UTC())
+	if errors.Is(err, ErrConflict) {
+		fresh, gerr := e.sessions.GetSession(ctx, s.ID)
+		if gerr != nil {
+			return fmt.Errorf("read session %s: %w", s.ID, gerr)
+		}
+		e.settleExpiry(fresh)
+		if serr := stateAllowsChunks(fresh); serr != nil {
+			return serr
+		}
+		return &Error{Code: CodeOffset, Offset: fresh.Offset,
+			Message: fmt.Sprintf("chunk starts at byte %d but the upload has %d bytes", c.Old, fresh.Offset)}
+	}
+	if err != nil {
+		return fmt.Errorf("commit bytes %d-%d of %s: %w", c.Old, c.New, s.ID, err)
+	}
+	s.Offset, s.Hashes = c.New, c.Hashes
+	if c.Piece != "" {
+		s.Pending = append(s.Pending, c.Piece)
+		s.PartCRC = c.PartCRC
+	}
+	if c.Seal != nil {
+		s.Seal, s.Pending, s.PartStart, s.PartCRC = c.Seal, nil, c.New, 0
+		s.NextPart++
+	}
+	return nil
+}
+
+// settleSeal writes the part record of a sealed run of pieces, clears the
+// seal so that the upload takes bytes again, and assembles the part. Each
+// step is idempotent, so a request that finds a seal a crashed one left
+// finishes it.
+func (e *Engine) settleSeal(ctx context.Context, s *Session) error {
+	seal := s.Seal
+	chunks, err := sealChunks(s.ID, seal)
+	if err != nil {
+		return err
+	}
+	if err := e.sessions.PutSealedPart(ctx, s.ID, seal.Part, chunks, seal.CRC); err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("record part %d of %s: %w", seal.Part, s.ID, err)
+	}
+	if err := e.sessions.ClearSeal(ctx, s.ID, seal.Part); err != nil && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("clear seal of %s: %w", s.ID, err)
+	}
+	s.Seal = nil
+	if _, err := e.assemble(ctx, s, seal.Part); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sealChunks lists a seal's pieces as chunk records, with their sizes
+// taken from where each starts.
+func sealChunks(id string, seal *Seal) ([]ChunkRecord, error) {
+	out := make([]ChunkRecord, len(seal.Keys))
+	for i, suffix := range seal.Keys {
+		start, err := pieceOffset(suffix)
+		if err != nil {
+			return nil, fmt.Errorf("seal of %s: %w", id, err)
+		}
+		out[i] = ChunkRecord{Index: i, Key: stagingPrefix(id) + suffix}
+		out[i].Size = -start
+		if i > 0 {
+			out[i-1].Size += start
+		}
+	}
+	if n := len(out); n > 0 {
+		out[n-1].Size += seal.End
+	}
+	return out, nil
+}
+
+// pieceSuffix names a staged piece by its offset and a nonce, so a piece
+// that loses the race to the same offset never overwrites the winner's.
+func pieceSuffix(offset int64) string { return fmt.Sprintf("o%016d-%s", offset, newID()[:12]) }
+
+func pieceOffset(suffix string) (int64, error) {
+	num, _, ok := strings.Cut(strings.TrimPrefix(suffix, "o"), "-")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("malformed piece name %q", suffix)
+	}
+	return n, nil
+}
+
+func advanceHashes(states map[string][]byte, data []byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(states))
+	for alg, state := range states {
+		h, ok := newHash(alg)
+		if !ok {
+			return nil, fmt.Errorf("unknown hash %q in session", alg)
+		}
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return nil, fmt.Errorf("restore %s state: %w", alg, err)
+		}
+		h.Write(data)
+		next, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("save %s state: %w", alg, err)
+		}
+		out[alg] = next
+	}
+	return out, nil
+}
+
+// Digest returns the hex digest of everything a sequential upload has
+// received, from its running state: no byte is read back.
+func (s *Session) Digest(alg string) (string, bool) {
+	if d, ok := s.Digests[alg]; ok {
+		return d, true
+	}
+	state, ok := s.Hashes[alg]
+	h, known := newHash(alg)
+	if !ok || !known {
+		return "", false
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return "", false
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// CompleteStream finishes a sequential upload whose bytes are all in,
+// after checking the whole-file checksums the client sent (algorithm →
+// hex digest) against the running ones. A complete upload is refused:
+// completing twice is a client error.
+func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string]string) (*Session, error) {
+	if s.State == StateComplete || s.State == StateCompleting {
+		return nil, refuse(CodeComplete, "upload %s is already complete", s.ID)
+	}
+	if err := stateAllowsChunks(s); err != nil {
+		return nil, err
+	}
+	if s.Offset != s.Size {
+		return nil, refuse(CodeIncomplete, "upload %s has %d of %d bytes", s.ID, s.Offset, s.Size)
+	}
+	for alg, hexWant := range want {
+		got, ok := s.Digest(alg)
+		if !ok {
+			return nil, refuse(CodeInvalid, "upload %s keeps no %s checksum", s.ID, alg)
+		}
+		if !strings.EqualFold(got, strings.TrimSpace(hexWant)) {
+			return nil, refuse(CodeChecksum, "%s checksum does not match", alg)
+		}
+	}
+	if s.Seal != nil {
+		if err := e.settleSeal(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.Pending) > 0 || (s.Size > 0 && s.NextPart == 0) {
+		c := Commit{Old: s.Offset, New: s.Offset, PartStart: s.PartStart, Hashes: s.Hashes,
+			Seal: &Seal{Part: s.NextPart, Start: s.PartStart, End: s.Offset, Keys: slices.Clone(s.Pending), CRC: s.PartCRC}}
+		if err := e.commit(ctx, s, c); err != nil {
+			return nil, err
+		}
+		if err := e.settleSeal(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	s.Digests = map[string]string{}
+	for alg := range s.Hashes {
+		s.Digests[alg], _ = s.Digest(alg)
+	}
+	return e.finish(ctx, s)
+}
