@@ -1,0 +1,75 @@
+package resumable
+
+import (
+	"net/http"
+
+	"chunkup/internal/upload"
+)
+
+// Dialect is what sets one client of the Resumable.js protocol family
+// apart from another: how its parameters are named, where a chunk POST
+// carries them, where the file's type comes from, and which status each
+// refusal must get for the client to act on it correctly.
+type Dialect struct {
+	// Prefix starts every parameter name: "resumable" gives
+	// resumableChunkNumber, resumableIdentifier and so on.
+	Prefix string
+	// FormOnly says a multipart chunk POST carries its parameters in its
+	// form fields only (Flow.js). Otherwise the form fields are read first
+	// and the query string after them (Resumable.js sends both).
+	FormOnly bool
+	// TypeParam says the file's type arrives as the <Prefix>Type
+	// parameter. Otherwise it is the Content-Type of the chunk itself:
+	// the form part's, or the body's when the chunk is sent raw.
+	TypeParam bool
+	// Status is the HTTP status a refusal with this code is answered with.
+	Status func(upload.Code) int
+}
+
+// ResumableJS is the dialect of Resumable.js. prefix is its parameter
+// namespace, "resumable" unless the page configured another.
+func ResumableJS(prefix string) Dialect {
+	return Dialect{Prefix: prefix, TypeParam: true, Status: resumableStatus}
+}
+
+// FlowJS is the dialect of Flow.js (@flowjs/flow.js): parameters named
+// flow…, in the form of a multipart POST and in the query string of a GET
+// or an octet POST, and no type parameter.
+func FlowJS() Dialect {
+	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus}
+}
+
+// resumableStatus chooses statuses from Resumable.js's permanentErrors
+// (400, 401, 403, 404, 409, 415, 500, 501), which fail the file at once,
+// for refusals; and 503, which it retries, for faults that may pass.
+func resumableStatus(c upload.Code) int {
+	switch c {
+	case upload.CodeNotFound:
+		return http.StatusNotFound
+	case upload.CodeComplete, upload.CodeGeometry:
+		return http.StatusConflict
+	case upload.CodeBusy, upload.CodeServiceTimeout:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// flowStatus chooses statuses for Flow.js, whose permanentErrors are only
+// 404, 413, 415, 500 and 501. A refusal must be one of those, or a page
+// that raised maxChunkRetries would send the same bad chunk again: limits
+// get 413, an upload that is gone 404, and any other refusal (a request
+// that does not describe a chunk of a file chunkup can take) 415. A fault
+// that may pass gets 503, outside the list, so that Flow.js retries it
+// when maxChunkRetries allows (with its default of 0 it fails the file).
+// 500 is never used: Flow.js would not retry it.
+func flowStatus(c upload.Code) int {
+	switch c {
+	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge, upload.CodeTooManyChunks, upload.CodeNameTooLong:
+		return http.StatusRequestEntityTooLarge
+	case upload.CodeNotFound, upload.CodeExpired, upload.CodeAborted:
+		return http.StatusNotFound
+	case upload.CodeBusy, upload.CodeServiceTimeout:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnsupportedMediaType
+}
