@@ -2,7 +2,9 @@
 // AWS account and no Docker: it starts dynalite and versitygw, creates the
 // table and bucket as template.yaml declares them, and serves the API on
 // loopback through a local gateway that turns each request into the API
-// Gateway event the functions get on AWS. `make run` starts it.
+// Gateway event the functions get on AWS. In front of the API it serves a
+// demo page at / and the client libraries it loads (site.go). `make run`
+// starts it.
 package main
 
 import (
@@ -89,7 +91,8 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	site := newSite(root, gw, s3c, cfg.Bucket, log)
+	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
 	go sweepEvery(ctx, svc, *sweep)
 	go func() {
 		<-ctx.Done()
@@ -152,6 +155,7 @@ func greet(addr string, stack *localstack.Stack, dir string) {
 	base := "http://" + addr
 	fmt.Printf(`
 chunkup is running locally at %[1]s
+  demo page:            %[1]s/
   DynamoDB (dynalite):  %[2]s
   S3 (versitygw):       %[3]s   bucket chunkup-uploads
   data:                 %[4]s
