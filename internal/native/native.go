@@ -49,7 +49,7 @@ type uploadView struct {
 	ChunkSize int64          `json:"chunkSize"`
 	Chunks    int            `json:"chunks"`
 	State     upload.State   `json:"state"`
-	ExpiresAt string         `json:"expiresAt"`
+	ExpiresAt string         `json:"expiresAt,omitempty"`
 	Received  *int           `json:"received,omitempty"`
 	Missing   []upload.Range `json:"missing,omitempty"`
 	Key       string         `json:"key,omitempty"`
@@ -61,7 +61,10 @@ type uploadView struct {
 func view(s *upload.Session) uploadView {
 	v := uploadView{
 		ID: s.ID, Name: s.Name, Size: s.Size, Type: s.ContentType, ChunkSize: s.ChunkSize,
-		Chunks: s.Chunks, State: s.State, ExpiresAt: s.ExpiresAt.UTC().Format(time.RFC3339),
+		Chunks: s.Chunks, State: s.State,
+	}
+	if s.State == upload.StateOpen {
+		v.ExpiresAt = s.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	if s.State == upload.StateComplete {
 		v.Key, v.ETag, v.CRC64NVME = s.Key, s.ETag, s.CRC64
