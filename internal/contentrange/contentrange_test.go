@@ -11,9 +11,9 @@ var clientForm = regexp.MustCompile(`^bytes ([0-9]+)-([0-9]+)/([0-9]+)$`)
 
 func TestParse(t *testing.T) {
 	good := map[string]Range{
-		"bytes 0-0/1":                 {0, 0, 1},
-		"bytes 0-1048575/17825792":    {0, 1048575, 17825792},
-		"bytes 100-199/200":           {100, 199, 200},
+		"bytes 0-0/1":                  {0, 0, 1},
+		"bytes 0-1048575/17825792":     {0, 1048575, 17825792},
+		"bytes 100-199/200":            {100, 199, 200},
 		"bytes 5-5/999999999999999999": {5, 5, 999999999999999999},
 	}
 	for in, want := range good {
