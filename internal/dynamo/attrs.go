@@ -69,8 +69,3 @@ func (it item) time(name string) time.Time {
 	}
 	return time.UnixMilli(ms).UTC()
 }
-
-func (it item) has(name string) bool {
-	_, ok := it[name]
-	return ok
-}
