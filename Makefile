@@ -1,7 +1,8 @@
 # chunkup — build, run and test.
 #
 #   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000
-#   make test    vet and every test, against the local stack
+#   make test    vet and every test, against the local stack, then the browser tests
+#   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
 #   make lint    gofmt, go vet, staticcheck
 #   make build   the four Lambda binaries, as `sam build` would make them
 #
@@ -36,10 +37,10 @@ LAMBDA_ENV    := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 GOFLAGS="$(ROOT_GOFLAGS)"
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w'
 FUNCTIONS     := ReceiveFunction CheckFunction CompleteFunction CleanupFunction
 
-.PHONY: help tools run test lint bench build clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: help tools browser-tools run test test-browser lint bench build clean $(addprefix build-,$(FUNCTIONS))
 
 help:
-	@echo 'targets: run test lint bench build tools clean'
+	@echo 'targets: run test test-browser lint bench build tools browser-tools clean'
 	@echo '         build-ReceiveFunction build-CheckFunction build-CompleteFunction build-CleanupFunction (sam build)'
 
 ## tools: install the pinned dynalite and versitygw (idempotent)
@@ -65,6 +66,26 @@ test: tools
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory test-browser
+
+# Browser tests: Debian's Chromium (playwright-core drives it; it never
+# downloads a browser of its own) and the client libraries from npm.
+CHROMIUM      ?= /usr/bin/chromium
+CHUNKUP_LOCAL := $(LOCAL_BIN)/chunkup-local
+SUDO          := $(if $(filter 0,$(shell id -u)),,sudo)
+
+## browser-tools: Debian's chromium (only when missing) and the npm packages
+browser-tools: $(NPM_STAMP)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo 'installing Debian chromium for the browser tests'; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+## test-browser: Resumable.js, Flow.js, jQuery-File-Upload and the demo page in headless Chromium
+test-browser: tools browser-tools
+	@mkdir -p $(LOCAL_BIN)
+	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) build -o $(CHUNKUP_LOCAL) ./cmd/chunkup-local
+	CHUNKUP_LOCAL=$(CHUNKUP_LOCAL) CHROMIUM=$(CHROMIUM) node --test test/browser/*.test.mjs
 
 ## lint: formatting, vet and staticcheck (pinned)
 lint:
