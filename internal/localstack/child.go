@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -35,6 +37,8 @@ type child struct {
 	output *tail
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // Wait's result, valid after exited is closed
+	// stopping is set once stop begins, so an exit after it is expected.
+	stopping atomic.Bool
 }
 
 // portAttempts is how often a server is restarted on a new free port when
@@ -42,7 +46,7 @@ type child struct {
 const portAttempts = 3
 
 // startServer starts spec and waits until it answers HTTP on its port.
-func startServer(ctx context.Context, spec serverSpec) (*child, error) {
+func startServer(ctx context.Context, sp *spawner, spec serverSpec) (*child, error) {
 	var err error
 	for attempt := 0; attempt < portAttempts; attempt++ {
 		port := spec.port
@@ -52,14 +56,14 @@ func startServer(ctx context.Context, spec serverSpec) (*child, error) {
 			}
 		}
 		var c *child
-		c, err = launch(spec, port)
+		c, err = launch(sp, spec, port)
 		if err != nil {
 			return nil, err
 		}
 		if err = c.waitReady(ctx, spec.timeout); err == nil {
 			return c, nil
 		}
-		stopErr := c.stop()
+		stopErr := c.terminate()
 		if spec.port != 0 || !c.output.contains("address already in use", "EADDRINUSE") {
 			return nil, errors.Join(err, stopErr)
 		}
@@ -68,10 +72,10 @@ func startServer(ctx context.Context, spec serverSpec) (*child, error) {
 }
 
 // launch starts the process in its own process group.
-func launch(spec serverSpec, port int) (*child, error) {
+func launch(sp *spawner, spec serverSpec, port int) (*child, error) {
 	cmd := exec.Command(spec.path, spec.args(port)...)
 	cmd.Env = append(os.Environ(), spec.env...)
-	out := newTail(8 << 10)
+	out := newTail(64 << 10)
 	var w io.Writer = out
 	if spec.log != nil {
 		w = io.MultiWriter(out, &prefixWriter{prefix: spec.name + ": ", w: spec.log})
@@ -81,7 +85,7 @@ func launch(spec serverSpec, port int) (*child, error) {
 	// The output pipes are drained by goroutines; do not let a grandchild
 	// that inherited them keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
+	if err := sp.start(cmd); err != nil {
 		return nil, fmt.Errorf("localstack: start %s: %w", spec.name, err)
 	}
 	c := &child{
@@ -126,9 +130,32 @@ func (c *child) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// failure describes an exit the stack did not ask for, or returns nil while
+// the server runs (or after stop).
+func (c *child) failure() error {
+	select {
+	case <-c.exited:
+	default:
+		return nil
+	}
+	if c.stopping.Load() {
+		return nil
+	}
+	return fmt.Errorf("localstack: %s on %s exited unexpectedly (%v); its last output:\n%s", c.name, c.url, c.err, c.output)
+}
+
 // stop ends the process group (SIGTERM, then SIGKILL after a grace period)
 // and waits for the process.
 func (c *child) stop() error {
+	if err := c.failure(); err != nil {
+		return err
+	}
+	return c.terminate()
+}
+
+// terminate is stop without the report of an earlier unexpected exit.
+func (c *child) terminate() error {
+	c.stopping.Store(true)
 	select {
 	case <-c.exited:
 		return nil // already gone; its exit status is no news at this point
@@ -151,6 +178,38 @@ func (c *child) stop() error {
 		return fmt.Errorf("localstack: %s (pid %d) did not exit after SIGKILL", c.name, pgid)
 	}
 }
+
+// spawner forks every server from one OS thread that lives until the stack
+// is closed. Linux sends a child its parent-death signal (Pdeathsig) when
+// the thread that forked it ends, not the process, and the Go runtime ends a
+// thread whenever a goroutine locked to it exits; forking from a thread held
+// by this goroutine keeps the servers alive exactly as long as the stack.
+type spawner struct {
+	jobs chan func()
+}
+
+func newSpawner() *spawner {
+	sp := &spawner{jobs: make(chan func())}
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for job := range sp.jobs {
+			job()
+		}
+	}()
+	return sp
+}
+
+// start runs cmd.Start on the spawner's thread.
+func (sp *spawner) start(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	sp.jobs <- func() { errc <- cmd.Start() }
+	return <-errc
+}
+
+// close lets the spawner's goroutine finish; its thread goes back to the
+// runtime (unlocked), so it does not end.
+func (sp *spawner) close() { close(sp.jobs) }
 
 // freePort asks the kernel for a free loopback TCP port.
 func freePort() (int, error) {

@@ -76,6 +76,7 @@ type Stack struct {
 	// Dir is the data directory (see Options.Dir).
 	Dir string
 
+	spawner             *spawner
 	dynalite, versitygw *child
 	removeDir           bool
 	names               atomic.Int64
@@ -91,6 +92,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{
+		spawner:   newSpawner(),
 		Region:    or(opts.Region, DefaultRegion),
 		AccessKey: or(opts.AccessKey, DefaultAccessKey),
 		SecretKey: or(opts.SecretKey, DefaultSecretKey),
@@ -121,7 +123,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, s.failStart(fmt.Errorf("localstack: %w", err))
 		}
 	}
-	s.dynalite, err = startServer(ctx, serverSpec{
+	s.dynalite, err = startServer(ctx, s.spawner, serverSpec{
 		name:    "dynalite",
 		path:    dynalite,
 		args:    dynArgs,
@@ -140,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, s.failStart(fmt.Errorf("localstack: %w", err))
 		}
 	}
-	s.versitygw, err = startServer(ctx, serverSpec{
+	s.versitygw, err = startServer(ctx, s.spawner, serverSpec{
 		name: "versitygw",
 		path: versitygw,
 		args: func(port int) []string {
@@ -175,7 +177,8 @@ func (s *Stack) failStart(err error) error {
 }
 
 // Close stops both servers (their whole process groups) and waits for them;
-// it removes the data directory if Start created it. It is safe to call more
+// it removes the data directory if Start created it. A server that had
+// already died is reported in the error (see Err). It is safe to call more
 // than once.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
@@ -185,6 +188,7 @@ func (s *Stack) Close() error {
 				errs = append(errs, c.stop())
 			}
 		}
+		s.spawner.close()
 		if s.removeDir {
 			if err := os.RemoveAll(s.Dir); err != nil {
 				errs = append(errs, fmt.Errorf("localstack: remove data directory: %w", err))
@@ -193,6 +197,18 @@ func (s *Stack) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// Err reports a server that has exited without being asked to, with its
+// exit status and last output; nil while both run.
+func (s *Stack) Err() error {
+	var errs []error
+	for _, c := range []*child{s.dynalite, s.versitygw} {
+		if c != nil {
+			errs = append(errs, c.failure())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Provision creates the table (from the template's UploadsTable) and the

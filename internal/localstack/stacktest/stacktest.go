@@ -91,6 +91,9 @@ func ForTest(tb testing.TB) *localstack.Stack {
 	if shared.err != nil {
 		tb.Fatalf("%v", shared.err)
 	}
+	if err := shared.stack.Err(); err != nil {
+		tb.Fatalf("stacktest: the shared stack is broken: %v", err)
+	}
 	return shared.stack
 }
 
