@@ -1,0 +1,169 @@
+package drf
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"chunkup/internal/upload"
+)
+
+// The original's upload states.
+const (
+	statusUploading = 1
+	statusComplete  = 2
+)
+
+// uploadView is an upload as the original's serializer shows it, plus
+// when it expires.
+type uploadView struct {
+	ID          string  `json:"id"`
+	URL         string  `json:"url"`
+	Filename    string  `json:"filename"`
+	Offset      int64   `json:"offset"`
+	CreatedAt   string  `json:"created_at"`
+	Status      int     `json:"status"`
+	CompletedAt *string `json:"completed_at"`
+	Expires     *string `json:"expires"`
+}
+
+func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *upload.Session) {
+	v := uploadView{
+		ID: s.ID, URL: a.uploadURL(r, s.ID), Filename: s.Name, Offset: s.Offset,
+		CreatedAt: timestamp(s.CreatedAt), Status: statusUploading,
+	}
+	if s.State == upload.StateComplete {
+		done := timestamp(s.CompletedAt)
+		v.Status, v.CompletedAt = statusComplete, &done
+	} else {
+		exp := timestamp(s.ExpiresAt)
+		v.Expires = &exp
+	}
+	writeJSON(w, status, v)
+}
+
+// uploadURL is where the client sends the upload's next chunk: absolute,
+// as Django REST framework's reverse() builds it from the request.
+func (a *API) uploadURL(r *http.Request, id string) string {
+	path := a.base + "/" + id
+	host := r.Host
+	if host == "" {
+		return path
+	}
+	scheme := "https"
+	if r.TLS == nil && r.URL.Scheme == "http" {
+		scheme = "http"
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	if p := strings.ToLower(strings.TrimSpace(proto)); p == "http" || p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + host + path
+}
+
+// timestamp renders a time as Django REST framework does: ISO 8601 in
+// UTC with a Z, microseconds only when there are any. Times are cut to
+// the milliseconds the session store keeps, so that an answer made from
+// a session in memory and one read back from the store agree.
+func timestamp(t time.Time) string {
+	t = t.UTC().Truncate(time.Millisecond)
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000Z")
+}
+
+// problem is a refusal in the original's shape: {"detail": …} and, for
+// some, more fields beside it.
+type problem struct {
+	status int
+	body   map[string]any
+}
+
+func (p *problem) Error() string { return fmt.Sprintf("%d: %v", p.status, p.body["detail"]) }
+
+func refusal(status int, detail string) *problem {
+	return &problem{status: status, body: map[string]any{"detail": detail}}
+}
+
+// fieldError is a serializer's refusal of one field.
+func fieldError(field, msg string) *problem {
+	return &problem{status: http.StatusBadRequest, body: map[string]any{"detail": map[string][]string{field: {msg}}}}
+}
+
+// overLimit names the limit and its value.
+func overLimit(format string, limit int64) *problem {
+	p := refusal(http.StatusBadRequest, fmt.Sprintf(format, limit))
+	p.body["limit"] = limit
+	return p
+}
+
+func offsetMismatch(expected, provided int64) *problem {
+	p := refusal(http.StatusBadRequest, "Offsets do not match")
+	p.body["expected_offset"], p.body["provided_offset"] = expected, provided
+	return p
+}
+
+// fail answers an error: a refusal in the original's shape, an engine
+// refusal translated to one, or a fault the client may retry.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var p *problem
+	if !errors.As(err, &p) {
+		p = a.translate(r, err)
+	}
+	if p.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, p.status, p.body)
+}
+
+// translate maps the engine's refusals to the original's answers.
+func (a *API) translate(r *http.Request, err error) *problem {
+	e, ok := upload.AsError(err)
+	if !ok {
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		return refusal(http.StatusServiceUnavailable, "The service could not finish the request; retry it.")
+	}
+	switch e.Code {
+	case upload.CodeNotFound:
+		return refusal(http.StatusNotFound, "Not found.")
+	case upload.CodeExpired, upload.CodeAborted:
+		return refusal(http.StatusGone, "Upload has expired")
+	case upload.CodeComplete:
+		return refusal(http.StatusBadRequest, `Upload has already been marked as "complete"`)
+	case upload.CodeChecksum:
+		return refusal(http.StatusBadRequest, "checksum does not match")
+	case upload.CodeFileTooLarge:
+		return overLimit("Size of file exceeds the limit (%d bytes)", e.Limit)
+	case upload.CodeNameTooLong:
+		return fieldError("filename", fmt.Sprintf("Ensure this field has no more than %d bytes.", e.Limit))
+	case upload.CodeBusy, upload.CodeServiceTimeout, upload.CodeInternal:
+		return refusal(http.StatusServiceUnavailable, sentence(e.Message))
+	}
+	p := refusal(http.StatusBadRequest, sentence(e.Message))
+	if e.Limit > 0 {
+		p.body["limit"] = e.Limit
+	}
+	return p
+}
+
+// sentence starts an engine message with a capital, as the original's
+// details are written.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	c, n := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(c)) + msg[n:]
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,118 @@
+// Package drf speaks the protocol of drf-chunked-upload
+// (github.com/jkeifer/drf-chunked-upload): a PUT without an id creates an
+// upload with its first chunk, PUTs to the upload's url append the next
+// chunks (Content-Range: bytes START-END/TOTAL, the chunk in the multipart
+// field "file"), a POST to the url completes it with the whole file's
+// checksum, a POST without an id sends a whole file in one request, and a
+// GET shows the upload. Answers and errors have the original's shapes:
+// the upload's fields, or {"detail": …}.
+package drf
+
+import (
+	"log/slog"
+	"net/http"
+
+	"chunkup/internal/upload"
+)
+
+// Algorithms lists the checksums a client may complete an upload with, each
+// in a form field of its own name. The original checks the one algorithm
+// its deployment configures (md5 unless DRF_CHUNKED_UPLOAD_CHECKSUM says
+// otherwise); chunkup keeps all three running, so clients of any such
+// deployment work unchanged.
+func Algorithms() []string { return []string{"md5", "sha1", "sha256"} }
+
+// defaultAlgorithm is the one the original asks for when none is sent.
+const defaultAlgorithm = "md5"
+
+// API serves the drf-chunked-upload routes on an engine.
+type API struct {
+	engine *upload.Engine
+	owner  func(*http.Request) string
+	log    *slog.Logger
+	base   string // the path of the upload list; an upload is base + "/" + id
+}
+
+// New returns the dialect, serving uploads under base (/drf/uploads).
+// owner names the caller of a request.
+func New(engine *upload.Engine, base string, owner func(*http.Request) string, log *slog.Logger) *API {
+	return &API{engine: engine, base: base, owner: owner, log: log}
+}
+
+// Create starts an upload with its first chunk: PUT base, multipart with
+// "file" and "filename", Content-Range starting at 0.
+func (a *API) Create(w http.ResponseWriter, r *http.Request) {
+	s, err := a.create(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.answer(w, r, http.StatusOK, s)
+}
+
+// Append adds the next chunk: PUT base/{id}, multipart with "file",
+// Content-Range starting at the upload's offset.
+func (a *API) Append(w http.ResponseWriter, r *http.Request) {
+	s, err := a.append(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.answer(w, r, http.StatusOK, s)
+}
+
+// Complete finishes an upload: POST base/{id} with the whole file's hex
+// checksum in a field named after its algorithm (md5, sha1 or sha256).
+func (a *API) Complete(w http.ResponseWriter, r *http.Request) {
+	s, err := a.complete(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.answer(w, r, http.StatusOK, s)
+}
+
+// Whole stores a file sent in one request: POST base, multipart with
+// "file", "filename" and the checksum, no Content-Range.
+func (a *API) Whole(w http.ResponseWriter, r *http.Request) {
+	s, err := a.whole(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.answer(w, r, http.StatusOK, s)
+}
+
+// Get shows an upload, open or complete: GET base/{id}. The answer is
+// never cached, so a client resuming after a failure sees the offset as it
+// is now. An expired upload answers 410, as every other request on it.
+func (a *API) Get(w http.ResponseWriter, r *http.Request) {
+	s, err := a.engine.Get(r.Context(), a.owner(r), r.PathValue("id"))
+	if err == nil && s.State != upload.StateComplete {
+		err = usable(s)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.answer(w, r, http.StatusOK, s)
+}
+
+// Other answers the methods the routes above do not take, as Django REST
+// framework does: OPTIONS with the allowed methods, anything else 405.
+func (a *API) Other(w http.ResponseWriter, r *http.Request) {
+	allow := "PUT, POST, OPTIONS"
+	if r.PathValue("id") != "" {
+		allow = "GET, PUT, POST, HEAD, OPTIONS"
+	}
+	w.Header().Set("Allow", allow)
+	if r.Method == http.MethodOptions {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"name": "Chunked Upload", "renders": []string{"application/json"},
+			"parses": []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"},
+		})
+		return
+	}
+	a.fail(w, r, refusal(http.StatusMethodNotAllowed, "Method \""+r.Method+"\" not allowed."))
+}
