@@ -17,6 +17,7 @@ import (
 
 	"chunkup/internal/config"
 	"chunkup/internal/dynamo"
+	"chunkup/internal/multipleupload"
 	"chunkup/internal/native"
 	"chunkup/internal/resumable"
 	"chunkup/internal/s3store"
@@ -37,7 +38,7 @@ const Anonymous = "anonymous"
 // Route is one HTTP route and the function that serves it.
 type Route struct {
 	Function string
-	Method   string
+	Method   string // GET, POST, … or ANY (every method)
 	Path     string // as template.yaml writes it, e.g. /v1/uploads/{id}
 	handler  http.HandlerFunc
 }
@@ -54,12 +55,18 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 	s := &Service{Engine: engine, Log: log}
 	n := native.New(engine, Owner, log)
 	rs := resumable.New(engine, "resumable", Owner, log)
+	fl := resumable.NewDialect(engine, resumable.FlowJS(), Owner, log)
+	mu := multipleupload.New(engine, Owner, log)
 	s.routes = []Route{
 		{ReceiveFunction, "POST", "/v1/uploads", n.Create},
 		{ReceiveFunction, "PUT", "/v1/uploads/{id}/chunks/{n}", n.PutChunk},
 		{ReceiveFunction, "POST", "/resumable", rs.Upload},
+		{ReceiveFunction, "POST", "/flow", fl.Upload},
+		{ReceiveFunction, "ANY", "/multipleupload/upload", mu.File},
+		{ReceiveFunction, "ANY", "/multipleupload/upload-chunk", mu.Chunk},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
 		{CheckFunction, "GET", "/resumable", rs.Test},
+		{CheckFunction, "GET", "/flow", fl.Test},
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
 		{CompleteFunction, "DELETE", "/v1/uploads/{id}", n.Abort},
 	}
@@ -113,9 +120,14 @@ func (s *Service) Routes() []Route { return append([]Route(nil), s.routes...) }
 func (s *Service) Handler(function string) http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range s.routes {
-		if r.Function == function {
-			mux.Handle(r.Method+" "+r.Path, r.handler)
+		if r.Function != function {
+			continue
 		}
+		pattern := r.Method + " " + r.Path
+		if r.Method == "ANY" {
+			pattern = r.Path // every method; the handler answers the ones it refuses
+		}
+		mux.Handle(pattern, r.handler)
 	}
 	return s.withRequestID(mux)
 }

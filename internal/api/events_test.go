@@ -77,6 +77,11 @@ func TestSampleEvents(t *testing.T) {
 		{file: "resumable-test.json", function: api.CheckFunction, status: 204},
 		{file: "resumable-chunk.json", function: api.ReceiveFunction, status: 200},
 		{file: "resumable-test.json", function: api.CheckFunction, status: 200},
+		{file: "flow-test.json", function: api.CheckFunction, status: 204},
+		{file: "flow-chunk.json", function: api.ReceiveFunction, status: 200},
+		{file: "flow-test.json", function: api.CheckFunction, status: 200},
+		{file: "multipleupload-chunk.json", function: api.ReceiveFunction, status: 200},
+		{file: "multipleupload-file.json", function: api.ReceiveFunction, status: 200},
 	}
 	for _, c := range cases {
 		ev := readEvent(t, c.file)

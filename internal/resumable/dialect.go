@@ -24,6 +24,9 @@ type Dialect struct {
 	TypeParam bool
 	// Status is the HTTP status a refusal with this code is answered with.
 	Status func(upload.Code) int
+	// Scope is put before the client's identifier, so that two dialects'
+	// uploads never meet even where their clients name files alike.
+	Scope string
 }
 
 // ResumableJS is the dialect of Resumable.js. prefix is its parameter
@@ -36,7 +39,7 @@ func ResumableJS(prefix string) Dialect {
 // flow…, in the form of a multipart POST and in the query string of a GET
 // or an octet POST, and no type parameter.
 func FlowJS() Dialect {
-	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus}
+	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus, Scope: "flow:"}
 }
 
 // resumableStatus chooses statuses from Resumable.js's permanentErrors

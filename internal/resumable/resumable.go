@@ -45,7 +45,7 @@ func (h *Handler) Test(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	s, err := h.engine.Find(r.Context(), h.owner(r), p.identifier, p.geometry)
+	s, err := h.engine.Find(r.Context(), h.owner(r), h.d.Scope+p.identifier, p.geometry)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -99,7 +99,7 @@ func (h *Handler) Upload(w http.ResponseWriter, r *http.Request) {
 // chunk to arrive) and adds the chunk.
 func (h *Handler) store(r *http.Request, p params, data []byte) (upload.ChunkResult, error) {
 	s, err := h.engine.Open(r.Context(), upload.NewUpload{
-		Owner: h.owner(r), Identifier: p.identifier, Name: p.filename, ContentType: p.fileType,
+		Owner: h.owner(r), Identifier: h.d.Scope + p.identifier, Name: p.filename, ContentType: p.fileType,
 		Geometry: p.geometry, AutoComplete: true,
 	})
 	if err != nil {

@@ -1,0 +1,350 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// muFile is a file as a MultipleUpload client cuts it: count chunks, all
+// of chunkSize but the last, which holds what is left (shorter, or, when
+// count is set to round down, longer).
+type muFile struct {
+	data      []byte
+	name      string
+	id        string // X-Upload-Id
+	chunkSize int
+	count     int
+}
+
+func newMUFile(data []byte, name, id string, chunkSize int) muFile {
+	return muFile{data: data, name: name, id: id, chunkSize: chunkSize, count: (len(data) + chunkSize - 1) / chunkSize}
+}
+
+func (f muFile) chunk(i int) []byte { // i from 0
+	lo := i * f.chunkSize
+	if i == f.count-1 {
+		return f.data[lo:]
+	}
+	return f.data[lo : lo+f.chunkSize]
+}
+
+// headers are what the client sends with chunk i. A browser cannot send
+// a name that is not Latin-1 in a header: such names go percent-encoded.
+func (f muFile) headers(i int) map[string]string {
+	name := f.name
+	if strings.ContainsFunc(name, func(r rune) bool { return r > 0x7e }) {
+		name = url.PathEscape(name)
+	}
+	return map[string]string{
+		"X-Upload-Id":   f.id,
+		"X-Chunk-Index": strconv.Itoa(i),
+		"X-Chunk-Count": strconv.Itoa(f.count),
+		"X-File-Name":   name,
+		"X-File-Size":   strconv.Itoa(len(f.data)),
+	}
+}
+
+// muAnswer is every field MultipleUpload's answers have.
+type muAnswer struct {
+	Success        *bool  `json:"success"`
+	Error          string `json:"error"`
+	ChunksReceived *int   `json:"chunksReceived"`
+	FileGUID       string `json:"fileGuid"`
+	FileName       string `json:"fileName"`
+	FileSize       *int64 `json:"fileSize"`
+	Key            string `json:"key"`
+}
+
+var uuidShape = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// done reports whether a is the answer for a finished file.
+func (a muAnswer) done() bool { return a.FileGUID != "" }
+
+// muSend posts a chunk with the given headers (an empty value leaves the
+// header out).
+func (e *env) muSend(method string, hdr map[string]string, body []byte) (int, muAnswer) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.url+"/multipleupload/upload-chunk", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	for k, v := range hdr {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	return e.muDo(req)
+}
+
+func (e *env) muChunk(f muFile, i int) (int, muAnswer) {
+	e.t.Helper()
+	return e.muSend("POST", f.headers(i), f.chunk(i))
+}
+
+func (e *env) muDo(req *http.Request) (int, muAnswer) {
+	e.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var a muAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		e.t.Fatalf("%s %s: %d %q is not JSON: %v", req.Method, req.URL, resp.StatusCode, raw, err)
+	}
+	return resp.StatusCode, a
+}
+
+// muWhole posts a whole file as MultipleUpload does: a form with the field
+// "file".
+func (e *env) muWhole(name, fileType string, data []byte) (int, muAnswer) {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+	h.Set("Content-Type", fileType)
+	pw, _ := mw.CreatePart(h)
+	pw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.url+"/multipleupload/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return e.muDo(req)
+}
+
+// checkFinished checks a finished file's answer and that its object is
+// the file, byte for byte.
+func (e *env) checkFinished(a muAnswer, name string, data []byte) {
+	e.t.Helper()
+	if a.Success == nil || !*a.Success || !uuidShape.MatchString(a.FileGUID) || a.FileName != name || a.FileSize == nil || *a.FileSize != int64(len(data)) {
+		e.t.Fatalf("final answer %+v, want success, a UUID fileGuid, fileName %q, fileSize %d", a, name, len(data))
+	}
+	if id := strings.ReplaceAll(a.FileGUID, "-", ""); !strings.HasPrefix(a.Key, "uploads/"+id+"/") {
+		e.t.Fatalf("key %q is not the upload %s's", a.Key, a.FileGUID)
+	}
+	if got, crc := e.object(a.Key); !bytes.Equal(got, data) || crc == "" {
+		e.t.Fatalf("object %s differs from the file (%d bytes, want %d) or has no CRC64NVME", a.Key, len(got), len(data))
+	}
+}
+
+// TestMultipleUploadChunksOutOfOrder: the last chunk first (its length
+// says nothing of the chunk size alone), the rest shuffled, one chunk
+// twice; each answer counts the chunks received, the one that completes
+// the file answers as a whole-file upload, and a chunk sent after that
+// changes nothing.
+func TestMultipleUploadChunksOutOfOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	f := newMUFile(randomBytes(12<<20+123, 81), "holiday video.mp4", "3f1c2a9e-5d7b-4e11-9c3a-7b2d8e6f1a40", 1<<20)
+	order := append([]int{f.count - 1}, rand.New(rand.NewPCG(8, 1)).Perm(f.count-1)...)
+	var final muAnswer
+	for k, i := range order {
+		st, a := e.muChunk(f, i)
+		if k == len(order)-1 {
+			final = a
+			break
+		}
+		if st != 200 || a.Success == nil || !*a.Success || a.ChunksReceived == nil || *a.ChunksReceived != k+1 || a.done() {
+			t.Fatalf("chunk %d (%d-th sent): %d %+v, want success and chunksReceived %d", i, k+1, st, a, k+1)
+		}
+		if k == 3 { // the same chunk again: nothing new
+			if st, a := e.muChunk(f, i); st != 200 || a.ChunksReceived == nil || *a.ChunksReceived != k+1 {
+				t.Fatalf("duplicate chunk %d: %d %+v, want chunksReceived %d", i, st, a, k+1)
+			}
+		}
+	}
+	e.checkFinished(final, f.name, f.data)
+	if n := e.sessionCount(); n != 1 {
+		t.Fatalf("%d sessions for one file", n)
+	}
+	if left := e.stagedKeys(); len(left) != 0 {
+		t.Fatalf("staged chunks left: %v", left)
+	}
+	st, again := e.muChunk(f, 2)
+	if st != 200 || again.FileGUID != final.FileGUID || e.blobs.completes.Load() != 1 {
+		t.Fatalf("chunk sent after completion: %d %+v (completions %d), want the same file", st, again, e.blobs.completes.Load())
+	}
+	e.checkFinished(again, f.name, f.data)
+}
+
+// TestMultipleUploadLastChunkLarger: a client that lets the last chunk
+// take the remainder (larger than the others), last chunk first.
+func TestMultipleUploadLastChunkLarger(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(5<<20+700<<10, 82)
+	f := muFile{data: data, name: "scan.tiff", id: "scan-1", chunkSize: 1 << 20, count: 5}
+	if len(f.chunk(4)) <= f.chunkSize {
+		t.Fatal("the test file's last chunk should be larger than the others")
+	}
+	var a muAnswer
+	for _, i := range []int{4, 0, 3, 1, 2} {
+		var st int
+		if st, a = e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d: %d %+v", i, st, a)
+		}
+	}
+	e.checkFinished(a, f.name, f.data)
+}
+
+// TestMultipleUploadParallel: every chunk at once, four at a time, and
+// the last twice: one upload, one completion, every final answer alike.
+func TestMultipleUploadParallel(t *testing.T) {
+	e := newEnv(t, nil)
+	f := newMUFile(randomBytes(9<<20+5, 83), "données 2026.csv", "parallel-1", 1<<20)
+	sends := append(rand.New(rand.NewPCG(9, 2)).Perm(f.count), f.count-1)
+	var mu sync.Mutex
+	var finals []muAnswer
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, i := range sends {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st, a := e.muChunk(f, i)
+			if st != 200 {
+				t.Errorf("chunk %d: %d %+v", i, st, a)
+			}
+			if a.done() {
+				mu.Lock()
+				finals = append(finals, a)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(finals) == 0 || e.blobs.completes.Load() != 1 || e.sessionCount() != 1 {
+		t.Fatalf("%d final answers, %d completions, %d sessions; want some, 1, 1", len(finals), e.blobs.completes.Load(), e.sessionCount())
+	}
+	for _, a := range finals {
+		if a.FileGUID != finals[0].FileGUID {
+			t.Fatalf("final answers name two files: %+v", finals)
+		}
+	}
+	e.checkFinished(finals[0], f.name, f.data)
+}
+
+// TestMultipleUploadWholeFile: a whole file in one form POST, and an
+// empty one.
+func TestMultipleUploadWholeFile(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(300<<10+9, 84)
+	st, a := e.muWhole("résumé.pdf", "application/pdf", data)
+	if st != 200 {
+		t.Fatalf("whole file: %d %+v", st, a)
+	}
+	e.checkFinished(a, "résumé.pdf", data)
+	if ct := e.contentType(a.Key); ct != "application/pdf" {
+		t.Errorf("object's Content-Type %q, want application/pdf", ct)
+	}
+	st, b := e.muWhole("empty.txt", "text/plain", nil)
+	if st != 200 {
+		t.Fatalf("empty file: %d %+v", st, b)
+	}
+	e.checkFinished(b, "empty.txt", nil)
+	if b.FileGUID == a.FileGUID {
+		t.Fatal("two files, one fileGuid")
+	}
+}
+
+// TestMultipleUploadBadInput: each bad request is answered 400 (413 for a
+// size over a limit) with {"success": false, "error": …}, and the upload
+// in progress is as it was: it still completes with the right bytes.
+func TestMultipleUploadBadInput(t *testing.T) {
+	e := newEnv(t, smallLimits)
+	f := newMUFile(randomBytes(3<<20+10, 85), "keep.bin", "keep-1", 1<<20)
+	if st, a := e.muChunk(f, 0); st != 200 {
+		t.Fatalf("good chunk: %d %+v", st, a)
+	}
+	staged := len(e.stagedKeys())
+	with := func(k, v string) map[string]string {
+		h := f.headers(1)
+		h[k] = v
+		return h
+	}
+	cases := []struct {
+		name   string
+		method string
+		hdr    map[string]string
+		body   []byte
+		status int
+	}{
+		{"no X-Upload-Id", "POST", with("X-Upload-Id", ""), f.chunk(1), 400},
+		{"no X-Chunk-Count", "POST", with("X-Chunk-Count", ""), f.chunk(1), 400},
+		{"no X-Chunk-Index", "POST", with("X-Chunk-Index", ""), f.chunk(1), 400},
+		{"no X-File-Name", "POST", with("X-File-Name", ""), f.chunk(1), 400},
+		{"no X-File-Size", "POST", with("X-File-Size", ""), f.chunk(1), 400},
+		{"negative index", "POST", with("X-Chunk-Index", "-1"), f.chunk(1), 400},
+		{"huge index", "POST", with("X-Chunk-Index", "99999999999999999999"), f.chunk(1), 400},
+		{"index = count", "POST", with("X-Chunk-Index", "4"), f.chunk(1), 400},
+		{"index not a number", "POST", with("X-Chunk-Index", "one"), f.chunk(1), 400},
+		{"count not a number", "POST", with("X-Chunk-Count", "4.5"), f.chunk(1), 400},
+		{"count zero", "POST", with("X-Chunk-Count", "0"), f.chunk(1), 400},
+		{"count negative", "POST", with("X-Chunk-Count", "-4"), f.chunk(1), 400},
+		{"count over the limit", "POST", with("X-Chunk-Count", "41"), f.chunk(1), 400},
+		{"size not a number", "POST", with("X-File-Size", "3MB"), f.chunk(1), 400},
+		{"size negative", "POST", with("X-File-Size", "-1"), f.chunk(1), 400},
+		{"size over the limit", "POST", with("X-File-Size", "68157440"), f.chunk(1), 413},
+		{"long X-Upload-Id", "POST", with("X-Upload-Id", strings.Repeat("u", 513)), f.chunk(1), 400},
+		{"empty middle chunk", "POST", f.headers(1), nil, 400},
+		{"last chunk that cannot end the file", "POST", f.headers(3), f.chunk(3)[:3], 400},
+		{"chunk over the chunk limit", "POST", f.headers(1), randomBytes(2<<20+1, 86), 413},
+		{"GET", "GET", f.headers(1), nil, 400},
+		{"PUT", "PUT", f.headers(1), f.chunk(1), 400},
+		{"PATCH", "PATCH", f.headers(1), f.chunk(1), 400},
+		{"DELETE", "DELETE", f.headers(1), nil, 400},
+	}
+	for _, c := range cases {
+		st, a := e.muSend(c.method, c.hdr, c.body)
+		if st != c.status || a.Success == nil || *a.Success || a.Error == "" {
+			t.Errorf("%s: %d %+v, want %d {success: false, error: …}", c.name, st, a, c.status)
+		}
+	}
+	e.muBadWholeFiles()
+	if n, after := e.sessionCount(), len(e.stagedKeys()); n != 1 || after != staged {
+		t.Fatalf("bad requests changed what is stored: %d sessions, %d staged chunks (had %d)", n, after, staged)
+	}
+	var a muAnswer
+	for i := 1; i < f.count; i++ {
+		var st int
+		if st, a = e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d after the bad requests: %d %+v", i, st, a)
+		}
+	}
+	e.checkFinished(a, f.name, f.data)
+}
+
+// muBadWholeFiles sends whole-file POSTs that must be refused.
+func (e *env) muBadWholeFiles() {
+	e.t.Helper()
+	if st, a := e.muWhole("big.bin", "application/octet-stream", randomBytes(2<<20+1, 87)); st != 413 || a.Success == nil || *a.Success || !strings.Contains(a.Error, "2097152") {
+		e.t.Errorf("whole file over the limit: %d %+v, want 413 naming the limit", st, a)
+	}
+	bodies := map[string]struct{ ct, body string }{
+		"not a form":    {"application/octet-stream", "data"},
+		"no file field": {"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--x--\r\n"},
+		"no file name":  {"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\r\nv\r\n--x--\r\n"},
+		"broken form":   {"multipart/form-data; boundary=x", "--x\r\nbroken"},
+	}
+	for name, b := range bodies {
+		req, _ := http.NewRequest("POST", e.url+"/multipleupload/upload", strings.NewReader(b.body))
+		req.Header.Set("Content-Type", b.ct)
+		if st, a := e.muDo(req); st != 400 || a.Success == nil || *a.Success || a.Error == "" {
+			e.t.Errorf("whole file, %s: %d %+v, want 400 {success: false, error: …}", name, st, a)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.url+"/multipleupload/upload", nil)
+	if st, a := e.muDo(req); st != 400 || a.Success == nil || *a.Success {
+		e.t.Errorf("GET /multipleupload/upload: %d %+v, want 400", st, a)
+	}
+}

@@ -1,0 +1,202 @@
+// Package multipleupload speaks the protocol of MultipleUpload clients: a
+// whole file posted as a multipart form, or a file cut into chunks posted
+// as raw bodies, each described by X-Upload-Id, X-Chunk-Index (from 0),
+// X-Chunk-Count, X-File-Name and X-File-Size headers. The chunk size is
+// never sent; it is learnt from the chunks themselves. The request that
+// brings the last missing chunk completes the file.
+package multipleupload
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"chunkup/internal/upload"
+)
+
+// Handler serves the MultipleUpload routes on an engine.
+type Handler struct {
+	engine *upload.Engine
+	owner  func(*http.Request) string
+	log    *slog.Logger
+}
+
+// New returns the handler. owner names the caller of a request.
+func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *Handler {
+	return &Handler{engine: engine, owner: owner, log: log}
+}
+
+// File takes a whole file in one multipart POST (field "file") and
+// answers {"success": true, "fileGuid", "fileName", "fileSize"}.
+func (h *Handler) File(w http.ResponseWriter, r *http.Request) {
+	if !h.isPost(w, r) {
+		return
+	}
+	f, err := h.readFile(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	s, err := h.storeFile(r, f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fileAnswer(s))
+}
+
+// storeFile makes the file an upload of one chunk and finishes it.
+func (h *Handler) storeFile(r *http.Request, f file) (*upload.Session, error) {
+	ctx, owner := r.Context(), h.owner(r)
+	size := int64(len(f.data))
+	s, err := h.engine.Create(ctx, upload.NewUpload{
+		Owner: owner, Name: f.name, ContentType: f.contentType, AutoComplete: true,
+		Geometry: upload.Geometry{Size: size, ChunkSize: max(size, 1), Chunks: 1},
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.engine.AddChunk(ctx, s, 0, f.data)
+	if err != nil {
+		return nil, err
+	}
+	if res.Session.State == upload.StateComplete {
+		return res.Session, nil
+	}
+	return h.engine.Complete(ctx, owner, s.ID)
+}
+
+// Chunk takes one chunk as the raw body. It answers {"success": true,
+// "chunksReceived": N} until the file is whole, and File's answer once it
+// is.
+func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
+	if !h.isPost(w, r) {
+		return
+	}
+	hd, err := parseHeaders(r.Header, h.engine.Limits())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data, err := readBody(w, r, h.engine.Limits().MaxChunkSize)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	s, err := h.storeChunk(r, hd, data)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.answerChunk(w, r, s)
+}
+
+// storeChunk opens the upload the chunk belongs to, creating it for the
+// first chunk to arrive, and adds the chunk.
+func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.Session, error) {
+	g, err := hd.geometry(int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	s, err := h.engine.Open(r.Context(), upload.NewUpload{
+		Owner: h.owner(r), Identifier: hd.identifier(g), Name: hd.name,
+		ContentType: fileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.engine.AddChunk(r.Context(), s, hd.index, data)
+	if upload.CodeOf(err) == upload.CodeComplete {
+		return s, nil // a chunk again after the file was finished: it is here
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Session, nil
+}
+
+// answerChunk says how far the upload has come: the whole-file answer if
+// it is complete (this chunk finished it, or a copy of it did), else the
+// number of chunks received.
+func (h *Handler) answerChunk(w http.ResponseWriter, r *http.Request, s *upload.Session) {
+	if s.State == upload.StateComplete {
+		writeJSON(w, http.StatusOK, fileAnswer(s))
+		return
+	}
+	st, err := h.engine.Status(r.Context(), h.owner(r), s.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if st.State == upload.StateComplete {
+		writeJSON(w, http.StatusOK, fileAnswer(st.Session))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "chunksReceived": st.Received})
+}
+
+// fileAnswer is the answer for a finished file. Besides the fields
+// MultipleUpload reads, it names the object's key and checksum.
+func fileAnswer(s *upload.Session) map[string]any {
+	return map[string]any{
+		"success": true, "fileGuid": guid(s.ID), "fileName": s.Name, "fileSize": s.Size,
+		"key": s.Key, "crc64nvme": s.CRC64,
+	}
+}
+
+// guid writes an upload id (32 hex digits) in a UUID's 8-4-4-4-12 form.
+func guid(id string) string {
+	if len(id) != 32 {
+		return id
+	}
+	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+}
+
+// isPost refuses any method but POST in MultipleUpload's error shape.
+func (h *Handler) isPost(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	h.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: fmt.Sprintf("method %s is not accepted here; use POST", r.Method)})
+	return false
+}
+
+// fail answers an error as {"success": false, "error": message, "code":
+// code}: 400 for a refusal, 404 for an upload that is gone, 413 for a
+// size over a limit, 503 (with Retry-After) for a fault that may pass.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := upload.AsError(err)
+	if !ok {
+		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
+	}
+	st := status(e.Code)
+	if st == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	body := map[string]any{"success": false, "error": e.Message, "code": e.Code}
+	if e.Limit > 0 {
+		body["limit"] = e.Limit
+	}
+	writeJSON(w, st, body)
+}
+
+func status(c upload.Code) int {
+	switch c {
+	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case upload.CodeNotFound, upload.CodeExpired, upload.CodeAborted:
+		return http.StatusNotFound
+	case upload.CodeBusy, upload.CodeServiceTimeout:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
