@@ -37,6 +37,13 @@ var httpEvents = map[string]string{
 	"flow-chunk.json":           "FlowChunk",
 	"multipleupload-file.json":  "MultipleUploadFile",
 	"multipleupload-chunk.json": "MultipleUploadChunk",
+	"drf-create.json":           "DrfCreate",
+	"drf-whole.json":            "DrfWhole",
+	"drf-chunk.json":            "DrfChunk",
+	"drf-status.json":           "DrfStatus",
+	"drf-complete.json":         "DrfComplete",
+	"drf-other-method.json":     "DrfOtherMethod",
+	"drf-other-method-id.json":  "DrfOtherMethodById",
 }
 
 // readStrict decodes a JSON file into v, refusing fields v does not have,

@@ -16,6 +16,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
+	"chunkup/internal/drf"
 	"chunkup/internal/dynamo"
 	"chunkup/internal/multipleupload"
 	"chunkup/internal/native"
@@ -70,6 +71,16 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
 		{CompleteFunction, "DELETE", "/v1/uploads/{id}", n.Abort},
 	}
+	d := drf.New(engine, "/drf/uploads", Owner, log)
+	s.routes = append(s.routes,
+		Route{ReceiveFunction, "PUT", "/drf/uploads", d.Create},
+		Route{ReceiveFunction, "POST", "/drf/uploads", d.Whole},
+		Route{ReceiveFunction, "PUT", "/drf/uploads/{id}", d.Append},
+		Route{CheckFunction, "GET", "/drf/uploads/{id}", d.Get},
+		Route{CheckFunction, "ANY", "/drf/uploads", d.Other},
+		Route{CheckFunction, "ANY", "/drf/uploads/{id}", d.Other},
+		Route{CompleteFunction, "POST", "/drf/uploads/{id}", d.Complete},
+	)
 	return s
 }
 

@@ -1,14 +1,17 @@
 // jQuery-File-Upload (blueimp, the basic plugin), unmodified, in headless
 // Chromium, on a page of another origin, against chunkup-local's
 // /fileupload with its chunked mode on: a 17 MiB random file in 1 MiB
-// chunks sent one after another, each with a Content-Range header (which
-// makes every chunk a CORS preflighted request). The S3 object must be
-// byte-identical. Skipped while the API has no /fileupload route.
+// chunks sent one after another, each with Content-Range and
+// Content-Disposition headers (so each is a CORS preflighted request).
+// The S3 object must be byte-identical. A second run cuts the network
+// mid-file and resumes with the plugin's documented recipe (ask the
+// server for the bytes it has, set uploadedBytes). Skipped while the API
+// has no /fileupload route.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import {
-  MiB, launchBrowser, randomFile, range, readObject, recordRequests, routeMissing, startChunkup, startPages, tempDir, within,
+  MiB, launchBrowser, randomFile, range, readObject, routeMissing, startChunkup, startPages, tempDir, within,
 } from './lib/harness.mjs';
 
 const SIZE = 17 * MiB;
@@ -33,18 +36,52 @@ describe('jQuery-File-Upload in Chromium', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  const skipIfMissing = (t) => {
+    if (missing) t.skip('POST /fileupload answers the gateway\'s 404: the jQuery-File-Upload route is not in template.yaml yet');
+    return missing;
+  };
+
+  // watch logs the page's requests to /fileupload (not the preflights):
+  // method, Content-Range, phase, and status ('failed' if cut off).
+  function watch(page, phase) {
+    const log = [];
+    const entries = new Map();
+    page.on('request', (req) => {
+      if (!req.url().startsWith(chunkup.base + '/fileupload') || req.method() === 'OPTIONS') return;
+      const entry = { method: req.method(), range: req.headers()['content-range'] ?? null, phase: phase.current, status: null };
+      entries.set(req, entry);
+      log.push(entry);
+    });
+    page.on('response', (res) => {
+      const entry = entries.get(res.request());
+      if (entry) entry.status = res.status();
+    });
+    page.on('requestfailed', (req) => {
+      const entry = entries.get(req);
+      if (entry && entry.status === null) entry.status = 'failed';
+    });
+    return log;
+  }
+
+  // checkObject compares the object the final answer names with the file.
+  async function checkObject(result, file) {
+    assert.equal(result.sha256, file.sha256, 'the page read the file the test wrote');
+    const entry = result.answer?.files?.find((f) => typeof f.key === 'string');
+    assert.ok(entry, `the last chunk's answer names the object: ${JSON.stringify(result.answer)}`);
+    assert.equal(entry.size, SIZE);
+    const object = await readObject(chunkup.base, entry.key);
+    assert.equal(object.size, SIZE, 'object size');
+    assert.equal(object.sha256, file.sha256, 'the S3 object is byte-identical to the file');
+    assert.equal(object.crc64nvme, entry.crc64nvme, 'the CRC64NVME in the answer is the one S3 stored');
+  }
+
+  const chunkRange = (start) => `bytes ${start}-${Math.min(start + MiB, SIZE) - 1}/${SIZE}`;
+
   test('uploads a 17 MiB file in 1 MiB chunks with Content-Range', async (t) => {
-    if (missing) {
-      t.skip('POST /fileupload answers the gateway\'s 404: the jQuery-File-Upload route is not in template.yaml yet');
-      return;
-    }
+    if (skipIfMissing(t)) return;
     const file = await randomFile(dir, SIZE);
     const page = await browser.newPage();
-    const log = recordRequests(page, chunkup.base + '/fileupload', 'none', { current: 1 });
-    const ranges = [];
-    page.on('request', (req) => {
-      if (req.url() === chunkup.base + '/fileupload' && req.method() !== 'OPTIONS') ranges.push(req.headers()['content-range']);
-    });
+    const log = watch(page, { current: 1 });
     const started = Date.now();
     await page.goto(pages.base + '/fileupload.html');
     await page.setInputFiles('#pick', file.path);
@@ -52,30 +89,59 @@ describe('jQuery-File-Upload in Chromium', () => {
     const seconds = (Date.now() - started) / 1000;
     await page.close();
 
-    assert.equal(result.sha256, file.sha256, 'the page read the file the test wrote');
-    const sent = log.filter((e) => e.method !== 'OPTIONS');
-    assert.equal(sent.length, CHUNKS, `one request per chunk: ${sent.map((e) => e.method + ' ' + e.status)}`);
-    assert.ok(sent.every((e) => e.status === 200), `chunks answer 200: ${sent.map((e) => e.status)}`);
-    assert.deepEqual(ranges, range(0, CHUNKS - 1).map((i) => `bytes ${i * MiB}-${(i + 1) * MiB - 1}/${SIZE}`),
+    await checkObject(result, file);
+    assert.equal(log.length, CHUNKS, `one request per chunk: ${log.map((e) => `${e.method} ${e.status}`)}`);
+    assert.ok(log.every((e) => e.method === 'POST' && e.status === 200), `chunks answer 200: ${log.map((e) => e.status)}`);
+    assert.deepEqual(log.map((e) => e.range), range(0, CHUNKS - 1).map((i) => chunkRange(i * MiB)),
       'chunks go in order, each with its Content-Range');
+    console.log(`# fileupload: ${SIZE / MiB} MiB in ${seconds.toFixed(1)} s, ${log.length} POST`);
+  });
 
-    const key = findKey(result.answer);
-    assert.ok(key, `the last chunk's answer names the object: ${JSON.stringify(result.answer)}`);
-    const object = await readObject(chunkup.base, key);
-    assert.equal(object.size, SIZE, 'object size');
-    assert.equal(object.sha256, file.sha256, 'the S3 object is byte-identical to the file');
-    console.log(`# fileupload: ${SIZE / MiB} MiB in ${seconds.toFixed(1)} s, ${sent.length} requests`);
+  test('a network cut mid-file, then the same file again: the resume recipe carries on from the stored bytes', async (t) => {
+    if (skipIfMissing(t)) return;
+    const file = await randomFile(dir, SIZE);
+    const page = await browser.newPage();
+    const phase = { current: 1 };
+    const log = watch(page, phase);
+    const accepted = () => log.filter((e) => e.phase === 1 && e.method === 'POST' && e.status === 200).length;
+    let reached;
+    const enough = new Promise((resolve) => { reached = resolve; });
+    page.on('response', () => { if (accepted() >= 7) reached(); });
+
+    await page.goto(pages.base + '/fileupload.html?resume');
+    await page.setInputFiles('#pick', file.path);
+    await within(120_000, 'the first 7 chunks', enough);
+    await page.context().setOffline(true);
+    const cut = await within(60_000, 'the upload to fail offline', page.evaluate(() => window.finished.then(() => null, (e) => e.message)));
+    assert.ok(cut, 'the upload fails while the network is down');
+    await page.context().setOffline(false);
+    const first = log.filter((e) => e.phase === 1);
+    const storedBefore = accepted() * MiB;
+    assert.ok(accepted() >= 7 && accepted() < CHUNKS, `cut part way: ${accepted()} chunks accepted`);
+
+    phase.current = 2;
+    await page.setInputFiles('#pick', file.path);
+    const result = await within(120_000, 'the resumed upload', page.evaluate(() => window.finished));
+    const from = await page.evaluate(() => window.resumedFrom);
+    await page.close();
+    await checkObject(result, file);
+
+    const second = log.filter((e) => e.phase === 2);
+    const gets = second.filter((e) => e.method === 'GET');
+    const posts = second.filter((e) => e.method === 'POST');
+    assert.equal(gets.length, 1, 'one resume GET');
+    assert.equal(gets[0].status, 200);
+    // The server says what it has: every accepted chunk, and at most the
+    // one the cut interrupted, if its bytes got through.
+    assert.ok(from >= storedBefore && from <= storedBefore + MiB, `resumed from byte ${from}, ${storedBefore} were accepted`);
+    const expected = [];
+    for (let start = from; start < SIZE; start += MiB) expected.push(chunkRange(start));
+    assert.deepEqual(posts.map((e) => e.range), expected, 'the resumed upload sends only the bytes the server lacks, in order');
+    assert.ok(posts.every((e) => e.status === 200), `resumed chunks answer 200: ${posts.map((e) => e.status)}`);
+
+    const failed = first.filter((e) => e.method === 'POST' && e.status !== 200).length;
+    console.log(`# fileupload resume: before the cut ${first.filter((e) => e.method === 'GET').length} GET + ` +
+      `${first.filter((e) => e.method === 'POST').length} POST (${accepted()} accepted, ${failed} cut off); ` +
+      `after: 1 GET (resume from byte ${from}) + ${posts.length} POST`);
   });
 });
-
-// findKey returns the first string property named "key" in an answer,
-// wherever the dialect put it (top level or in its files list).
-function findKey(value) {
-  if (value === null || typeof value !== 'object') return null;
-  if (typeof value.key === 'string') return value.key;
-  for (const v of Object.values(value)) {
-    const k = findKey(v);
-    if (k) return k;
-  }
-  return null;
-}

@@ -15,6 +15,7 @@ function settle() {
     resolve = res;
     reject = rej;
   });
+  window.finished.catch(() => {}); // the test reads the failure, if any
   return { resolve, reject };
 }
 
