@@ -37,6 +37,7 @@ func newHash(alg string) (hash.Hash, bool) {
 // NewStream describes a sequential upload a client starts.
 type NewStream struct {
 	Owner       string
+	Identifier  string // the client's own name for an upload it gives no id (see OpenStream)
 	Name        string
 	ContentType string
 	Size        int64
@@ -76,7 +77,7 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	now := e.opt.Now().UTC()
 	id := newID()
 	s := &Session{
-		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
+		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(e.opt.Expiry),
 	}
 	s.Size = req.Size
