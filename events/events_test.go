@@ -44,6 +44,10 @@ var httpEvents = map[string]string{
 	"drf-complete.json":         "DrfComplete",
 	"drf-other-method.json":     "DrfOtherMethod",
 	"drf-other-method-id.json":  "DrfOtherMethodById",
+
+	// django-chunked-upload and jQuery-File-Upload
+	"django-chunk.json":    "DjangoChunk",
+	"django-complete.json": "DjangoComplete",
 }
 
 // readStrict decodes a JSON file into v, refusing fields v does not have,

@@ -16,6 +16,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
+	"chunkup/internal/django"
 	"chunkup/internal/drf"
 	"chunkup/internal/dynamo"
 	"chunkup/internal/multipleupload"
@@ -80,6 +81,11 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{CheckFunction, "ANY", "/drf/uploads", d.Other},
 		Route{CheckFunction, "ANY", "/drf/uploads/{id}", d.Other},
 		Route{CompleteFunction, "POST", "/drf/uploads/{id}", d.Complete},
+	)
+	dj := django.New(engine, Owner, log)
+	s.routes = append(s.routes,
+		Route{ReceiveFunction, "POST", "/chunked-upload", dj.Chunk},
+		Route{CompleteFunction, "POST", "/chunked-upload/complete", dj.Complete},
 	)
 	return s
 }

@@ -82,6 +82,9 @@ func TestSampleEvents(t *testing.T) {
 		{file: "flow-test.json", function: api.CheckFunction, status: 200},
 		{file: "multipleupload-chunk.json", function: api.ReceiveFunction, status: 200},
 		{file: "multipleupload-file.json", function: api.ReceiveFunction, status: 200},
+		// django: a first chunk, then the completion of an unknown upload_id.
+		{file: "django-chunk.json", function: api.ReceiveFunction, status: 200},
+		{file: "django-complete.json", function: api.CompleteFunction, status: 404},
 	}
 	for _, c := range cases {
 		ev := readEvent(t, c.file)
