@@ -46,8 +46,12 @@ var httpEvents = map[string]string{
 	"drf-other-method-id.json":  "DrfOtherMethodById",
 
 	// django-chunked-upload and jQuery-File-Upload
-	"django-chunk.json":    "DjangoChunk",
-	"django-complete.json": "DjangoComplete",
+	"django-chunk.json":      "DjangoChunk",
+	"django-complete.json":   "DjangoComplete",
+	"fileupload-post.json":   "FileUploadPost",
+	"fileupload-put.json":    "FileUploadPut",
+	"fileupload-patch.json":  "FileUploadPatch",
+	"fileupload-resume.json": "FileUploadResume",
 }
 
 // readStrict decodes a JSON file into v, refusing fields v does not have,

@@ -19,6 +19,7 @@ import (
 	"chunkup/internal/django"
 	"chunkup/internal/drf"
 	"chunkup/internal/dynamo"
+	"chunkup/internal/fileupload"
 	"chunkup/internal/multipleupload"
 	"chunkup/internal/native"
 	"chunkup/internal/resumable"
@@ -83,9 +84,14 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{CompleteFunction, "POST", "/drf/uploads/{id}", d.Complete},
 	)
 	dj := django.New(engine, Owner, log)
+	fu := fileupload.New(engine, Owner, log)
 	s.routes = append(s.routes,
 		Route{ReceiveFunction, "POST", "/chunked-upload", dj.Chunk},
 		Route{CompleteFunction, "POST", "/chunked-upload/complete", dj.Complete},
+		Route{ReceiveFunction, "POST", "/fileupload", fu.Upload},
+		Route{ReceiveFunction, "PUT", "/fileupload", fu.Upload},
+		Route{ReceiveFunction, "PATCH", "/fileupload", fu.Upload},
+		Route{CheckFunction, "GET", "/fileupload", fu.Resume},
 	)
 	return s
 }

@@ -85,6 +85,11 @@ func TestSampleEvents(t *testing.T) {
 		// django: a first chunk, then the completion of an unknown upload_id.
 		{file: "django-chunk.json", function: api.ReceiveFunction, status: 200},
 		{file: "django-complete.json", function: api.CompleteFunction, status: 404},
+		// jQuery-File-Upload: three chunks of one file, a resume GET between.
+		{file: "fileupload-post.json", function: api.ReceiveFunction, status: 200},
+		{file: "fileupload-put.json", function: api.ReceiveFunction, status: 200},
+		{file: "fileupload-resume.json", function: api.CheckFunction, status: 200},
+		{file: "fileupload-patch.json", function: api.ReceiveFunction, status: 200},
 	}
 	for _, c := range cases {
 		ev := readEvent(t, c.file)

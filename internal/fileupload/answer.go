@@ -1,0 +1,90 @@
+package fileupload
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"chunkup/internal/upload"
+)
+
+// fileView is a file as the plugin's UI renders it (name, size, and an
+// error when there is one), with what chunkup made of it once finished.
+type fileView struct {
+	Name      string `json:"name"`
+	Size      int64  `json:"size"`
+	Type      string `json:"type,omitempty"`
+	Key       string `json:"key,omitempty"`
+	CRC64NVME string `json:"crc64nvme,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// answer tells where an upload stands: {"files": [file]}, with the bytes
+// stored so far as its size until it is finished, and a Range header that
+// the plugin takes the next chunk's start from.
+func (h *Handler) answer(w http.ResponseWriter, s *upload.Session) {
+	f := fileView{Name: s.Name, Size: s.Offset, Type: s.ContentType}
+	if s.State == upload.StateComplete {
+		f.Size, f.Key, f.CRC64NVME, f.ETag = s.Size, s.Key, s.CRC64, s.ETag
+	}
+	setRange(w, s.Offset)
+	writeJSON(w, http.StatusOK, map[string]any{"files": []fileView{f}})
+}
+
+// setRange sets Range: 0-(stored-1), as the plugin's example server does;
+// nothing when nothing is stored.
+func setRange(w http.ResponseWriter, stored int64) {
+	if stored > 0 {
+		w.Header().Set("Range", fmt.Sprintf("0-%d", stored-1))
+	}
+}
+
+// fail answers an error with a 4xx (5xx for a fault that may pass), so
+// that the plugin stops sending the file and calls the page's fail
+// callback, and a body a page can show: {"error": …, "files": [{"name",
+// "size", "error"}]}, the UI's per-file error shape. An offset refusal
+// also carries the Range of what is stored.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c chunk, err error) {
+	e, ok := upload.AsError(err)
+	if !ok {
+		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
+	}
+	status := statusOf(e.Code)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if e.Code == upload.CodeOffset {
+		setRange(w, e.Offset)
+	}
+	body := map[string]any{"error": e.Message}
+	if e.Limit > 0 {
+		body["limit"] = e.Limit
+	}
+	if c.name != "" {
+		body["files"] = []fileView{{Name: c.name, Size: c.rg.Total, Error: e.Message}}
+	}
+	writeJSON(w, status, body)
+}
+
+func statusOf(c upload.Code) int {
+	switch c {
+	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case upload.CodeNotFound:
+		return http.StatusNotFound
+	case upload.CodeExpired, upload.CodeAborted:
+		return http.StatusGone
+	case upload.CodeBusy, upload.CodeServiceTimeout, upload.CodeInternal:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
