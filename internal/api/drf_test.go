@@ -363,10 +363,10 @@ func TestDRFOverLimit(t *testing.T) {
 	}
 	// A chunk too small to keep the part plan bounded (the engine's rule)
 	// is refused with its limit; the upload it would have created is gone.
-	a := e.drfPut("/drf/uploads", "bytes 0-9999/3145728", "small", make([]byte, 10000))
+	a := e.drfPut("/drf/uploads", "bytes 0-4999/3145728", "small", make([]byte, 5000))
 	var body2 map[string]any
 	json.Unmarshal(a.raw, &body2)
-	if a.status != 400 || body2["limit"] != float64(20480) || !strings.Contains(fmt.Sprint(body2["detail"]), "20480") {
+	if a.status != 400 || body2["limit"] != float64(5120) || !strings.Contains(fmt.Sprint(body2["detail"]), "5120") {
 		t.Fatalf("chunk under the minimum: %d %s", a.status, a.raw)
 	}
 	if staged := e.stagedKeys(); len(staged) != 0 {

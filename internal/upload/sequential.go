@@ -19,7 +19,7 @@ import (
 
 // MaxPiecesPerPart bounds how many chunks of a sequential upload make one
 // part, which bounds the session record that lists them.
-const MaxPiecesPerPart = 256
+const MaxPiecesPerPart = 1024
 
 // hashers are the whole-file checksums a sequential upload can keep.
 func newHash(alg string) (hash.Hash, bool) {
