@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,10 @@ func files(dir string) http.Handler {
 func objectReader(s3c *s3.Client, bucket string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.PathValue("key")
+		if slices.Contains(strings.Split(key, "/"), "..") {
+			http.Error(w, "no such object: a key has no .. segments", http.StatusBadRequest)
+			return
+		}
 		out, err := s3c.GetObject(r.Context(), &s3.GetObjectInput{
 			Bucket:       aws.String(bucket),
 			Key:          aws.String(key),
