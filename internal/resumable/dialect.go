@@ -42,15 +42,15 @@ func FlowJS() Dialect {
 	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus, Scope: "flow:"}
 }
 
-// resumableStatus chooses statuses from Resumable.js's permanentErrors
-// (400, 401, 403, 404, 409, 415, 500, 501), which fail the file at once,
-// for refusals; and 503, which it retries, for faults that may pass.
+// resumableStatus chooses, for refusals, statuses in Resumable.js's
+// permanentErrors, which fail the file at once: the release on npm
+// (1.1.0) lists 400, 404, 415, 500 and 501 (newer repository code adds
+// 401, 403 and 409, which 1.1.0 retries a hundred times), so only 400 and
+// 404 are used. Faults that may pass get 503, which it retries.
 func resumableStatus(c upload.Code) int {
 	switch c {
 	case upload.CodeNotFound:
 		return http.StatusNotFound
-	case upload.CodeComplete, upload.CodeGeometry:
-		return http.StatusConflict
 	case upload.CodeBusy, upload.CodeServiceTimeout:
 		return http.StatusServiceUnavailable
 	}

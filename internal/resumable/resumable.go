@@ -63,7 +63,9 @@ func (h *Handler) Test(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	writeText(w, http.StatusOK, "found")
+	// The client hands this body to the page as the chunk's message: for a
+	// finished file it says where the file is.
+	writeJSON(w, http.StatusOK, answer(upload.ChunkResult{Session: s}))
 }
 
 // Upload takes one chunk, as a multipart form (field "file") or, with the
