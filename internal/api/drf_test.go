@@ -60,6 +60,9 @@ func (a drfAnswer) upload(t *testing.T) drfUpload {
 		t.Fatalf("not JSON: %s", a.raw)
 	}
 	want := []string{"completed_at", "created_at", "expires", "filename", "id", "offset", "status", "url"}
+	if u.Status == 2 { // complete: chunkup adds where the file is and its CRC64NVME
+		want = []string{"completed_at", "crc64nvme", "created_at", "expires", "filename", "id", "key", "offset", "status", "url"}
+	}
 	got := make([]string, 0, len(keys))
 	for k := range keys {
 		got = append(got, k)

@@ -30,6 +30,9 @@ type uploadView struct {
 	Status      int     `json:"status"`
 	CompletedAt *string `json:"completed_at"`
 	Expires     *string `json:"expires"`
+	// chunkup's own: where the finished file is and its S3 checksum.
+	Key       string `json:"key,omitempty"`
+	CRC64NVME string `json:"crc64nvme,omitempty"`
 }
 
 func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *upload.Session) {
@@ -40,6 +43,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *uplo
 	if s.State == upload.StateComplete {
 		done := timestamp(s.CompletedAt)
 		v.Status, v.CompletedAt = statusComplete, &done
+		v.Key, v.CRC64NVME = s.Key, s.CRC64
 	} else {
 		exp := timestamp(s.ExpiresAt)
 		v.Expires = &exp
