@@ -20,6 +20,7 @@ func encodeSession(s *upload.Session) item {
 	set("key", s.Key)
 	set("state", string(s.State))
 	set("mpu", s.MultipartID)
+	set("verify", s.Verify)
 	it["size"] = num(s.Size)
 	it["chunkSize"] = num(s.ChunkSize)
 	it["chunks"] = num(int64(s.Chunks))
@@ -45,6 +46,7 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		ContentType:   it.str("ctype"),
 		Key:           it.str("key"),
 		AutoComplete:  it.bool("auto"),
+		Verify:        it.str("verify"),
 		State:         upload.State(it.str("state")),
 		MultipartID:   it.str("mpu"),
 		PartsDone:     int(it.int("partsDone")),

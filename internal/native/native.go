@@ -38,6 +38,9 @@ type createRequest struct {
 	Size      *int64 `json:"size"`
 	Type      string `json:"type"`
 	ChunkSize int64  `json:"chunkSize"`
+	// Checksum, if set, is the whole file's "<alg>=<digest>", checked at
+	// completion.
+	Checksum string `json:"checksum"`
 }
 
 // uploadView is how an upload is shown to clients.
@@ -97,10 +100,19 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 	if chunks > int64(a.engine.Limits().MaxChunks) {
 		chunks = int64(a.engine.Limits().MaxChunks) + 1 // refused by the engine with the limit
 	}
-	s, err := a.engine.Create(r.Context(), upload.NewUpload{
+	nu := upload.NewUpload{
 		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
 		Geometry: upload.Geometry{Size: *req.Size, ChunkSize: chunk, Chunks: int(chunks)},
-	})
+	}
+	if req.Checksum != "" {
+		c, err := upload.ParseChecksum(req.Checksum)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		nu.Verify = &c
+	}
+	s, err := a.engine.Create(r.Context(), nu)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -128,12 +140,38 @@ func (a *API) PutChunk(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "reading the chunk failed: " + err.Error()})
 		return
 	}
+	if err := verifyChunk(r.Header, data); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	res, err := a.engine.PutChunk(r.Context(), a.owner(r), r.PathValue("id"), n, data)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": res.Session.ID, "chunk": n, "stored": res.Stored})
+}
+
+// verifyChunk checks the chunk's own checksums, if the client sent any:
+// X-Chunk-Checksum: <alg>=<digest> and the standard Content-MD5.
+func verifyChunk(h http.Header, data []byte) error {
+	var sums []string
+	if v := h.Get("X-Chunk-Checksum"); v != "" {
+		sums = append(sums, v)
+	}
+	if v := h.Get("Content-MD5"); v != "" {
+		sums = append(sums, "md5="+v)
+	}
+	for _, v := range sums {
+		c, err := upload.ParseChecksum(v)
+		if err != nil {
+			return err
+		}
+		if err := c.Verify(data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Status tells where an upload stands: GET /v1/uploads/{id}.

@@ -121,7 +121,15 @@ type NewUpload struct {
 	// AutoComplete finishes the upload as soon as its last chunk is in,
 	// as clients without a completion request (Resumable.js) need.
 	AutoComplete bool
+	// Verify, if set, is the whole file's checksum, checked at completion.
+	Verify *Checksum
 }
+
+// MaxReadBackVerify is the largest indexed upload whose md5, sha1 or
+// sha256 may be verified: its chunks arrive in any order, so the finished
+// file is read back once to hash it. CRC64NVME has no such limit: it is
+// combined from the chunks' and S3 verifies it.
+const MaxReadBackVerify = 1 << 30
 
 // Create starts a new upload session. Nothing is written to S3 until the
 // first part is assembled.
@@ -141,13 +149,22 @@ func (e *Engine) newSession(req NewUpload) (*Session, error) {
 	if err := e.checkRequest(req); err != nil {
 		return nil, err
 	}
+	if v := req.Verify; v != nil && v.Alg != "crc64nvme" && req.Size > MaxReadBackVerify {
+		return nil, overLimit(CodeFileTooLarge, MaxReadBackVerify,
+			"a whole-file %s is verified by reading the file back, for files of at most %d bytes; this one is %d bytes (use crc64nvme, which has no limit)", v.Alg, int64(MaxReadBackVerify), req.Size)
+	}
 	plan, err := NewPlan(req.Geometry)
 	if err != nil {
 		return nil, refuse(CodeInvalid, "%s", err.Error())
 	}
 	now := e.opt.Now().UTC()
 	id := newID()
+	verify := ""
+	if req.Verify != nil {
+		verify = req.Verify.String()
+	}
 	return &Session{
+		Verify:       verify,
 		ID:           id,
 		Owner:        req.Owner,
 		Identifier:   req.Identifier,

@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -41,6 +42,9 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.verifyCRC(s, parts); err != nil {
+		return nil, err
+	}
 	now := e.opt.Now()
 	token := newID()
 	if err := e.sessions.BeginComplete(ctx, s.ID, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
@@ -51,6 +55,9 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 	}
 	obj, err := e.join(ctx, s, parts)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.verifyReadBack(ctx, s); err != nil {
 		return nil, err
 	}
 	e.dropLeftovers(ctx, s)
@@ -138,15 +145,10 @@ func (e *Engine) join(ctx context.Context, s *Session, parts []*Part) (Object, e
 		return Object{}, err
 	}
 	list := make([]CompletedPart, len(parts))
-	var whole uint64
 	for k, p := range parts {
 		list[k] = CompletedPart{Number: k + 1, ETag: p.ETag, CRC: p.CRC}
-		if k == 0 {
-			whole = p.CRC
-		} else {
-			whole = crc64nvme.Combine(whole, p.CRC, p.Size)
-		}
 	}
+	whole := wholeCRC(parts)
 	obj, err := e.blobs.CompleteMultipart(ctx, s.Key, mpu, list, whole)
 	if err != nil {
 		// A completion that S3 carried out but whose answer was lost
@@ -157,6 +159,70 @@ func (e *Engine) join(ctx context.Context, s *Session, parts []*Part) (Object, e
 		return Object{}, fmt.Errorf("complete multipart upload of %s: %w", s.ID, err)
 	}
 	return obj, nil
+}
+
+// wholeCRC combines the parts' CRC64NVMEs into the whole file's.
+func wholeCRC(parts []*Part) uint64 {
+	var whole uint64
+	for k, p := range parts {
+		if k == 0 {
+			whole = p.CRC
+		} else {
+			whole = crc64nvme.Combine(whole, p.CRC, p.Size)
+		}
+	}
+	return whole
+}
+
+// verifyCRC checks a whole-file CRC64NVME the client asked to verify,
+// from the parts' checksums alone. A mismatch leaves the upload open.
+func (e *Engine) verifyCRC(s *Session, parts []*Part) error {
+	want, err := ParseChecksum(s.Verify)
+	if s.Verify == "" || err != nil || want.Alg != "crc64nvme" {
+		return nil
+	}
+	got := wholeCRC(parts)
+	if s.Size == 0 {
+		got = crc64nvme.Checksum(nil, e.crcTable)
+	}
+	if crc64nvme.Encode(got) != base64.StdEncoding.EncodeToString(want.Digest) {
+		return refuse(CodeChecksum, "crc64nvme checksum does not match: the file's is %s, the client's %s", crc64nvme.Encode(got), base64.StdEncoding.EncodeToString(want.Digest))
+	}
+	return nil
+}
+
+// verifyReadBack checks a whole-file md5, sha1 or sha256 the client asked
+// to verify by reading the finished object once. On a mismatch the object
+// is deleted and the upload ends as aborted: its chunks are spent.
+func (e *Engine) verifyReadBack(ctx context.Context, s *Session) error {
+	want, err := ParseChecksum(s.Verify)
+	if s.Verify == "" || err != nil || want.Alg == "crc64nvme" {
+		return nil
+	}
+	rc, err := e.blobs.OpenStaged(ctx, s.Key)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", s.ID, err)
+	}
+	bad := want.VerifyReader(rc)
+	rc.Close()
+	if bad == nil {
+		return nil
+	}
+	if _, ok := AsError(bad); !ok {
+		return fmt.Errorf("read back %s: %w", s.ID, bad)
+	}
+	if err := e.blobs.DeleteStaged(ctx, []string{s.Key}); err != nil {
+		return fmt.Errorf("discard %s after a checksum mismatch: %w", s.ID, err)
+	}
+	if err := e.sessions.EndSession(ctx, s.ID, []State{StateCompleting}, StateAborted, e.opt.Now().UTC()); err != nil {
+		return fmt.Errorf("end %s after a checksum mismatch: %w", s.ID, err)
+	}
+	if err := e.release(ctx, s); err != nil {
+		e.log(ctx, s).Warn("release after checksum mismatch", "err", err)
+	}
+	e2, _ := AsError(bad)
+	e2.Message += "; the file was discarded"
+	return e2
 }
 
 // completedOrBusy answers a completion that lost the race to another.

@@ -30,7 +30,8 @@ type Session struct {
 	Key         string // the final object's key
 	Plan
 
-	AutoComplete bool // finish as soon as the last chunk is in
+	AutoComplete bool   // finish as soon as the last chunk is in
+	Verify       string // whole-file checksum to check at completion, "<alg>=<base64>"
 	Kind         Kind
 
 	// Sequential uploads only: bytes arrive at the current offset.
