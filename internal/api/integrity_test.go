@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/crc64nvme"
+	"chunkup/internal/upload"
 )
 
 func (e *env) putNativeWith(id string, n int, data []byte, header, value string) (int, nativeError) {
@@ -176,5 +177,40 @@ func TestWholeFileChecksums(t *testing.T) {
 	code, _, er = e.createNativeChecked("huge.bin", 2<<30, 4<<20, "sha256="+base64.StdEncoding.EncodeToString(good[:]))
 	if code != 413 || er.Error.Limit != 1<<30 {
 		t.Fatalf("sha256 on a 2 GiB indexed upload: %d %+v", code, er)
+	}
+}
+
+// TestContentTypeAllowList: with an allow-list, a file is judged by its
+// first bytes, not by the type the client declares.
+func TestContentTypeAllowList(t *testing.T) {
+	e := newEnv(t, func(o *upload.Options) { o.AllowedTypes = []string{"image/png", "application/pdf"} })
+	png := append([]byte("\x89PNG\r\n\x1a\n"), randomBytes(4096, 93)...)
+	fake := append([]byte("MZ\x90\x00"), randomBytes(4096, 94)...) // an executable named .png
+
+	var er nativeError
+	body := `{"name":"x.exe","size":10,"type":"application/x-msdownload"}`
+	if st := e.call("POST", "/v1/uploads", strings.NewReader(body), &er); st != 415 || er.Error.Code != "content_type_not_allowed" {
+		t.Fatalf("declared type outside the list: %d %+v", st, er)
+	}
+	var up nativeUpload
+	if st := e.call("POST", "/v1/uploads", strings.NewReader(fmt.Sprintf(`{"name":"photo.png","size":%d,"type":"image/png"}`, len(fake))), &up); st != 201 {
+		t.Fatalf("create with an allowed type: %d", st)
+	}
+	if st, out := e.putNative(up.ID, 0, fake); st != 415 {
+		t.Fatalf("executable bytes as a png: %d %v", st, out)
+	}
+	if left := e.stagedKeys(); len(left) != 0 {
+		t.Fatalf("refused bytes were staged: %v", left)
+	}
+	if st := e.call("POST", "/v1/uploads", strings.NewReader(fmt.Sprintf(`{"name":"photo.png","size":%d}`, len(png))), &up); st != 201 {
+		t.Fatalf("create without a type: %d", st)
+	}
+	if st, _ := e.putNative(up.ID, 0, png); st != 200 {
+		t.Fatalf("real png refused: %d", st)
+	}
+	// Resumable.js: refused with a status it treats as permanent.
+	f := resumableFile{data: fake, name: "photo.png", chunkSize: 1 << 20, identifier: "fake-png"}
+	if st, out := e.sendResumable(f, 1); st != 400 && st != 415 {
+		t.Fatalf("resumable with executable bytes: %d %v", st, out)
 	}
 }

@@ -67,6 +67,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Expiry = time.Duration(hours) * time.Hour
+	for _, t := range strings.Split(getenv("ALLOWED_CONTENT_TYPES"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.Limits.AllowedTypes = append(c.Limits.AllowedTypes, t)
+		}
+	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)

@@ -236,6 +236,8 @@ func statusOf(c upload.Code) int {
 	switch c {
 	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case upload.CodeTypeNotAllowed:
+		return http.StatusUnsupportedMediaType
 	case upload.CodeNotFound:
 		return http.StatusNotFound
 	case upload.CodeExpired, upload.CodeAborted:

@@ -79,6 +79,9 @@ func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
 	if want := s.ChunkLen(index); int64(len(data)) != want {
 		return refuse(CodeChunkLength, "chunk %d must be %d bytes, got %d", index, want, len(data))
 	}
+	if index == 0 {
+		return e.checkType(data)
+	}
 	return nil
 }
 

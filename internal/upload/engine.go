@@ -20,6 +20,9 @@ type Limits struct {
 	MaxChunkSize  int64
 	MaxChunks     int
 	MaxNameLength int
+	// AllowedTypes, if not empty, lists the content types a file may have
+	// ("image/*", "application/pdf"), judged by its first bytes.
+	AllowedTypes []string
 }
 
 // Options configure an Engine. Zero fields take the defaults of
@@ -182,6 +185,9 @@ func (e *Engine) newSession(req NewUpload) (*Session, error) {
 
 func (e *Engine) checkRequest(req NewUpload) error {
 	if err := e.checkFile(req.Name, req.Size); err != nil {
+		return err
+	}
+	if err := e.checkDeclaredType(req.ContentType); err != nil {
 		return err
 	}
 	l := e.opt.Limits

@@ -28,6 +28,7 @@ const (
 	CodeGeometry       Code = "geometry_mismatch"
 	CodeOffset         Code = "offset_mismatch"
 	CodeChunkTooSmall  Code = "chunk_too_small"
+	CodeTypeNotAllowed Code = "content_type_not_allowed"
 	CodeInternal       Code = "internal_error"
 	CodeServiceTimeout Code = "service_unavailable"
 )

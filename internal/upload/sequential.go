@@ -62,6 +62,9 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	if err := e.checkFile(req.Name, req.Size); err != nil {
 		return nil, err
 	}
+	if err := e.checkDeclaredType(req.ContentType); err != nil {
+		return nil, err
+	}
 	hashes := map[string][]byte{}
 	for _, alg := range req.Hashes {
 		h, ok := newHash(alg)
@@ -148,6 +151,11 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 		return refuse(CodeInvalid, "chunk is empty")
 	case end > s.Size:
 		return refuse(CodeInvalid, "chunk ends at byte %d, past the file's size of %d bytes", end, s.Size)
+	}
+	if offset == 0 {
+		if err := e.checkType(data); err != nil {
+			return err
+		}
 	}
 	minPiece := ceilDiv(s.PartSize, MaxPiecesPerPart)
 	if end < s.Size && n < minPiece && end-s.PartStart < s.PartSize {
