@@ -24,6 +24,10 @@ type exchange struct {
 	function   string
 	eventBytes int
 	reqBytes   int
+	// jwt is what the JWT authorizer passes on about the caller.
+	jwt *events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription
+	// authError is why the authorizer refused the request.
+	authError string
 }
 
 // buildEvent turns an HTTP request into the event API Gateway HTTP APIs
@@ -50,7 +54,12 @@ func (g *gateway) buildEvent(r *http.Request, m match, body []byte, x *exchange)
 
 func (g *gateway) requestContext(r *http.Request, m match, x *exchange) events.APIGatewayV2HTTPRequestContext {
 	now := x.start.UTC()
+	var authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if x.jwt != nil {
+		authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: x.jwt}
+	}
 	return events.APIGatewayV2HTTPRequestContext{
+		Authorizer:   authorizer,
 		RouteKey:     m.route.key,
 		AccountID:    g.accountID,
 		Stage:        "$default",

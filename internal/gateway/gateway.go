@@ -81,6 +81,11 @@ type Options struct {
 	// IntegrationTimeout bounds a function's run; DefaultIntegrationTimeout
 	// when zero.
 	IntegrationTimeout time.Duration
+
+	// Authorizer, when set, guards every route as an HTTP API's
+	// DefaultAuthorizer would (see JWTAuthorizer); nil lets every request
+	// through unauthenticated, as an API without one does.
+	Authorizer *JWTAuthorizer
 }
 
 // gateway is the http.Handler that New returns.
@@ -93,6 +98,7 @@ type gateway struct {
 	apiID     string
 	region    string
 	timeout   time.Duration
+	auth      *JWTAuthorizer
 	// observe, when set (by tests), sees each event a function receives.
 	observe func(events.APIGatewayV2HTTPRequest)
 }
@@ -122,8 +128,14 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if opts.Authorizer != nil {
+		if err := opts.Authorizer.check(); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	g := &gateway{table: table, adapters: adapters, cors: c, log: opts.Logger,
-		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout}
+		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout,
+		auth: opts.Authorizer}
 	g.setDefaults()
 	return g, nil
 }
@@ -195,6 +207,16 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		return messageReply(http.StatusNotFound, "Not Found")
 	}
 	x.function = m.route.function
+	if g.auth != nil {
+		// The authorizer runs before the integration: a refused request
+		// never reaches the function.
+		jwt, d := g.auth.authorize(r)
+		if d != nil {
+			x.authError = d.reason
+			return d.reply()
+		}
+		x.jwt = jwt
+	}
 	payload, err := encodeEvent(g.buildEvent(r, m, body, x))
 	x.eventBytes = len(payload)
 	if err != nil {
@@ -236,7 +258,7 @@ func drain(body io.Reader) {
 }
 
 func (g *gateway) logRequest(r *http.Request, x *exchange, status, n int) {
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
@@ -246,7 +268,11 @@ func (g *gateway) logRequest(r *http.Request, x *exchange, status, n int) {
 		slog.Int("eventBytes", x.eventBytes),
 		slog.Int("bytes", n),
 		slog.Duration("duration", time.Since(x.start)),
-	)
+	}
+	if x.authError != "" {
+		attrs = append(attrs, slog.String("authError", x.authError))
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 func (g *gateway) logError(ctx context.Context, x *exchange, err error) {
