@@ -37,6 +37,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,10 @@ type Options struct {
 	MaxDelay time.Duration
 	// Seed seeds the choice of requests and faults.
 	Seed uint64
+	// Log, if set, gets a line for every fault: its kind, the request,
+	// and for DynamoDB the operation and its input, so a failure can be
+	// traced to the fault that caused it.
+	Log io.Writer
 }
 
 // Stats counts what the proxy did.
@@ -129,6 +134,8 @@ type Proxy struct {
 	faults   map[Kind]*atomic.Int64 // fixed at New; only the counters change
 	codesMu  sync.Mutex
 	codes    map[string]int64
+	logMu    sync.Mutex
+	log      io.Writer
 
 	srv *http.Server
 	ln  net.Listener
@@ -164,6 +171,7 @@ func New(opts Options) (*Proxy, error) {
 		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		faults:   map[Kind]*atomic.Int64{},
 		codes:    map[string]int64{},
+		log:      opts.Log,
 	}
 	if p.maxDelay <= 0 {
 		p.maxDelay = DefaultMaxDelay
@@ -236,15 +244,20 @@ type fault struct {
 	kind   Kind
 	delay  time.Duration
 	before bool
+	what   string // the request, for the log
 }
 
 // ServeHTTP forwards one request, or makes it fail.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
 	kind, delay, before := p.choose()
+	what := ""
+	if kind != "" && p.log != nil {
+		what = p.describe(r)
+	}
 	switch kind {
 	case Error:
-		p.count(Error)
+		p.count(Error, what)
 		// The request is read in full, as a server does before it
 		// decides it is too busy, so the client sees the answer rather
 		// than a connection reset while it is still sending.
@@ -252,15 +265,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.answerError(w, r)
 		return
 	case CutBefore:
-		p.count(CutBefore)
+		p.count(CutBefore, what)
 		panic(http.ErrAbortHandler) // net/http closes the connection, answering nothing
 	case Delay:
-		p.count(Delay)
+		p.count(Delay, fmt.Sprintf("%s (%s %s)", what, delay.Round(time.Millisecond), map[bool]string{true: "before", false: "after"}[before]))
 		if before {
 			sleep(r.Context(), delay)
 		}
 	}
-	f := &fault{kind: kind, delay: delay, before: before}
+	f := &fault{kind: kind, delay: delay, before: before, what: what}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), faultKey{}, f)))
 }
 
@@ -277,7 +290,7 @@ func (p *Proxy) afterForward(resp *http.Response) error {
 			sleep(resp.Request.Context(), f.delay)
 		}
 	case CutAfter:
-		p.count(CutAfter)
+		p.count(CutAfter, f.what)
 		_, _ = io.Copy(io.Discard, resp.Body) // let the backend finish its answer
 		resp.Body.Close()
 		return errCut
@@ -286,10 +299,10 @@ func (p *Proxy) afterForward(resp *http.Response) error {
 		resp.Body.Close()
 		if err != nil || len(body) == 0 {
 			// Nothing to cut short: the answer is lost whole instead.
-			p.count(CutAfter)
+			p.count(CutAfter, f.what)
 			return errCut
 		}
-		p.count(Truncate)
+		p.count(Truncate, f.what)
 		// The headers promise the whole body; the client gets half of it
 		// and then a closed connection.
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:len(body)/2]), failingReader{}))
@@ -314,7 +327,33 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errCut }
 
-func (p *Proxy) count(k Kind) { p.faults[k].Add(1) }
+// count counts a fault and logs it.
+func (p *Proxy) count(k Kind, what string) {
+	p.faults[k].Add(1)
+	if p.log == nil {
+		return
+	}
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	fmt.Fprintf(p.log, "%s faultproxy %s %s %s\n", time.Now().Format("15:04:05.000"), p.backend, k, what)
+}
+
+// describe names a request for the log: S3's method and path, or
+// DynamoDB's operation and input (which the body holds; it is read here
+// and put back for forwarding).
+func (p *Proxy) describe(r *http.Request) string {
+	if p.backend == S3 {
+		return r.Method + " " + r.URL.RequestURI()
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return r.Header.Get("X-Amz-Target") + " (body unreadable)"
+	}
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	return op + " " + string(body)
+}
 
 func (p *Proxy) countCode(code string) {
 	p.codesMu.Lock()

@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -99,8 +100,11 @@ func TestCuts(t *testing.T) {
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			b := newBackend(t, `{"a long enough answer":"to cut in half"}`)
-			p, u := startProxy(t, Options{Backend: DynamoDB, Target: b.srv.URL, Rate: 1, Kinds: []Kind{tc.kind}})
-			resp, err := plainClient().Post(u+"/", "application/json", strings.NewReader("{}"))
+			var log bytes.Buffer
+			p, u := startProxy(t, Options{Backend: DynamoDB, Target: b.srv.URL, Rate: 1, Kinds: []Kind{tc.kind}, Log: &log})
+			req, _ := http.NewRequest("POST", u+"/", strings.NewReader(`{"TableName":"t"}`))
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.UpdateItem")
+			resp, err := plainClient().Do(req)
 			if err == nil {
 				_, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
@@ -113,6 +117,9 @@ func TestCuts(t *testing.T) {
 			}
 			if n := p.Stats().Faults[tc.kind]; n != 1 {
 				t.Fatalf("counted %d %s faults", n, tc.kind)
+			}
+			if want := "dynamodb " + string(tc.kind) + ` UpdateItem {"TableName":"t"}`; !strings.Contains(log.String(), want) {
+				t.Fatalf("log %q does not say %q", log.String(), want)
 			}
 		})
 	}
