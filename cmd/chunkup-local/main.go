@@ -24,6 +24,7 @@ import (
 	"chunkup/internal/api"
 	"chunkup/internal/config"
 	"chunkup/internal/gateway"
+	"chunkup/internal/localauth"
 	"chunkup/internal/localstack"
 	"chunkup/internal/samtemplate"
 )
@@ -39,6 +40,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:3000", "address to serve the API on")
 	dir := flag.String("data", ".local/data", "where the local servers keep their data")
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
+	auth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,15 +85,21 @@ func run() error {
 		return err
 	}
 	svc := api.NewOn(db, s3c, cfg, log)
-	gw, err := newGateway(tmpl, svc, log)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	site := newSite(root, gw, s3c, cfg.Bucket, log)
+	var issuer *localauth.Issuer
+	if *auth {
+		if issuer, err = newIssuer(ln.Addr().String(), *dir); err != nil {
+			return err
+		}
+	}
+	gw, err := newGateway(tmpl, svc, issuer, log)
+	if err != nil {
+		return err
+	}
+	site := newSite(root, gw, s3c, cfg.Bucket, issuer, log)
 	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
 	go sweepEvery(ctx, svc, *sweep)
 	go func() {
@@ -101,6 +109,9 @@ func run() error {
 		srv.Shutdown(shutdown)
 	}()
 	greet(ln.Addr().String(), stack, *dir)
+	if issuer != nil {
+		greetAuth(ln.Addr().String(), issuer)
+	}
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -109,21 +120,45 @@ func run() error {
 }
 
 // newGateway serves the template's routes, with CORS open to any origin so
-// that a page served from elsewhere can use the local API.
-func newGateway(tmpl *samtemplate.Template, svc *api.Service, log *slog.Logger) (http.Handler, error) {
+// that a page served from elsewhere can use the local API, and, when
+// issuer is not nil, a JWT authorizer that trusts the local issuer in
+// front of every route.
+func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *localauth.Issuer, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path})
 	}
 	cors := api.CORS()
-	return gateway.New(routes, svc.Handlers(), gateway.Options{
+	opts := gateway.Options{
 		AllowedOrigins: []string{"*"},
 		AllowHeaders:   cors.AllowHeaders,
 		ExposeHeaders:  cors.ExposeHeaders,
 		AllowMethods:   cors.AllowMethods,
 		MaxAge:         cors.MaxAge,
 		Logger:         log,
+	}
+	if issuer != nil {
+		opts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
+	}
+	return gateway.New(routes, svc.Handlers(), opts)
+}
+
+// localAudience is the aud of the local issuer's tokens, standing in for a
+// Cognito app client id.
+const localAudience = "chunkup-local"
+
+// newIssuer is the local stand-in for the stack's identity provider. Its
+// key is kept in the data directory, so tokens outlive a restart.
+func newIssuer(addr, dir string) (*localauth.Issuer, error) {
+	iss, err := localauth.New(localauth.Options{
+		URL:      "http://" + addr + "/_local",
+		Audience: localAudience,
+		KeyFile:  filepath.Join(dir, "auth", "issuer-key.pem"),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return iss, nil
 }
 
 // sweepEvery runs the cleanup function as its EventBridge schedule would.
@@ -168,4 +203,22 @@ Try it:
 
 Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
 `, base, stack.DynamoEndpoint, stack.S3Endpoint, dir)
+}
+
+// greetAuth says how to get a token when every request needs one.
+func greetAuth(addr string, issuer *localauth.Issuer) {
+	base := "http://" + addr
+	fmt.Printf(`
+Authorization is ON (-auth): every API request needs a JWT, as on a stack
+deployed with AuthIssuer set; without one the answer is 401. The tokens come
+from a local issuer (%[2]s, audience %[3]s), and only from
+this machine:
+
+  token=$(curl -s '%[1]s/_local/token?sub=alice' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  curl -s -X POST %[1]s/v1/uploads -H "authorization: Bearer $token" \
+       -H 'content-type: application/json' -d '{"name":"hello.txt","size":6}'
+
+Uploads belong to the token's sub: another sub's token sees none of them.
+The demo page sends no token, so it gets 401s in this mode.
+`, base, issuer.URL(), issuer.Audience())
 }

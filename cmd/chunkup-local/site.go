@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"chunkup/internal/localauth"
 )
 
 // vendored maps each client library the demo page and the browser tests
@@ -34,10 +36,12 @@ var vendored = map[string]string{
 //	GET /web/<file>            its script and style sheet
 //	GET /vendor/<lib>/<file>   a client library from node_modules (see vendored)
 //	GET /_local/objects/<key>  a finished object, read back from the local S3
+//	GET /_local/token?sub=NAME a JWT for NAME from the local issuer (-auth only;
+//	                           loopback callers only, see localauth.TokenHandler)
 //
 // Every other request goes to the gateway unchanged, so the API's routes,
-// CORS and limits are exactly those of the HTTP API.
-func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, log *slog.Logger) http.Handler {
+// CORS, limits and (with -auth) authorizer are exactly those of the HTTP API.
+func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issuer *localauth.Issuer, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	web := filepath.Join(root, "web")
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +54,9 @@ func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, log *
 		mux.Handle("GET "+prefix+"/", http.StripPrefix(prefix, files(filepath.Join(root, dir))))
 	}
 	mux.Handle("GET /_local/objects/{key...}", objectReader(s3c, bucket, log))
+	if issuer != nil {
+		mux.Handle("/_local/token", issuer.TokenHandler())
+	}
 	mux.Handle("/", api)
 	return mux
 }
