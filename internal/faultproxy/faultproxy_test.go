@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,24 @@ func newBackend(t *testing.T, body string) *backend {
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// syncBuffer is a log the proxy's goroutines write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startProxy(t *testing.T, opts Options) (*Proxy, string) {
@@ -100,8 +119,8 @@ func TestCuts(t *testing.T) {
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			b := newBackend(t, `{"a long enough answer":"to cut in half"}`)
-			var log bytes.Buffer
-			p, u := startProxy(t, Options{Backend: DynamoDB, Target: b.srv.URL, Rate: 1, Kinds: []Kind{tc.kind}, Log: &log})
+			log := &syncBuffer{}
+			p, u := startProxy(t, Options{Backend: DynamoDB, Target: b.srv.URL, Rate: 1, Kinds: []Kind{tc.kind}, Log: log})
 			req, _ := http.NewRequest("POST", u+"/", strings.NewReader(`{"TableName":"t"}`))
 			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.UpdateItem")
 			resp, err := plainClient().Do(req)
