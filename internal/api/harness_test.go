@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"chunkup/internal/api"
 	"chunkup/internal/dynamo"
 	"chunkup/internal/gateway"
+	"chunkup/internal/localauth"
 	"chunkup/internal/s3store"
 	"chunkup/internal/samtemplate"
 	"chunkup/internal/upload"
@@ -38,6 +40,20 @@ type env struct {
 	blobs  *countingBlobs
 	clock  *clock
 	tmpl   *samtemplate.Template
+	// gw is the local gateway; views of the env for other callers (as, in
+	// isolation_test.go) send their requests to it.
+	gw http.Handler
+	// issuer mints the tokens of an env made with auth on, nil otherwise.
+	issuer *localauth.Issuer
+}
+
+// envOptions are the ways a test's stack may differ from the default one.
+type envOptions struct {
+	// tweak adjusts the engine's options.
+	tweak func(*upload.Options)
+	// auth puts a JWT authorizer trusting a local issuer in front of every
+	// route, as a stack deployed with AuthIssuer set has.
+	auth bool
 }
 
 type clock struct {
@@ -59,6 +75,12 @@ func (c *clock) Advance(d time.Duration) {
 
 func newEnv(t *testing.T, tweak func(*upload.Options)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{tweak: tweak})
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	tweak := o.tweak
 	stack := stackFor(t)
 	tmpl := loadTemplate(t)
 	table, bucket := stack.NewTableAndBucket(t, tmpl)
@@ -80,13 +102,24 @@ func newEnv(t *testing.T, tweak func(*upload.Options)) *env {
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path})
 	}
-	gw, err := gateway.New(routes, svc.Handlers(), gateway.Options{AllowedOrigins: []string{"*"}, Logger: opt.Logger})
+	gwOpts := gateway.Options{AllowedOrigins: []string{"*"}, Logger: opt.Logger}
+	var issuer *localauth.Issuer
+	if o.auth {
+		var err error
+		issuer, err = localauth.New(localauth.Options{URL: "https://issuer.test/chunkup", Audience: "chunkup-test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gwOpts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
+	}
+	gw, err := gateway.New(routes, svc.Handlers(), gwOpts)
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl}
+	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl,
+		gw: gw, issuer: issuer}
 }
 
 // stagedKeys lists the staged chunks left in the bucket.
