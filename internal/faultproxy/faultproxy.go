@@ -96,10 +96,25 @@ type Options struct {
 	MaxDelay time.Duration
 	// Seed seeds the choice of requests and faults.
 	Seed uint64
+	// Match, if set, limits faults to the requests it accepts, so that a
+	// test can aim one fault at one request.
+	Match func(Request) bool
+	// Limit, if above 0, is the most faults the proxy injects.
+	Limit int64
 	// Log, if set, gets a line for every fault: its kind, the request,
 	// and for DynamoDB the operation and its input, so a failure can be
 	// traced to the fault that caused it.
 	Log io.Writer
+}
+
+// Request is what Match sees of a request.
+type Request struct {
+	Method, Path string
+	// Operation is DynamoDB's (from X-Amz-Target, e.g. "UpdateItem");
+	// empty for S3.
+	Operation string
+	// Body is a DynamoDB request's JSON input; nil for S3.
+	Body []byte
 }
 
 // Stats counts what the proxy did.
@@ -126,6 +141,9 @@ type Proxy struct {
 	maxDelay time.Duration
 	rp       *httputil.ReverseProxy
 	rate     atomic.Uint64 // math.Float64bits of the rate
+	match    func(Request) bool
+	limit    int64
+	injected atomic.Int64 // faults chosen, for Limit
 
 	mu  sync.Mutex
 	rng *rand.Rand
@@ -172,6 +190,8 @@ func New(opts Options) (*Proxy, error) {
 		faults:   map[Kind]*atomic.Int64{},
 		codes:    map[string]int64{},
 		log:      opts.Log,
+		match:    opts.Match,
+		limit:    opts.Limit,
 	}
 	if p.maxDelay <= 0 {
 		p.maxDelay = DefaultMaxDelay
@@ -228,6 +248,9 @@ func (p *Proxy) choose() (Kind, time.Duration, bool) {
 	if rate == 0 || p.rng.Float64() >= rate {
 		return "", 0, false
 	}
+	if p.limit > 0 && p.injected.Add(1) > p.limit {
+		return "", 0, false
+	}
 	k := p.kinds[p.rng.IntN(len(p.kinds))]
 	return k, time.Duration(p.rng.Int64N(int64(p.maxDelay) + 1)), p.rng.IntN(2) == 0
 }
@@ -250,8 +273,13 @@ type fault struct {
 // ServeHTTP forwards one request, or makes it fail.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
-	kind, delay, before := p.choose()
+	var kind Kind
+	var delay time.Duration
+	var before bool
 	what := ""
+	if p.match == nil || p.match(p.request(r)) {
+		kind, delay, before = p.choose()
+	}
 	if kind != "" && p.log != nil {
 		what = p.describe(r)
 	}
@@ -338,6 +366,24 @@ func (p *Proxy) count(k Kind, what string) {
 	fmt.Fprintf(p.log, "%s faultproxy %s %s %s\n", time.Now().Format("15:04:05.000"), p.backend, k, what)
 }
 
+// request is what Match sees of r. A DynamoDB body is read and put back.
+func (p *Proxy) request(r *http.Request) Request {
+	req := Request{Method: r.Method, Path: r.URL.Path}
+	if p.backend == DynamoDB {
+		req.Operation = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+		req.Body = readBack(r)
+	}
+	return req
+}
+
+// readBack reads a request's body and puts it back for forwarding.
+func readBack(r *http.Request) []byte {
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body
+}
+
 // describe names a request for the log: S3's method and path, or
 // DynamoDB's operation and input (which the body holds; it is read here
 // and put back for forwarding).
@@ -345,12 +391,7 @@ func (p *Proxy) describe(r *http.Request) string {
 	if p.backend == S3 {
 		return r.Method + " " + r.URL.RequestURI()
 	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return r.Header.Get("X-Amz-Target") + " (body unreadable)"
-	}
+	body := readBack(r)
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	return op + " " + string(body)
 }

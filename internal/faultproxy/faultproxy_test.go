@@ -226,3 +226,37 @@ func TestErrorsAreTheServicesOwn(t *testing.T) {
 		}
 	})
 }
+
+// Match and Limit aim faults at chosen requests: here, the first
+// UpdateItem only.
+func TestMatchAndLimit(t *testing.T) {
+	b := newBackend(t, `{}`)
+	p, u := startProxy(t, Options{Backend: DynamoDB, Target: b.srv.URL, Rate: 1, Kinds: []Kind{CutBefore}, Limit: 1,
+		Match: func(r Request) bool {
+			return r.Operation == "UpdateItem" && strings.Contains(string(r.Body), "SET claim")
+		}})
+	send := func(op, body string) error {
+		req, _ := http.NewRequest("POST", u+"/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+		resp, err := plainClient().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := send("GetItem", `{"SET claim":1}`); err != nil {
+		t.Fatalf("a GetItem was cut: %v", err)
+	}
+	if err := send("UpdateItem", `{"UpdateExpression":"SET etag"}`); err != nil {
+		t.Fatalf("an UpdateItem that does not match was cut: %v", err)
+	}
+	if err := send("UpdateItem", `{"UpdateExpression":"SET claim = :t"}`); err == nil {
+		t.Fatal("the matching UpdateItem went through")
+	}
+	if err := send("UpdateItem", `{"UpdateExpression":"SET claim = :t"}`); err != nil {
+		t.Fatalf("a second fault past the limit: %v", err)
+	}
+	if b.hits.Load() != 3 || p.Stats().Total() != 1 {
+		t.Fatalf("backend hits %d, faults %d", b.hits.Load(), p.Stats().Total())
+	}
+}
