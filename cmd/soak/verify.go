@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"chunkup/internal/api"
+	"chunkup/internal/upload"
+)
+
+// verify checks every file a client finished against S3, byte for byte,
+// and counts as lost every file that is not there as sent, and every
+// upload that was neither finished nor walked away from.
+func (e *env) verify(ctx context.Context, files []*file, rep *Report) {
+	var mu sync.Mutex
+	each(files, max(e.cfg.Concurrency, 1), func(f *file) {
+		loss := e.verifyOne(ctx, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if loss != "" {
+			rep.lose(f, loss)
+			return
+		}
+		if f.finished {
+			rep.Verified++
+		}
+	})
+}
+
+func (e *env) verifyOne(ctx context.Context, f *file) string {
+	if !f.finished {
+		if errors.Is(f.lastErr, errAbandoned) {
+			return ""
+		}
+		return fmt.Sprintf("could not be finished on resume, without faults: %v; %s", f.lastErr, e.diagnose(ctx, f))
+	}
+	key, err := e.keyOf(ctx, f)
+	if err != nil {
+		return fmt.Sprintf("the client finished it, but %v; %s", err, e.diagnose(ctx, f))
+	}
+	sum, etag, err := e.fetch(ctx, key)
+	if err != nil {
+		return fmt.Sprintf("the client finished it, but S3 has no object %s (%v); %s", key, err, e.diagnose(ctx, f))
+	}
+	if sum != f.sum {
+		return fmt.Sprintf("object %s differs from the file sent; %s", key, e.diagnose(ctx, f))
+	}
+	f.key, f.etag = key, etag
+	return ""
+}
+
+// keyOf is where a finished file should be: the key its answers named,
+// or the key its upload id gives; for a client that never learnt either,
+// the upload its identifier points at, if that one is complete.
+func (e *env) keyOf(ctx context.Context, f *file) (string, error) {
+	key, id := f.client.where()
+	if key != "" {
+		return key, nil
+	}
+	if id != "" {
+		return upload.ObjectKey(id, f.name), nil
+	}
+	s, err := e.session(ctx, f)
+	if err != nil {
+		return "", fmt.Errorf("its client never learnt where the file is, and %w", err)
+	}
+	if s.State != upload.StateComplete {
+		return "", fmt.Errorf("its client never learnt where the file is, and its upload %s is %s", s.ID, s.State)
+	}
+	return s.Key, nil
+}
+
+// identifier is the engine's name for an upload the client knows by its
+// own identifier; "" for clients that get an id from the service.
+func identifier(f *file) string {
+	switch c := f.client.(type) {
+	case *resumableClient:
+		if c.flow {
+			return "flow:" + c.identifier
+		}
+		return c.identifier
+	case *multipleClient:
+		chunk := int64(f.chunk)
+		if c.count == 1 {
+			chunk = max(int64(f.size), 1)
+		}
+		return fmt.Sprintf("multipleupload:%d:%d:%d:%s", f.size, chunk, c.count, c.uploadID)
+	case *fileUploadClient:
+		return "fileupload:" + f.name
+	}
+	return ""
+}
+
+// session reads the upload a file's client worked on, straight from the
+// table: by the id the client learnt, or else by its identifier.
+func (e *env) session(ctx context.Context, f *file) (*upload.Session, error) {
+	_, id := f.client.where()
+	if id == "" {
+		ident := identifier(f)
+		if ident == "" {
+			return nil, errors.New("no upload id was ever answered")
+		}
+		var err error
+		if id, err = e.store.LookupIdentifier(ctx, api.Anonymous, ident); err != nil {
+			return nil, fmt.Errorf("no upload is known by its identifier %q: %w", ident, err)
+		}
+	}
+	s, err := e.store.GetSession(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// diagnose says where a file's upload stands in the table, for the
+// report of a lost file.
+func (e *env) diagnose(ctx context.Context, f *file) string {
+	s, err := e.session(ctx, f)
+	if err != nil {
+		return "upload: " + err.Error()
+	}
+	now := e.clock.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "upload %s: state %s", s.ID, s.State)
+	if s.State == upload.StateCompleting {
+		fmt.Fprintf(&b, " (completion claim lapsed %s ago)", now.Sub(s.CompleteUntil).Round(time.Second))
+	}
+	if s.Kind == upload.Sequential {
+		fmt.Fprintf(&b, ", %d of %d bytes, %d parts sealed, %d pieces pending", s.Offset, s.Size, s.NextPart, len(s.Pending))
+		if s.Seal != nil {
+			fmt.Fprintf(&b, ", seal of part %d pending", s.Seal.Part)
+		}
+	} else {
+		fmt.Fprintf(&b, ", %d chunks in %d parts, %d parts counted", s.Chunks, s.Parts, s.PartsDone)
+	}
+	parts, err := e.store.ListParts(ctx, s.ID)
+	if err != nil {
+		return b.String() + ", parts unreadable: " + err.Error()
+	}
+	for _, p := range parts {
+		fmt.Fprintf(&b, "; part %d: ", p.Index+1)
+		switch {
+		case p.Assembled():
+			b.WriteString("assembled")
+		case p.ClaimToken != "":
+			fmt.Fprintf(&b, "%d chunks recorded, claimed until %s from now", len(p.Chunks), p.ClaimUntil.Sub(now).Round(time.Second))
+		default:
+			fmt.Fprintf(&b, "%d chunks recorded", len(p.Chunks))
+		}
+		missing := 0
+		for _, c := range p.Chunks {
+			if _, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: aws.String(c.Key)}); err != nil {
+				missing++
+			}
+		}
+		if missing > 0 && !p.Assembled() {
+			fmt.Fprintf(&b, ", %d of whose staged objects are gone", missing)
+		}
+	}
+	return b.String()
+}
+
+// fetch reads an object straight from S3 and returns its SHA-256 and ETag.
+func (e *env) fetch(ctx context.Context, key string) ([32]byte, string, error) {
+	out, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.bucket, Key: &key})
+	if err != nil {
+		return [32]byte{}, "", err
+	}
+	defer out.Body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, out.Body); err != nil {
+		return [32]byte{}, "", fmt.Errorf("read %s: %w", key, err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, aws.ToString(out.ETag), nil
+}
+
+// sweep moves the clock past every upload's expiry and runs the cleanup
+// function until nothing is due: once with the faults on (if any), then
+// without, as the next scheduled runs would.
+func (e *env) sweep(ctx context.Context, rep *Report) error {
+	e.clock.advance(e.opt.Expiry + time.Hour)
+	run := func() {
+		st, err := e.engine.Sweep(ctx, 100)
+		rep.SweepAtEnd.Expired += st.Expired
+		rep.SweepAtEnd.Released += st.Released
+		rep.SweepAtEnd.Errors += st.Errors
+		if err != nil {
+			rep.SweepAtEnd.Errors++
+		}
+		rep.SweepAtEnd.Runs++
+	}
+	if e.cfg.FaultRate > 0 {
+		e.s3p.SetRate(e.cfg.FaultRate)
+		e.dbp.SetRate(e.cfg.FaultRate)
+		run()
+		e.s3p.SetRate(0)
+		e.dbp.SetRate(0)
+	}
+	for i := 0; i < 20; i++ {
+		due, err := e.store.ListExpired(ctx, e.clock.Now(), 1)
+		if err != nil {
+			return fmt.Errorf("list expired uploads: %w", err)
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		run()
+	}
+	return nil
+}
+
+// recheck makes sure the sweep left every verified file where it was.
+func (e *env) recheck(ctx context.Context, files []*file, rep *Report) {
+	for _, f := range files {
+		if f.key == "" {
+			continue
+		}
+		out, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &f.key})
+		switch {
+		case err != nil:
+			rep.Verified--
+			rep.lose(f, fmt.Sprintf("object %s was verified, then the sweep left it unreadable: %v", f.key, err))
+		case aws.ToString(out.ETag) != f.etag:
+			rep.Verified--
+			rep.lose(f, fmt.Sprintf("object %s changed during the sweep (ETag %s, was %s)", f.key, aws.ToString(out.ETag), f.etag))
+		}
+	}
+}
+
+// orphans looks for whatever the uploads left behind after the sweep:
+// staged chunks, open multipart uploads, sessions still in the sweep's
+// index or kept with no TTL, part records, identifier records. It also
+// counts finished objects that no client knows of.
+func (e *env) orphans(ctx context.Context, files []*file, rep *Report) error {
+	o := &rep.Orphans
+	staged, err := e.list(ctx, "staging/")
+	if err != nil {
+		return err
+	}
+	o.Staged = staged
+	in := &s3.ListMultipartUploadsInput{Bucket: &e.bucket}
+	for {
+		out, err := e.s3.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list multipart uploads: %w", err)
+		}
+		for _, u := range out.Uploads {
+			o.Multipart = append(o.Multipart, e.describeMultipart(ctx, aws.ToString(u.Key), aws.ToString(u.UploadId)))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+	scan := &dynamodb.ScanInput{TableName: &e.table}
+	for {
+		out, err := e.db.Scan(ctx, scan)
+		if err != nil {
+			return fmt.Errorf("scan table: %w", err)
+		}
+		for _, it := range out.Items {
+			pk, sk := attrString(it["pk"]), attrString(it["sk"])
+			_, indexed := it["sweep"]
+			_, ttl := it["ttl"]
+			switch {
+			case sk == "S" && indexed:
+				o.InIndex = append(o.InIndex, strings.TrimPrefix(pk, "U#")+" ("+attrString(it["state"])+")")
+			case sk == "S" && !ttl:
+				o.NoTTL = append(o.NoTTL, strings.TrimPrefix(pk, "U#")+" ("+attrString(it["state"])+")")
+			case strings.HasPrefix(sk, "P#"):
+				o.Parts = append(o.Parts, strings.TrimPrefix(pk, "U#")+" "+sk)
+			case strings.HasPrefix(pk, "I#"):
+				o.Identifiers = append(o.Identifiers, pk+" → "+attrString(it["id"]))
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		scan.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	objects, err := e.list(ctx, "uploads/")
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, f := range files {
+		known[f.key] = true
+	}
+	for _, k := range objects {
+		if !known[k] {
+			rep.Unclaimed++
+		}
+	}
+	for _, l := range [][]string{o.Staged, o.Multipart, o.InIndex, o.NoTTL, o.Parts, o.Identifiers} {
+		sort.Strings(l)
+	}
+	return nil
+}
+
+// describeMultipart says whose an open multipart upload is: the upload
+// whose key it has, and whether that upload recorded it as its own.
+func (e *env) describeMultipart(ctx context.Context, key, mpu string) string {
+	rest, ok := strings.CutPrefix(key, "uploads/")
+	id, _, _ := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return key + " (not an upload's key)"
+	}
+	s, err := e.store.GetSession(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s (upload %s: %v)", key, id, err)
+	case s.MultipartID == mpu:
+		return fmt.Sprintf("%s (the multipart upload of upload %s, now %s)", key, id, s.State)
+	}
+	return fmt.Sprintf("%s (not the multipart upload upload %s recorded, which is %q; it is %s)", key, id, s.MultipartID, s.State)
+}
+
+// list returns every key under prefix, straight from S3.
+func (e *env) list(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(e.s3, &s3.ListObjectsV2Input{Bucket: &e.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys, nil
+}
+
+func attrString(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// each runs fn for every file, at most n at a time.
+func each(files []*file, n int, fn func(*file)) {
+	todo := make(chan *file)
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range todo {
+				fn(f)
+			}
+		}()
+	}
+	for _, f := range files {
+		todo <- f
+	}
+	close(todo)
+	wg.Wait()
+}
