@@ -101,6 +101,14 @@ bench:
 	@echo 'a raw PutObject, completion latency against file size, S3 and DynamoDB requests per'
 	@echo 'GiB, and peak memory per invocation.'
 
+## soak: the fault-injection soak (cmd/soak; SOAK_FLAGS="-duration 10m -fault-rate 0.1" and so on):
+## uploads in every dialect with S3/DynamoDB faults, then every file verified and nothing left behind
+.PHONY: soak
+SOAK_FLAGS ?=
+soak: tools
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/soak $(SOAK_FLAGS)
+
 ## build: every Lambda function, into .aws-sam/build/<LogicalId>/bootstrap
 build: $(addprefix build-,$(FUNCTIONS))
 
