@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuick runs the whole benchmark on small files against the local
+// stack, so that it cannot rot: every row the plan promises is in the
+// table, and the counts hang together. Nothing here asserts a time or a
+// target: those belong to `make bench`.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the local stack")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := run(ctx, options{Quick: true, Progress: &progress})
+	if err != nil {
+		t.Fatalf("bench -quick: %v\n%s", err, progress.String())
+	}
+	if len(rep.Dialects) < 2 || rep.Dialects[0] != "native" || rep.Dialects[1] != "resumable" {
+		t.Fatalf("dialects %v: want native and resumable at least", rep.Dialects)
+	}
+	p := newPlan(options{Quick: true})
+	small, large := p.Sizes[0], p.Sizes[len(p.Sizes)-1]
+
+	// Every throughput run the plan makes was made, with consistent counts.
+	runs := map[string]Run{}
+	for _, r := range rep.Runs {
+		if r.Skipped != "" {
+			t.Errorf("%s %s ×%d %s skipped in quick mode: %s", r.Dialect, sizeName(r.Chunk), r.Par, sizeName(r.Size), r.Skipped)
+			continue
+		}
+		runs[fmt.Sprintf("%s/%d/%d/%d", r.Dialect, r.Size, r.Chunk, r.Par)] = r
+		checkCounts(t, r)
+	}
+	for _, d := range dialects() {
+		if !contains(rep.Dialects, d.Name) {
+			continue
+		}
+		for _, chunk := range p.Chunks {
+			for _, par := range p.Pars {
+				if d.Sequential && par > 1 {
+					continue
+				}
+				for _, size := range []int64{small, large} {
+					if _, ok := runs[fmt.Sprintf("%s/%d/%d/%d", d.Name, size, chunk, par)]; !ok && (size == small || par == parFor(d, 4)) {
+						t.Errorf("no run of %s at %s chunks ×%d, %s", d.Name, sizeName(chunk), par, sizeName(size))
+					}
+				}
+			}
+		}
+	}
+	for _, r := range rep.Latency {
+		checkCounts(t, r)
+	}
+	if want := len(rep.Dialects) + p.Reps - 1; len(rep.Latency) != want {
+		t.Errorf("%d small completion-latency uploads, want %d", len(rep.Latency), want)
+	}
+
+	// Ceilings at every size and both parallelisms.
+	for _, size := range p.Sizes {
+		for _, par := range []int{1, 4} {
+			if m, _, _, n := rep.ceiling(size, par); n == 0 || m <= 0 {
+				t.Errorf("no raw ceiling at %s ×%d", sizeName(size), par)
+			}
+		}
+	}
+
+	// Heap, function memory, cold start.
+	if want := len(rep.Dialects) * len(p.HeapChunks); len(rep.Heap) != want {
+		t.Errorf("%d heap rows, want %d", len(rep.Heap), want)
+	}
+	for _, h := range rep.Heap {
+		if h.Requests < 3 || h.PeakMax == 0 || h.AllocMax < uint64(h.Chunk) || h.Payload < h.Chunk {
+			t.Errorf("heap %s %s: %+v", h.Dialect, sizeName(h.Chunk), h)
+		}
+	}
+	if len(rep.RSS) != len(p.HeapChunks) {
+		t.Errorf("%d function memory rows, want %d", len(rep.RSS), len(p.HeapChunks))
+	}
+	for _, x := range rep.RSS {
+		if x.MaxRSS < x.Chunk {
+			t.Errorf("receive function at %s chunks: max RSS %d", sizeName(x.Chunk), x.MaxRSS)
+		}
+	}
+	if c := rep.Cold; c == nil || c.Cold <= 0 || c.Warm <= 0 || c.Init <= 0 || c.Cold < c.Init || c.Response != "200" {
+		t.Errorf("cold start: %+v", rep.Cold)
+	}
+
+	// The table: every section, a row per case, a line per target.
+	rows, checks := rep.Table()
+	count := map[string]int{}
+	for _, r := range rows {
+		count[r.Section]++
+	}
+	nd, nc := len(rep.Dialects), len(p.Chunks)
+	want := map[string]int{
+		"ceiling":         2 * len(p.Sizes),
+		"throughput":      len(rep.Runs),
+		"completion":      nd * (1 + len(p.Sizes)),
+		"S3 requests":     nd * nc,
+		"DynamoDB units":  nd * nc,
+		"API + Lambda":    nd * nc,
+		"CPU":             nd * nc,
+		"heap":            nd * len(p.HeapChunks),
+		"function memory": len(p.HeapChunks),
+		"cold start":      1,
+		"target":          len(checks),
+	}
+	for section, n := range want {
+		if count[section] != n {
+			t.Errorf("table section %q has %d rows, want %d", section, count[section], n)
+		}
+	}
+	// The four kinds of target: throughput (both sizes), completion,
+	// S3 requests (a dialect and chunk size each), heap (the same).
+	if wantChecks := 2 + 1 + 2*nd*nc; len(checks) != wantChecks {
+		t.Errorf("%d targets checked, want %d", len(checks), wantChecks)
+	}
+	md := rep.Markdown()
+	if n := strings.Count(md, "\n| "); n != len(rows)+1 {
+		t.Errorf("markdown has %d table lines, want %d", n, len(rows)+1)
+	}
+	cost := rep.CostMarkdown(listPrices)
+	for _, d := range rep.Dialects {
+		for _, chunk := range p.Chunks {
+			if !strings.Contains(cost, fmt.Sprintf("| %s | %s |", d, sizeName(chunk))) {
+				t.Errorf("cost model has no line for %s at %s chunks", d, sizeName(chunk))
+			}
+		}
+	}
+	if !strings.Contains(cost, "REST API") || !strings.Contains(cost, "cheaper") {
+		t.Errorf("cost model lacks the HTTP/REST comparison:\n%s", cost)
+	}
+	if testing.Verbose() {
+		os.Stdout.WriteString(md)
+	}
+}
+
+// checkCounts checks that one upload's counts hang together.
+func checkCounts(t *testing.T, r Run) {
+	t.Helper()
+	name := fmt.Sprintf("%s %s ×%d %s", r.Dialect, sizeName(r.Chunk), r.Par, sizeName(r.Size))
+	c := r.Counts
+	op := func(k string) int64 { return c.Ops[k].Attempts }
+	switch {
+	case r.Seconds <= 0 || r.Complete <= 0 || r.Complete > r.Seconds:
+		t.Errorf("%s: times %.3f s, completion %.3f s", name, r.Seconds, r.Complete)
+	case r.Chunks < 1 || r.Parts < 1 || r.Requests < r.Chunks:
+		t.Errorf("%s: %d chunks, %d parts, %d requests", name, r.Chunks, r.Parts, r.Requests)
+	case op("S3 PutObject") < int64(r.Chunks):
+		t.Errorf("%s: %d staged PUTs for %d chunks", name, op("S3 PutObject"), r.Chunks)
+	// Two first parts assembled at once may each start a multipart
+	// upload; the loser's is aborted (internal/upload, multipart).
+	case op("S3 UploadPart") < 1 || op("S3 CreateMultipartUpload") < 1 || op("S3 CreateMultipartUpload") != 1+op("S3 AbortMultipartUpload") ||
+		op("S3 CompleteMultipartUpload") != 1:
+		t.Errorf("%s: S3 operations %v", name, c.Ops)
+	case c.S3BytesWritten() < 2*r.Size || c.S3BytesRead() < r.Size:
+		t.Errorf("%s: %d bytes written to S3 and %d read, for a %d-byte file staged once", name, c.S3BytesWritten(), c.S3BytesRead(), r.Size)
+	case c.S3Billable() <= 0 || c.S3(classPut)+c.S3(classGet)+c.S3(classFree) != totalS3(c):
+		t.Errorf("%s: S3 classes do not add up: %v", name, c.Ops)
+	case int64(r.Requests) != c.APIRequests || c.APIIncrements < c.APIRequests || c.APIBytes < r.Size:
+		t.Errorf("%s: client sent %d requests; API Gateway saw %d (%d bytes, %d units)", name, r.Requests, c.APIRequests, c.APIBytes, c.APIIncrements)
+	case sumInvocations(c) != c.APIRequests:
+		t.Errorf("%s: %d invocations for %d requests", name, sumInvocations(c), c.APIRequests)
+	}
+	rru, wru, reqs := c.Dynamo()
+	if rru <= 0 || wru <= 0 || reqs <= 0 {
+		t.Errorf("%s: DynamoDB %v RRU, %v WRU, %d requests", name, rru, wru, reqs)
+	}
+}
+
+func totalS3(c Counts) int64 {
+	var n int64
+	for k, v := range c.Ops {
+		if strings.HasPrefix(k, "S3 ") {
+			n += v.Attempts
+		}
+	}
+	return n
+}
+
+func sumInvocations(c Counts) int64 {
+	var n int64
+	for _, v := range c.Invocations {
+		n += v
+	}
+	return n
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// row is one line of the table.
+type row struct {
+	Section  string
+	Case     string
+	Value    string
+	Relative string
+	Detail   string
+}
+
+// Check is one of the issue's targets, checked.
+type Check struct {
+	Name string
+	Pass bool
+	Got  string
+}
+
+// ceiling is the median raw multipart throughput (bytes/s) for size at par,
+// and how many runs, the slowest and the fastest.
+func (r *Report) ceiling(size int64, par int) (median, lo, hi float64, n int) {
+	var v []float64
+	for _, c := range r.Ceiling {
+		if c.Size == size && c.Par == par {
+			v = append(v, float64(c.Size)/c.Seconds)
+		}
+	}
+	if len(v) == 0 {
+		return 0, 0, 0, 0
+	}
+	sort.Float64s(v)
+	return v[len(v)/2], v[0], v[len(v)-1], len(v)
+}
+
+func (r *Report) rawComplete(size int64) float64 {
+	var v []float64
+	for _, c := range r.Ceiling {
+		if c.Size == size && c.Par == 4 {
+			v = append(v, c.Complete)
+		}
+	}
+	return medianF(v)
+}
+
+// rawCPUPerGiB is the CPU time a raw ×4 upload of size took per GiB
+// (median of the runs).
+func (r *Report) rawCPUPerGiB(size int64) float64 {
+	var v []float64
+	for _, c := range r.Ceiling {
+		if c.Size == size && c.Par == 4 {
+			var t float64
+			for _, x := range c.CPU {
+				t += x
+			}
+			v = append(v, t/(float64(c.Size)/gib))
+		}
+	}
+	return medianF(v)
+}
+
+func medianF(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func mbps(bytesPerSecond float64) string { return fmt.Sprintf("%.1f MB/s", bytesPerSecond/1e6) }
+
+func pct(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
+
+// num writes a count with thousands separators, to one decimal below 100.
+func num(x float64) string {
+	if x != math.Trunc(x) && math.Abs(x) < 100 {
+		return fmt.Sprintf("%.1f", x)
+	}
+	s := fmt.Sprintf("%.0f", x)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func secs(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.0f ms", s*1000)
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
+
+func caseName(d string, chunk int64, par int, size int64) string {
+	return fmt.Sprintf("%s · %s chunks · ×%d · %s", d, sizeName(chunk), par, sizeName(size))
+}
+
+// perGiB sums the counts of a dialect's runs at one chunk size on the
+// small throughput file (both parallelisms), with the request budget.
+type perGiB struct {
+	Dialect                string
+	Chunk                  int64
+	GiB                    float64
+	Counts                 Counts
+	Chunks, Parts, Uploads int
+	HandlerP1              float64            // handler seconds of the ×1 runs
+	HandlerByFnP1          map[string]float64 // the same, by function
+	GiBP1                  float64
+}
+
+// Budget is the issue's bound on billable S3 requests.
+func (p perGiB) Budget() int { return 2*p.Chunks + p.Parts + 3*p.Uploads }
+
+func (p perGiB) per(x float64) float64 { return x / p.GiB }
+
+func (r *Report) perGiB() []perGiB {
+	var out []perGiB
+	for _, d := range r.Dialects {
+		for _, chunk := range r.Chunks {
+			p := perGiB{Dialect: d, Chunk: chunk, Counts: newCounts(), HandlerByFnP1: map[string]float64{}}
+			for _, run := range r.Runs {
+				if run.Dialect != d || run.Chunk != chunk || run.Size != r.Sizes[0] || run.Skipped != "" {
+					continue
+				}
+				p.Counts = p.Counts.Add(run.Counts)
+				p.GiB += float64(run.Size) / gib
+				p.Chunks += run.Chunks
+				p.Parts += run.Parts
+				p.Uploads++
+				if run.Par == 1 {
+					for fn, s := range run.Counts.Handler {
+						p.HandlerP1 += s
+						p.HandlerByFnP1[fn] += s
+					}
+					p.GiBP1 += float64(run.Size) / gib
+				}
+			}
+			if p.Uploads > 0 {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// heapLimit is the issue's bound on a chunk request's peak heap.
+func heapLimit(chunk int64) int64 { return 3*chunk + 32*mib }
+
+// completion is the median time of the request that completed a file of
+// size for dialect d at 4 MiB chunks (×4 where the client can).
+func (r *Report) completion(d string, size int64) (total, s3 float64, n int) {
+	var t, s []float64
+	for _, run := range append(append([]Run(nil), r.Latency...), r.Runs...) {
+		if run.Dialect == d && run.Size == size && run.Chunk == 4*mib && run.Skipped == "" && (run.Par == 4 || isSequential(d)) {
+			t, s = append(t, run.Complete), append(s, run.S3Complete)
+		}
+	}
+	return medianF(t), medianF(s), len(t)
+}
+
+func isSequential(d string) bool {
+	for _, x := range dialects() {
+		if x.Name == d {
+			return x.Sequential
+		}
+	}
+	return false
+}
+
+// Table builds the rows and the checks.
+func (r *Report) Table() ([]row, []Check) {
+	var rows []row
+	var checks []Check
+	small, large := r.Sizes[0], r.Sizes[len(r.Sizes)-1]
+
+	// Ceilings.
+	for _, size := range r.Sizes {
+		c4, lo, hi, n := r.ceiling(size, 4)
+		c1, _, _, _ := r.ceiling(size, 1)
+		rows = append(rows, row{"ceiling", fmt.Sprintf("raw multipart · %s parts · ×4 · %s", sizeName(r.RawPart), sizeName(size)),
+			mbps(c4), "100%", fmt.Sprintf("median of %d runs spread through the run (%s–%s)", n, mbps(lo), mbps(hi))})
+		rows = append(rows, row{"ceiling", fmt.Sprintf("raw multipart · %s parts · ×1 · %s", sizeName(r.RawPart), sizeName(size)),
+			mbps(c1), pct(c1 / c4), "one part at a time"})
+	}
+
+	// Throughput.
+	for _, run := range r.Runs {
+		name := caseName(run.Dialect, run.Chunk, run.Par, run.Size)
+		if run.Skipped != "" {
+			rows = append(rows, row{"throughput", name, "—", "—", "skipped: " + run.Skipped})
+			continue
+		}
+		c4, _, _, _ := r.ceiling(run.Size, 4)
+		bps := float64(run.Size) / run.Seconds
+		detail := fmt.Sprintf("%d chunks, %d parts, %d requests in %s", run.Chunks, run.Parts, run.Requests, secs(run.Seconds))
+		if run.Retries > 0 {
+			detail += fmt.Sprintf("; %d answers 503 retried", run.Retries)
+		}
+		if run.Warnings > 0 {
+			detail += fmt.Sprintf("; %d service warnings/errors logged", run.Warnings)
+		}
+		rows = append(rows, row{"throughput", name, mbps(bps), pct(bps/c4) + " of raw ×4", detail})
+		if run.Dialect == "native" && run.Chunk == 4*mib && run.Par == 4 {
+			checks = append(checks, Check{fmt.Sprintf("native, 4 MiB chunks ×4, %s: ≥ 35%% of the raw ceiling", sizeName(run.Size)),
+				bps/c4 >= 0.35, fmt.Sprintf("%s of %s = %s", mbps(bps), mbps(c4), pct(bps/c4))})
+		}
+	}
+
+	// Completion latency.
+	for _, d := range r.Dialects {
+		base, baseS3, _ := r.completion(d, r.Small)
+		par := 4
+		if isSequential(d) {
+			par = 1
+		}
+		for _, size := range append([]int64{r.Small}, r.Sizes...) {
+			t, s3, n := r.completion(d, size)
+			if n == 0 {
+				rows = append(rows, row{"completion", caseName(d, 4*mib, par, size), "—", "—", "not measured at this size (time budget; -full measures it)"})
+				continue
+			}
+			detail := fmt.Sprintf("S3 CompleteMultipartUpload %s of it (raw upload's own: %s); the rest %s", secs(s3), secs(r.rawComplete(size)), secs(t-s3))
+			if n > 1 {
+				detail = fmt.Sprintf("median of %d; ", n) + detail
+			}
+			rows = append(rows, row{"completion", caseName(d, 4*mib, par, size), secs(t), fmt.Sprintf("%.1f× %s", t/base, sizeName(r.Small)), detail})
+			if d == "native" && size == large && large != r.Small {
+				checks = append(checks, Check{fmt.Sprintf("native completion, %s within 2× of %s", sizeName(large), sizeName(r.Small)),
+					t <= 2*base, fmt.Sprintf("%s vs %s = %.1f×; without S3's CompleteMultipartUpload %s vs %s = %.1f×",
+						secs(t), secs(base), t/base, secs(t-s3), secs(base-baseS3), (t-s3)/math.Max(base-baseS3, 1e-9))})
+			}
+		}
+	}
+
+	// Requests per GiB.
+	for _, p := range r.perGiB() {
+		c := p.Counts
+		name := fmt.Sprintf("%s · %s chunks · per GiB (%s files)", p.Dialect, sizeName(p.Chunk), sizeName(small))
+		var byOp []string
+		for _, op := range c.OpNames("S3") {
+			byOp = append(byOp, fmt.Sprintf("%s %s", op, num(p.per(float64(c.Ops["S3 "+op].Attempts)))))
+		}
+		billable := p.per(float64(c.S3Billable()))
+		budget := p.per(float64(p.Budget()))
+		rows = append(rows, row{"S3 requests", name,
+			fmt.Sprintf("%s billable (PUT class %s, GET class %s); DELETE %s (free)", num(billable), num(p.per(float64(c.S3(classPut)))), num(p.per(float64(c.S3(classGet)))), num(p.per(float64(c.S3(classFree))))),
+			fmt.Sprintf("%s of budget %s", pct(billable/budget), num(budget)),
+			strings.Join(byOp, " · ") + fmt.Sprintf("; written %.2f GiB, read %.2f GiB", p.per(float64(c.S3BytesWritten()))/gib, p.per(float64(c.S3BytesRead()))/gib)})
+		checks = append(checks, Check{fmt.Sprintf("%s, %s chunks: billable S3 requests ≤ 2/chunk + 1/part + 3/upload", p.Dialect, sizeName(p.Chunk)),
+			c.S3Billable() <= int64(p.Budget()), fmt.Sprintf("%d ≤ %d (%d chunks, %d parts, %d uploads)", c.S3Billable(), p.Budget(), p.Chunks, p.Parts, p.Uploads)})
+
+		rru, wru, reqs := c.Dynamo()
+		var dbOps []string
+		var index, lost float64
+		for _, op := range c.OpNames("DynamoDB") {
+			s := c.Ops["DynamoDB "+op]
+			dbOps = append(dbOps, fmt.Sprintf("%s %s", op, num(p.per(float64(s.Attempts)))))
+			index += s.IndexUnits
+			lost += float64(s.CondFailed)
+		}
+		rows = append(rows, row{"DynamoDB units", name,
+			fmt.Sprintf("%s RRU · %s WRU", num(p.per(rru)), num(p.per(wru))),
+			fmt.Sprintf("%.2f RRU + %.2f WRU per chunk", rru/float64(p.Chunks), wru/float64(p.Chunks)),
+			fmt.Sprintf("%s requests: %s; WRU include %s of the sweep index (modelled) and %s lost conditional writes",
+				num(p.per(float64(reqs))), strings.Join(dbOps, " · "), num(p.per(index)), num(p.per(lost)))})
+
+		var inv float64
+		for _, n := range c.Invocations {
+			inv += float64(n)
+		}
+		rows = append(rows, row{"API + Lambda", name,
+			fmt.Sprintf("%s requests · %s HTTP API units", num(p.per(float64(c.APIRequests))), num(p.per(float64(c.APIIncrements)))),
+			fmt.Sprintf("%.2f units per request (512 KB each)", float64(c.APIIncrements)/float64(c.APIRequests)),
+			fmt.Sprintf("%s Lambda invocations; handler time %.1f s per GiB at ×1; %.2f GiB through API Gateway per GiB",
+				num(p.per(inv)), p.HandlerP1/math.Max(p.GiBP1, 1e-9), p.per(float64(c.APIBytes))/gib)})
+
+		rawCPU := r.rawCPUPerGiB(small)
+		rows = append(rows, row{"CPU", name,
+			fmt.Sprintf("%.1f CPU-s per GiB", p.per(c.CPUTotal())),
+			fmt.Sprintf("%.1f× raw ×4 (%.1f CPU-s per GiB)", p.per(c.CPUTotal())/rawCPU, rawCPU),
+			fmt.Sprintf("clients + local gateway + handlers %.1f · versitygw %.1f · dynalite %.1f", p.per(c.CPU["bench"]), p.per(c.CPU["versitygw"]), p.per(c.CPU["dynalite"]))})
+	}
+
+	// Heap per invocation.
+	for _, h := range r.Heap {
+		limit := heapLimit(h.Chunk)
+		name := fmt.Sprintf("%s · %s chunks · one invocation at a time", h.Dialect, sizeName(h.Chunk))
+		rows = append(rows, row{"heap", name,
+			fmt.Sprintf("peak %s (median %s)", sizeName(int64(h.PeakMax)), sizeName(int64(h.PeakMedian))),
+			fmt.Sprintf("%s of 3×chunk + 32 MiB (%s)", pct(float64(h.PeakMax)/float64(limit)), sizeName(limit)),
+			fmt.Sprintf("allocated %s = %.1f× the chunk per chunk request (max %s); event %s; peak in %s; %d chunk requests, median %s, of which decoding the event's JSON %s; other requests peak %s (%s)",
+				sizeName(int64(h.AllocMed)), float64(h.AllocMed)/float64(h.Chunk), sizeName(int64(h.AllocMax)), sizeName(h.Payload), h.PeakRoute,
+				h.Requests, secs(h.Seconds), secs(h.Decode), sizeName(int64(h.OtherPeak)), h.OtherRoute)})
+		checks = append(checks, Check{fmt.Sprintf("%s, %s chunks: peak heap per chunk request < 3× chunk + 32 MiB", h.Dialect, sizeName(h.Chunk)),
+			int64(h.PeakMax) < limit, fmt.Sprintf("%s < %s", sizeName(int64(h.PeakMax)), sizeName(limit))})
+	}
+	for _, x := range r.RSS {
+		mem := r.MemoryMB["ReceiveFunction"]
+		rows = append(rows, row{"function memory", fmt.Sprintf("receive function binary · %s chunks · %d invocations", sizeName(x.Chunk), x.Invocations),
+			fmt.Sprintf("max RSS %s", sizeName(x.MaxRSS)), fmt.Sprintf("%s of MemorySize %d MB", pct(float64(x.MaxRSS)/(float64(mem)*1e6)), mem),
+			fmt.Sprintf("what Lambda reports as Max Memory Used; median chunk invocation %s", secs(x.Warm))})
+	}
+
+	// Cold start.
+	if c := r.Cold; c != nil {
+		rows = append(rows, row{"cold start", fmt.Sprintf("%s binary · %s", c.Function, c.Event), secs(c.Cold),
+			fmt.Sprintf("%.0f× a warm invocation (%s)", c.Cold/c.Warm, secs(c.Warm)),
+			fmt.Sprintf("process start → first answer, median of %d starts: init %s + first invocation %s; binary %s, max RSS %s; answered %s",
+				c.Runs, secs(c.Init), secs(c.First), sizeName(c.Binary), sizeName(c.MaxRSS), c.Response)})
+	}
+	if r.ServiceLogCount > 0 {
+		rows = append(rows, row{"service log", "warnings and errors the service logged", num(float64(r.ServiceLogCount)), "—", strings.Join(r.ServiceLog[:min(3, len(r.ServiceLog))], " ⏎ ")})
+	}
+	if len(r.Uncovered) > 0 {
+		rows = append(rows, row{"coverage", "receive routes without a bench client", strings.Join(r.Uncovered, ", "), "—", "add a client in cmd/bench/dialects.go"})
+	}
+	for _, c := range checks {
+		v := "PASS"
+		if !c.Pass {
+			v = "FAIL"
+		}
+		rows = append(rows, row{"target", c.Name, v, "—", c.Got})
+	}
+	return rows, checks
+}
+
+// Markdown renders the table with its notes.
+func (r *Report) Markdown() string {
+	rows, _ := r.Table()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# chunkup benchmark\n\n")
+	fmt.Fprintf(&b, "`make bench` (cmd/bench) on %s, %s; local stack (dynalite, versitygw), one run of %s. ",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Machine, secs(r.Seconds))
+	fmt.Fprintf(&b, "Every figure is a count or a ratio of things measured side by side in this run.")
+	if r.Quick {
+		fmt.Fprintf(&b, " **Quick mode: small files, for the test only.**")
+	}
+	b.WriteString("\n\n| section | case | value | relative | detail |\n|---|---|---|---|---|\n")
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	for _, x := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", esc(x.Section), esc(x.Case), esc(x.Value), esc(x.Relative), esc(x.Detail))
+	}
+	b.WriteString(notes)
+	return b.String()
+}
+
+const notes = `
+Notes (how each figure is measured):
+
+- **throughput**: a client uploads the file through the local gateway over real HTTP on loopback (the gateway
+  turns each request into the API Gateway payload 2.0 event, base64 body included, and the handler gets it
+  through aws-lambda-go-api-proxy, as on Lambda), from the first request to the answer that completes the file.
+  The clients behave as the browser libraries do with their defaults: Resumable.js and Flow.js send a test GET
+  before each chunk (testChunks) and cut a file into floor(size/chunk) chunks; the sequential clients (django,
+  drf, jQuery-File-Upload) send one chunk at a time. **ceiling**: one raw multipart upload of the same bytes
+  straight to the same versitygw, with the same checksum work (CRC64NVME per part and full-object, unsigned
+  payload), measured several times between the chunkup runs; ratios are to the median at ×4. The large file is
+  uploaded by native at 4 MiB ×4 (and more rows as the time budget allows, all with ` + "`-full`" + `).
+- **completion**: the duration of the request that completes the file (native, django, drf: the completion
+  request; the others: the chunk whose answer says the file is complete), at 4 MiB chunks, next to the time S3's
+  CompleteMultipartUpload took inside it and the time the raw upload's own CompleteMultipartUpload took for the
+  same size (versitygw's completion copies the parts into one file, so it grows with the size).
+- **S3 requests, DynamoDB units, API + Lambda**: counted by SDK middleware on the service's own clients (every
+  HTTP attempt, retries included) for the uploads on the small file at both parallelisms, plus the cleanup
+  sweep that deletes their part records, divided by the GiB uploaded. Billable S3 requests are the PUT/COPY/POST/LIST
+  class and the GET class; DeleteObjects and AbortMultipartUpload are free. The budget is 2 per chunk + 1 per
+  part + 3 per upload. DynamoDB units are the ConsumedCapacity dynalite reports with ReturnConsumedCapacity
+  TOTAL (reads in 4 KB units, strongly consistent = 1; writes in 1 KB units, the larger of the old and new item),
+  plus 1 WRU per conditional write that lost (billed, not reported), plus the sparse sweep index's writes,
+  which dynalite does not report: modelled as 1 WRU when a session enters or leaves it and 2 when its expiresAt
+  moves. HTTP API units are each request's size (request line, headers, body) in 512 KB increments.
+  Handler time is the time the functions' handlers ran in the ×1 runs (without the event's JSON decoding).
+- **CPU**: CPU time of this process (the clients, the local gateway with its JSON and base64 work, the
+  handlers) and of versitygw and dynalite, read from /proc around each upload, per GiB; next to the raw
+  ×4 upload's. CPU time hardly changes when other work shares the machine, so it is the steadiest figure here.
+- **heap**: the same clients, but each request is turned into its event and invoked in this process through
+  aws-lambda-go's own handler (JSON decode, httpadapter, the handler, JSON encode), one at a time, after a full
+  GC; peak is the highest heap in use (runtime/metrics /memory/classes/heap/objects: live objects and garbage
+  not yet swept) sampled every 20 µs above what was in use before; allocated is /gc/heap/allocs during the
+  invocation. A file of two parts and one chunk, so part assembly and completion are among the requests.
+  **function memory**: the receive function's real binary (built for this machine) fed chunk events through a
+  local Runtime API; its peak resident memory (VmHWM) is what Lambda reports as Max Memory Used.
+- **cold start**: functions/check built for this machine (-tags lambda.norpc -trimpath -s -w) started with
+  AWS_LAMBDA_RUNTIME_API pointing at a Runtime API in the bench, fed events/native-status.json (naming a real
+  upload): process start → the first answer, next to later invocations in the same process.
+- Local timings are not AWS timings: this machine's disk, loopback and two cores are shared by the client,
+  the gateway, the handlers, versitygw and dynalite. The ratios and counts are what carries over.
+`

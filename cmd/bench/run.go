@@ -1,0 +1,568 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"chunkup/internal/upload"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	gib = 1 << 30
+)
+
+// options configure a benchmark run.
+type options struct {
+	Quick    bool          // small files, one repetition: for the test
+	Full     bool          // 1 GiB for every throughput row
+	Budget   time.Duration // time after which optional runs are skipped
+	Dialects []string      // only these (all when empty)
+	Progress io.Writer     // a line per step
+	start    time.Time
+}
+
+// plan is what a run measures.
+type plan struct {
+	Sizes      []int64 // throughput file sizes: the small one for every row, the large one for some
+	Small      int64   // the small completion-latency file
+	Chunks     []int64
+	Pars       []int
+	Reps       int   // repetitions of the small completion-latency upload
+	ColdRuns   int   // process starts for the cold start
+	RawPart    int64 // part size of the raw ceiling uploads
+	HeapChunks []int64
+}
+
+func newPlan(o options) plan {
+	p := plan{
+		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
+		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
+		Reps: 3, ColdRuns: 5, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib},
+	}
+	if o.Quick {
+		p.Small, p.Sizes, p.Reps, p.ColdRuns = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2
+	}
+	return p
+}
+
+// Report is everything one run measured; the table and the cost model are
+// made from it (docs/bench.json keeps it for `bench -cost`).
+type Report struct {
+	Started   time.Time `json:"started"`
+	Seconds   float64   `json:"seconds"`
+	Quick     bool      `json:"quick"`
+	Full      bool      `json:"full"`
+	Machine   string    `json:"machine"`
+	Sizes     []int64   `json:"sizes"`
+	Small     int64     `json:"small"`
+	Chunks    []int64   `json:"chunks"`
+	Pars      []int     `json:"pars"`
+	RawPart   int64     `json:"rawPart"`
+	Dialects  []string  `json:"dialects"`
+	Uncovered []string  `json:"uncovered,omitempty"` // chunk routes no driver covers
+	// MemoryMB is each function's MemorySize in template.yaml.
+	MemoryMB map[string]int `json:"memoryMB"`
+
+	Ceiling []RawRun `json:"ceiling"`
+	Runs    []Run    `json:"runs"`
+	Latency []Run    `json:"latency"` // the small completion-latency uploads
+	Heap    []HeapRow
+	RSS     []RSSRow   `json:"rss"`
+	Cold    *ColdStart `json:"cold"`
+	// ServiceLog is the first warnings and errors the service logged, and
+	// how many there were.
+	ServiceLog      []string `json:"serviceLog,omitempty"`
+	ServiceLogCount int      `json:"serviceLogCount"`
+}
+
+// RawRun is one raw multipart upload to S3.
+type RawRun struct {
+	Size     int64              `json:"size"`
+	Par      int                `json:"par"`
+	Seconds  float64            `json:"seconds"`
+	Complete float64            `json:"completeSeconds"`
+	CPU      map[string]float64 `json:"cpuSeconds"`
+}
+
+// Run is one upload through chunkup.
+type Run struct {
+	Dialect    string  `json:"dialect"`
+	Size       int64   `json:"size"`
+	Chunk      int64   `json:"chunk"`
+	Par        int     `json:"par"`
+	Seconds    float64 `json:"seconds"`         // first request → the answer that completed the file
+	Complete   float64 `json:"completeSeconds"` // the request that completed the file
+	S3Complete float64 `json:"s3CompleteSeconds"`
+	Chunks     int     `json:"chunks"`
+	Parts      int     `json:"parts"`
+	Requests   int     `json:"requests"`
+	Retries    int     `json:"retries,omitempty"`  // 503 answers the client retried
+	Warnings   int     `json:"warnings,omitempty"` // warnings and errors the service logged
+	Counts     Counts  `json:"counts"`             // the upload and the sweep that cleans up after it
+	Skipped    string  `json:"skipped,omitempty"`
+}
+
+func (o options) logf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "bench %5.1fs: "+format+"\n", append([]any{time.Since(o.start).Seconds()}, args...)...)
+	}
+}
+
+// run measures everything and returns the report.
+func run(ctx context.Context, o options) (*Report, error) {
+	p := newPlan(o)
+	start := time.Now()
+	o.start = start
+	e, err := newEnv(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	rep := &Report{
+		Started: start.UTC(), Quick: o.Quick, Full: o.Full, Sizes: p.Sizes, Small: p.Small,
+		Chunks: p.Chunks, Pars: p.Pars, RawPart: p.RawPart, MemoryMB: map[string]int{},
+		Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+	}
+	for _, f := range e.tmpl.Functions {
+		if m, ok := f.Properties["MemorySize"]; ok {
+			var n int
+			fmt.Sscan(fmt.Sprint(m), &n)
+			rep.MemoryMB[f.LogicalID] = n
+		}
+	}
+	ds := e.available(o, rep)
+	o.logf("local stack up; dialects %s", strings.Join(rep.Dialects, ", "))
+
+	// Memory and cold start first, while this process holds little.
+	if err := e.heapRuns(ctx, o, p, ds, rep); err != nil {
+		return nil, err
+	}
+	if err := e.coldStart(ctx, o, p, rep); err != nil {
+		return nil, err
+	}
+
+	largest := slices.Max(p.Sizes)
+	data := make([]byte, largest)
+	rand.NewChaCha8([32]byte{'c', 'h', 'u', 'n', 'k', 'u', 'p'}).Read(data)
+	sums := map[int64]string{}
+	for _, s := range append([]int64{p.Small}, p.Sizes...) {
+		sum := md5.Sum(data[:s])
+		sums[s] = hex.EncodeToString(sum[:])
+	}
+	fileOf := func(size int64, name string) file { return file{name: name, data: data[:size], md5: sums[size]} }
+
+	seq := 0
+	name := func(d string, size, chunk int64, par int) string {
+		seq++
+		return fmt.Sprintf("%s-%s-%s-x%d-%d.bin", d, sizeName(size), sizeName(chunk), par, seq)
+	}
+	ceiling := func(size int64, par int) error {
+		key := fmt.Sprintf("raw/%d-%d-%d", size, par, seq)
+		seq++
+		before := e.counts()
+		r, err := rawUpload(ctx, e.raw, e.bucket, key, fileOf(size, key), p.RawPart, par)
+		if err != nil {
+			return err
+		}
+		cpu := e.counts().Sub(before).CPU
+		deleteObject(ctx, e.raw, e.bucket, key)
+		rep.Ceiling = append(rep.Ceiling, RawRun{Size: size, Par: par, Seconds: r.Total.Seconds(), Complete: r.Complete.Seconds(), CPU: cpu})
+		o.logf("raw ×%d %s: %.1f MB/s", par, sizeName(size), float64(size)/r.Total.Seconds()/1e6)
+		return nil
+	}
+	upload := func(d *dialect, size, chunk int64, par int, latency bool) error {
+		r, err := e.measureUpload(ctx, d, fileOf(size, name(d.Name, size, chunk, par)), chunk, par)
+		if err != nil {
+			return err
+		}
+		if latency {
+			rep.Latency = append(rep.Latency, r)
+		} else {
+			rep.Runs = append(rep.Runs, r)
+			o.logf("%s %s chunks ×%d %s: %.1f MB/s, completion %.0f ms", d.Name, sizeName(chunk), par, sizeName(size),
+				float64(size)/r.Seconds/1e6, r.Complete*1000)
+		}
+		return nil
+	}
+
+	// The small completion-latency uploads.
+	for i := range p.Reps {
+		for _, d := range ds {
+			if i > 0 && d.Name != "native" {
+				continue // repeated for the native target only
+			}
+			if err := upload(d, p.Small, 4*mib, parFor(d, 4), true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := ceiling(p.Small, 4); err != nil {
+		return nil, err
+	}
+
+	// The throughput runs, most wanted first; once the time budget is
+	// spent, optional runs are skipped (and shown as skipped). A ceiling
+	// measurement of the same size comes every few runs.
+	specs := runPlan(ds, p, o.Full)
+	lastOf := map[int64]time.Duration{}
+	sinceCeiling := map[int64]int{}
+	for _, sp := range specs {
+		elapsed := time.Since(start)
+		estimate := lastOf[sp.size]
+		if estimate == 0 {
+			estimate = lastOf[p.Sizes[0]] * time.Duration(sp.size/p.Sizes[0])
+		}
+		if sp.optional && o.Budget > 0 && elapsed+estimate*5/4 > o.Budget {
+			rep.Runs = append(rep.Runs, Run{Dialect: sp.d.Name, Size: sp.size, Chunk: sp.chunk, Par: sp.par,
+				Skipped: fmt.Sprintf("time budget (%s of %s used)", elapsed.Round(time.Second), o.Budget)})
+			continue
+		}
+		has := func(par int) bool {
+			return slices.ContainsFunc(rep.Ceiling, func(c RawRun) bool { return c.Size == sp.size && c.Par == par })
+		}
+		if sinceCeiling[sp.size] >= 4 || !has(4) {
+			if err := ceiling(sp.size, 4); err != nil {
+				return nil, err
+			}
+			sinceCeiling[sp.size] = 0
+		}
+		if !has(1) {
+			if err := ceiling(sp.size, 1); err != nil {
+				return nil, err
+			}
+		}
+		t := time.Now()
+		if err := upload(sp.d, sp.size, sp.chunk, sp.par, false); err != nil {
+			return nil, err
+		}
+		lastOf[sp.size] = time.Since(t)
+		sinceCeiling[sp.size]++
+	}
+	for _, size := range p.Sizes {
+		if sinceCeiling[size] > 0 {
+			if err := ceiling(size, 4); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.SliceStable(rep.Runs, func(i, j int) bool {
+		a, b := rep.Runs[i], rep.Runs[j]
+		if a.Size != b.Size {
+			return a.Size < b.Size
+		}
+		if a.Dialect != b.Dialect {
+			return slices.Index(rep.Dialects, a.Dialect) < slices.Index(rep.Dialects, b.Dialect)
+		}
+		if a.Chunk != b.Chunk {
+			return a.Chunk < b.Chunk
+		}
+		return a.Par < b.Par
+	})
+	rep.Seconds = time.Since(start).Seconds()
+	e.log.mu.Lock()
+	rep.ServiceLog, rep.ServiceLogCount = append([]string(nil), e.log.lines...), e.log.n
+	e.log.mu.Unlock()
+	return rep, nil
+}
+
+// runSpec is one throughput run.
+type runSpec struct {
+	d        *dialect
+	size     int64
+	chunk    int64
+	par      int
+	optional bool
+}
+
+// runPlan orders the throughput runs by how much they are wanted: native
+// everywhere on the small file and at 4 MiB ×4 on the large one (the
+// issue's target and the completion latency) always; then every other
+// dialect on the small file at 4 MiB, at 1 MiB, and at ×1; then the large
+// file for the rest. With full, every run is made.
+func runPlan(ds []*dialect, p plan, full bool) []runSpec {
+	small, large := p.Sizes[0], p.Sizes[len(p.Sizes)-1]
+	var out []runSpec
+	add := func(d *dialect, size, chunk int64, par int, optional bool) {
+		if d.Sequential && par > 1 {
+			return
+		}
+		for _, r := range out {
+			if r.d == d && r.size == size && r.chunk == chunk && r.par == par {
+				return
+			}
+		}
+		out = append(out, runSpec{d: d, size: size, chunk: chunk, par: par, optional: optional && !full})
+	}
+	for _, d := range ds {
+		if d.Name == "native" {
+			for _, chunk := range p.Chunks {
+				for _, par := range p.Pars {
+					add(d, small, chunk, par, false)
+				}
+			}
+			add(d, large, 4*mib, 4, false)
+		}
+	}
+	best := slices.Max(p.Pars)
+	for _, chunk := range []int64{4 * mib, 1 * mib} {
+		for _, d := range ds {
+			add(d, small, chunk, parFor(d, best), true)
+		}
+	}
+	for _, d := range ds {
+		for _, chunk := range p.Chunks {
+			for _, par := range p.Pars {
+				add(d, small, chunk, par, true)
+			}
+		}
+	}
+	for _, chunk := range []int64{4 * mib, 1 * mib} {
+		for _, d := range ds {
+			add(d, large, chunk, parFor(d, best), true)
+		}
+	}
+	if full {
+		for _, d := range ds {
+			for _, chunk := range p.Chunks {
+				for _, par := range p.Pars {
+					add(d, large, chunk, par, false)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// parFor is the parallelism a dialect's client can use.
+func parFor(d *dialect, par int) int {
+	if d.Sequential {
+		return 1
+	}
+	return par
+}
+
+// available picks the dialects whose routes the service serves, and notes
+// chunk routes that no driver covers.
+func (e *env) available(o options, rep *Report) []*dialect {
+	svc, tmpl := e.routeKeys(), e.templateRoutes()
+	covered := map[string]bool{}
+	var out []*dialect
+	for _, d := range dialects() {
+		ok := true
+		for _, r := range d.Routes {
+			covered[r] = true
+			ok = ok && svc[r] && tmpl[r]
+		}
+		if ok && (len(o.Dialects) == 0 || slices.Contains(o.Dialects, d.Name)) {
+			out = append(out, d)
+			rep.Dialects = append(rep.Dialects, d.Name)
+		}
+	}
+	for _, r := range e.svc.Routes() {
+		k := r.Method + " " + r.Path
+		if r.Function == "ReceiveFunction" && !covered[k] {
+			rep.Uncovered = append(rep.Uncovered, k)
+		}
+	}
+	return out
+}
+
+// measureUpload uploads f through d, has the sweep clean up after it as
+// the cleanup function would, and returns the counts of both.
+func (e *env) measureUpload(ctx context.Context, d *dialect, f file, chunk int64, par int) (Run, error) {
+	r := Run{Dialect: d.Name, Size: f.size(), Chunk: chunk, Par: par}
+	if g := (upload.Geometry{Size: f.size(), ChunkSize: chunk, Chunks: chunkCount(f.size(), chunk)}); true {
+		if d.Name == "resumable" || d.Name == "flow" {
+			g.Chunks = max(1, int(f.size()/chunk))
+		}
+		plan, err := upload.NewPlan(g)
+		if err != nil {
+			return r, err
+		}
+		r.Chunks, r.Parts = plan.Chunks, plan.Parts
+	}
+	c := &client{http: e.client, base: e.url, s3CompleteTotal: e.s3CompleteSeconds}
+	before, logged := e.counts(), e.log.count()
+	start := time.Now()
+	res, err := d.upload(ctx, c, f, chunk, par)
+	if err != nil {
+		return r, fmt.Errorf("%s, %s chunks ×%d, %s: %w", d.Name, sizeName(chunk), par, sizeName(f.size()), err)
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.Complete, r.S3Complete, r.Requests, r.Retries = res.Complete.Seconds(), res.S3Complete.Seconds(), res.Requests, res.Retries
+	// The cleanup function deletes a finished upload's part records.
+	if _, err := e.svc.Engine.Sweep(ctx, 100); err != nil {
+		return r, fmt.Errorf("sweep after %s: %w", d.Name, err)
+	}
+	r.Counts = e.counts().Sub(before)
+	r.Warnings = e.log.count() - logged
+	size, err := e.objectSize(ctx, res.Key)
+	if err != nil {
+		return r, fmt.Errorf("%s: the finished object %q: %w", d.Name, res.Key, err)
+	}
+	if size != f.size() {
+		return r, fmt.Errorf("%s: the finished object has %d bytes, not %d", d.Name, size, f.size())
+	}
+	deleteObject(ctx, e.raw, e.bucket, res.Key)
+	return r, nil
+}
+
+func (e *env) s3CompleteSeconds() float64 {
+	e.meter.mu.Lock()
+	defer e.meter.mu.Unlock()
+	if s := e.meter.ops["S3 CompleteMultipartUpload"]; s != nil {
+		return s.Seconds
+	}
+	return 0
+}
+
+// heapRuns measures isolated invocations of every dialect at each chunk
+// size: an upload of two parts and a chunk, one request at a time.
+func (e *env) heapRuns(ctx context.Context, o options, p plan, ds []*dialect, rep *Report) error {
+	var routes []routeInfo
+	for _, r := range e.svc.Routes() {
+		routes = append(routes, routeInfo{Function: r.Function, Method: r.Method, Path: r.Path})
+	}
+	l := newLambdaRunner(routes, e.svc.Handler)
+	for _, chunk := range p.HeapChunks {
+		plan, err := upload.NewPlan(upload.Geometry{Size: 64 * chunk, ChunkSize: chunk, Chunks: 64})
+		if err != nil {
+			return err
+		}
+		size := int64(2*plan.ChunksPerPart+1) * chunk
+		data := make([]byte, size)
+		rand.NewChaCha8([32]byte{'h', 'e', 'a', 'p'}).Read(data)
+		for _, d := range ds {
+			f := file{name: fmt.Sprintf("heap-%s-%s.bin", d.Name, sizeName(chunk)), data: data}
+			row, err := heapRun(ctx, l, d, f, chunk)
+			if err != nil {
+				return err
+			}
+			rep.Heap = append(rep.Heap, row)
+			o.logf("heap %s %s chunks: peak %s, allocated %s per chunk request", d.Name, sizeName(chunk), sizeName(int64(row.PeakMax)), sizeName(int64(row.AllocMax)))
+		}
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	return nil
+}
+
+// coldStart builds the check and receive functions for this machine and
+// starts them against a local Runtime API: the check function with
+// events/native-status.json (made to name a real upload) to time its cold
+// start next to warm invocations, and the receive function with chunk
+// events to read its peak resident memory per chunk size.
+func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) error {
+	dir, err := os.MkdirTemp("", "chunkup-bench-fn-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	o.logf("building the check and receive functions for %s/%s", runtime.GOOS, runtime.GOARCH)
+	bins, err := buildFunctions(ctx, e.root, dir, "check", "receive")
+	if err != nil {
+		return err
+	}
+	stackEnv := e.stack.Environ(e.table, e.bucket)
+
+	// An upload for the status event to find.
+	c := &client{http: e.client, base: e.url, s3CompleteTotal: func() float64 { return 0 }}
+	id, err := createNative(ctx, c, "cold.bin", 12*mib, 4*mib)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join(e.root, "events", "native-status.json"))
+	if err != nil {
+		return err
+	}
+	ev, err := retarget(raw, id)
+	if err != nil {
+		return err
+	}
+	mem := rep.MemoryMB["CheckFunction"]
+	var colds, inits, firsts, warms []time.Duration
+	var maxRSS int64
+	var status string
+	for i := 0; i < p.ColdRuns; i++ {
+		evs := [][]byte{ev, ev, ev, ev, ev, ev}
+		run, err := runFunction(ctx, bins["check"], lambdaEnv(stackEnv, "CheckFunction", mem, dir), evs)
+		if err != nil {
+			return err
+		}
+		colds, inits, firsts = append(colds, run.Cold), append(inits, run.Init), append(firsts, run.First)
+		warms = append(warms, run.Warm...)
+		maxRSS = max(maxRSS, run.MaxRSS)
+		status = run.Responses[0]
+	}
+	fi, _ := os.Stat(bins["check"])
+	rep.Cold = &ColdStart{
+		Function: "CheckFunction", Event: "events/native-status.json", Runs: p.ColdRuns,
+		Cold: median(colds).Seconds(), Init: median(inits).Seconds(), First: median(firsts).Seconds(),
+		Warm: median(warms).Seconds(), MaxRSS: maxRSS, Binary: fi.Size(), Response: status,
+	}
+	o.logf("cold start %.0f ms (init %.0f ms), warm %.1f ms", rep.Cold.Cold*1000, rep.Cold.Init*1000, rep.Cold.Warm*1000)
+
+	// The receive function's peak memory over a run of chunks.
+	for _, chunk := range p.HeapChunks {
+		plan, err := upload.NewPlan(upload.Geometry{Size: 64 * chunk, ChunkSize: chunk, Chunks: 64})
+		if err != nil {
+			return err
+		}
+		n := 2*plan.ChunksPerPart + 1
+		size := int64(n) * chunk
+		id, err := createNative(ctx, c, "rss.bin", size, chunk)
+		if err != nil {
+			return err
+		}
+		data := make([]byte, chunk)
+		rand.NewChaCha8([32]byte{'r', 's', 's'}).Read(data)
+		var evs [][]byte
+		for i := 0; i < n; i++ {
+			ev, err := chunkEvent(id, i, data)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		run, err := runFunction(ctx, bins["receive"], lambdaEnv(stackEnv, "ReceiveFunction", rep.MemoryMB["ReceiveFunction"], dir), evs)
+		if err != nil {
+			return err
+		}
+		for i, s := range run.Responses {
+			if s != "200" {
+				return fmt.Errorf("receive function: chunk %d answered %s", i, s)
+			}
+		}
+		rep.RSS = append(rep.RSS, RSSRow{Chunk: chunk, Invocations: n, MaxRSS: run.MaxRSS, Warm: median(run.Warm).Seconds()})
+		o.logf("receive function, %s chunks: max RSS %s", sizeName(chunk), sizeName(run.MaxRSS))
+	}
+	return nil
+}
+
+func sizeName(n int64) string {
+	switch {
+	case n >= gib && n%gib == 0:
+		return fmt.Sprintf("%d GiB", n/gib)
+	case n >= mib && n%mib == 0:
+		return fmt.Sprintf("%d MiB", n/mib)
+	case n >= mib:
+		return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+	case n >= kib:
+		return fmt.Sprintf("%.0f KiB", float64(n)/kib)
+	}
+	return fmt.Sprintf("%d B", n)
+}
