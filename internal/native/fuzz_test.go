@@ -76,11 +76,17 @@ func FuzzCreate(f *testing.F) {
 			Size      *int64 `json:"size"`
 			Type      string `json:"type"`
 			ChunkSize int64  `json:"chunkSize"`
+			Checksum  string `json:"checksum"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil || req.Size == nil {
 			t.Fatalf("%q reached the stores but is not a create request: %v", body, err)
+		}
+		if req.Checksum != "" {
+			if c, err := upload.ParseChecksum(req.Checksum); err != nil || s.Verify != c.String() {
+				t.Fatalf("checksum %q reached the stores as %v (%v)", req.Checksum, s.Verify, err)
+			}
 		}
 		chunk := req.ChunkSize
 		if chunk == 0 {
@@ -111,18 +117,34 @@ func checkSession(t *testing.T, s *upload.Session) {
 }
 
 // FuzzPutChunk drives PUT /v1/uploads/{id}/chunks/{n} with any id, chunk
-// number and body, and the id routes (status, complete, abort) with the
-// same id. Only a whole chunk number from 0, a body within the chunk
-// limit and an id of the engine's shape reach the stores; everything else
-// is a 4xx native error (chunk_out_of_range for a bad number, 404 for an
-// id no upload can have).
+// number, checksum headers (X-Chunk-Checksum, Content-MD5) and body, and
+// the id routes (status, complete, abort) with the same id. Only a whole
+// chunk number from 0, a body within the chunk limit that matches every
+// checksum sent and an id of the engine's shape reach the stores;
+// everything else is a 4xx native error (chunk_out_of_range for a bad
+// number, invalid_request or checksum_mismatch for a checksum that does
+// not read or does not match, 404 for an id no upload can have).
 func FuzzPutChunk(f *testing.F) {
-	f.Fuzz(func(t *testing.T, id, n string, body []byte) {
+	f.Fuzz(func(t *testing.T, id, n, checksum, contentMD5 string, body []byte) {
 		engine, u := newUnreachable()
 		a := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("PUT", "/v1/uploads/x/chunks/0", bytes.NewReader(body))
 		r.SetPathValue("id", id)
 		r.SetPathValue("n", n)
+		var sums []string
+		if checksum != "" {
+			r.Header.Set("X-Chunk-Checksum", checksum)
+			sums = append(sums, r.Header.Get("X-Chunk-Checksum"))
+		}
+		if contentMD5 != "" {
+			r.Header.Set("Content-MD5", contentMD5)
+			sums = append(sums, "md5="+r.Header.Get("Content-MD5"))
+		}
+		matches := true
+		for _, v := range sums {
+			c, err := upload.ParseChecksum(v)
+			matches = matches && err == nil && c.Verify(body) == nil
+		}
 		rec := httptest.NewRecorder()
 		a.PutChunk(rec, r)
 		code := checkRefusal(t, rec, u)
@@ -135,6 +157,10 @@ func FuzzPutChunk(f *testing.F) {
 		case int64(len(body)) > fuzzLimits.MaxChunkSize:
 			if code != upload.CodeChunkTooLarge || len(u.calls) > 0 {
 				t.Fatalf("a %d-byte chunk: %s, store calls %v", len(body), code, u.calls)
+			}
+		case !matches:
+			if code != upload.CodeInvalid && code != upload.CodeChecksum || len(u.calls) > 0 {
+				t.Fatalf("checksums %q of %q: %s, store calls %v", sums, body, code, u.calls)
 			}
 		case !engineID(id):
 			if code != upload.CodeNotFound || len(u.calls) > 0 {

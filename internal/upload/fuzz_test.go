@@ -1,10 +1,19 @@
 package upload
 
 import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash/crc32"
 	"math/big"
 	"path"
 	"strings"
 	"testing"
+
+	"chunkup/internal/crc64nvme"
 )
 
 // safeNameByte is what a sanitized name may hold: ASCII letters, digits
@@ -120,4 +129,57 @@ func planOracle(g Geometry) bool {
 		first = size
 	}
 	return first.Cmp(big.NewInt(MaxPartSize)) <= 0
+}
+
+// referenceDigest computes alg over data with the standard library (and
+// the package's CRC64NVME, which has tests of its own against S3's).
+func referenceDigest(alg string, data []byte) []byte {
+	switch alg {
+	case "md5":
+		d := md5.Sum(data)
+		return d[:]
+	case "sha1":
+		d := sha1.Sum(data)
+		return d[:]
+	case "sha256":
+		d := sha256.Sum256(data)
+		return d[:]
+	case "crc32c":
+		return binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
+	case "crc64nvme":
+		return binary.BigEndian.AppendUint64(nil, crc64nvme.Checksum(data, crc64nvme.MakeTable()))
+	}
+	return nil
+}
+
+// FuzzParseChecksum: a checksum header (X-Chunk-Checksum, Content-MD5,
+// the create request's checksum) is read or refused as invalid, never
+// half-read: what is read names a known algorithm with a digest of its
+// length, renders (String, or hex) to text that reads back the same, and
+// verifies exactly the data whose digest it is.
+func FuzzParseChecksum(f *testing.F) {
+	f.Fuzz(func(t *testing.T, v string, data []byte) {
+		c, err := ParseChecksum(v)
+		if err != nil {
+			if e, ok := AsError(err); !ok || e.Code != CodeInvalid || e.Message == "" {
+				t.Fatalf("ParseChecksum(%q) refused with %v", v, err)
+			}
+			return
+		}
+		want := referenceDigest(c.Alg, data)
+		if want == nil || len(c.Digest) != len(want) {
+			t.Fatalf("ParseChecksum(%q) = %s with a %d-byte digest", v, c.Alg, len(c.Digest))
+		}
+		for _, text := range []string{c.String(), strings.ToUpper(c.Alg) + "=" + hex.EncodeToString(c.Digest)} {
+			if again, err := ParseChecksum(text); err != nil || again.Alg != c.Alg || !bytes.Equal(again.Digest, c.Digest) {
+				t.Fatalf("ParseChecksum(%q) = %s, written %q reads %v, %v", v, c, text, again, err)
+			}
+		}
+		if err := c.Verify(data); (err == nil) != bytes.Equal(c.Digest, want) || err != nil && CodeOf(err) != CodeChecksum {
+			t.Fatalf("%s verifies %q (digest %x): %v", c, data, want, err)
+		}
+		if err := (Checksum{Alg: c.Alg, Digest: want}).Verify(data); err != nil {
+			t.Fatalf("the right %s digest of %q is refused: %v", c.Alg, data, err)
+		}
+	})
 }

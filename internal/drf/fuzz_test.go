@@ -1,0 +1,301 @@
+package drf
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"chunkup/internal/contentrange"
+	"chunkup/internal/upload"
+)
+
+// rangeDetails are the original's answers to a Content-Range it does not
+// take.
+var rangeDetails = []string{"Error in request headers", "End of chunk exceeds reported total", "Size of file exceeds the limit"}
+
+// FuzzParseRange: parseRange takes exactly the headers contentrange
+// takes whose TOTAL is within the file size limit, and answers every
+// other header as the original does: a 400 {"detail": …} that is one of
+// its three answers, with the limit when (and only when) TOTAL is over it.
+func FuzzParseRange(f *testing.F) {
+	f.Fuzz(func(t *testing.T, v string) {
+		a := &API{engine: upload.New(nil, nil, upload.Options{Limits: fuzzLimits})}
+		rng, err := a.parseRange(v)
+		if want, perr := contentrange.Parse(v); perr == nil && want.Total <= fuzzLimits.MaxFileSize {
+			if err != nil || rng != want {
+				t.Fatalf("parseRange(%q) = %+v, %v; contentrange takes it as %+v", v, rng, err, want)
+			}
+			return
+		}
+		var p *problem
+		if err == nil || !errors.As(err, &p) || p.status != http.StatusBadRequest {
+			t.Fatalf("parseRange(%q) = %+v, %v", v, rng, err)
+		}
+		detail, _ := p.body["detail"].(string)
+		known := slices.ContainsFunc(rangeDetails, func(d string) bool { return strings.HasPrefix(detail, d) })
+		limit, hasLimit := p.body["limit"]
+		overLimit := strings.HasPrefix(detail, "Size of file exceeds the limit")
+		if !known || hasLimit != overLimit || hasLimit && limit != fuzzLimits.MaxFileSize {
+			t.Fatalf("parseRange(%q): %v", v, p.body)
+		}
+	})
+}
+
+// drfMux routes requests to the dialect as api.New does.
+func drfMux(a *API) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /drf/uploads", a.Create)
+	mux.HandleFunc("POST /drf/uploads", a.Whole)
+	mux.HandleFunc("PUT /drf/uploads/{id}", a.Append)
+	mux.HandleFunc("GET /drf/uploads/{id}", a.Get)
+	mux.HandleFunc("/drf/uploads", a.Other)
+	mux.HandleFunc("/drf/uploads/{id}", a.Other)
+	mux.HandleFunc("POST /drf/uploads/{id}", a.Complete)
+	return mux
+}
+
+// engineID reports whether id has the shape of the engine's ids.
+func engineID(id string) bool {
+	_, err := hex.DecodeString(id)
+	return len(id) == 32 && err == nil
+}
+
+// FuzzRequest drives every route of the dialect with any method, upload
+// id, Content-Type, Content-Range and body. The answer is always the
+// original's shape: a 4xx {"detail": …} (a string, or a field's list of
+// messages) unless the stores were called, then a 503 to retry; OPTIONS
+// describes the view. What reaches the stores is an id of the engine's
+// shape, looked up, or a new upload: a file name the engine takes, within
+// the size limit, and for a chunk PUT a Content-Range from byte 0 that
+// spans exactly the chunk's bytes.
+func FuzzRequest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, method, id, contentType, contentRange string, body []byte) {
+		if strings.Contains(id, "/") || id == "." || id == ".." || method == http.MethodConnect {
+			return // not one of the dialect's routes once the path is clean
+		}
+		target := "/drf/uploads"
+		if id != "" {
+			target += "/" + id
+		}
+		r, err := http.NewRequest(method, "http://api.example.com/", bytes.NewReader(body))
+		if err != nil {
+			return // not a method a request can carry
+		}
+		r.URL.Path, r.URL.RawPath = target, ""
+		r.RequestURI = target
+		for k, v := range map[string]string{"Content-Type": contentType, "Content-Range": contentRange} {
+			if v != "" {
+				r.Header.Set(k, v)
+			}
+		}
+		engine, u := newUnreachable()
+		a := New(engine, "/drf/uploads", fuzzOwner, slog.New(slog.DiscardHandler))
+		mux := drfMux(a)
+		if _, pattern := mux.Handler(r); pattern == "" {
+			return // no route: API Gateway answers, not the dialect
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		if rec.Code == http.StatusOK && method == http.MethodOptions {
+			return
+		}
+		var e struct {
+			Detail         json.RawMessage `json:"detail"`
+			Limit          *int64          `json:"limit"`
+			ExpectedOffset *int64          `json:"expected_offset"`
+			ProvidedOffset *int64          `json:"provided_offset"`
+		}
+		if err := decodeStrict(rec.Body.Bytes(), &e); err != nil || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: %d %q is not a DRF error: %v", method, target, rec.Code, rec.Body, err)
+		}
+		var detail string
+		var fields map[string][]string
+		if json.Unmarshal(e.Detail, &detail) != nil && (json.Unmarshal(e.Detail, &fields) != nil || len(fields) != 1 || len(fields["filename"]) != 1) {
+			t.Fatalf("%s %s: detail %s", method, target, e.Detail)
+		}
+		if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+			t.Fatalf("%s %s refused without a store call, yet %d %q", method, target, rec.Code, rec.Body)
+		}
+		if len(u.calls) == 0 {
+			return
+		}
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
+			t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+		}
+		if slices.Equal(u.calls, []string{"GetSession"}) {
+			if got := r.PathValue("id"); !engineID(got) || u.ids[0] != got {
+				t.Fatalf("%s %s: looked up %q", method, target, u.ids)
+			}
+			return
+		}
+		if !slices.Equal(u.calls, []string{"CreateSession"}) {
+			t.Fatalf("%s %s: store calls %v", method, target, u.calls)
+		}
+		s := u.sessions[0]
+		if s.Name == "" || s.Name != strings.TrimSpace(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength || !utf8.ValidString(s.Name) ||
+			s.Size < 0 || s.Size > fuzzLimits.MaxFileSize || s.Key != upload.ObjectKey(s.ID, s.Name) || s.Kind != upload.Sequential {
+			t.Fatalf("%s %s: created %+v", method, target, s)
+		}
+		if method == http.MethodPut {
+			rg, err := contentrange.Parse(contentRange)
+			if err != nil || rg.Start != 0 || rg.Total != s.Size || rg.Len() > fuzzLimits.MaxChunkSize {
+				t.Fatalf("PUT with Content-Range %q created %+v: %v", contentRange, s, err)
+			}
+		}
+	})
+}
+
+// unreachable stands in for both stores of an engine whose stores are
+// never there: every call is recorded and fails. A fuzz run on it proves
+// parsing only (the integration tests prove the stores): what the parser
+// refuses must never reach it.
+type unreachable struct {
+	upload.Sessions // not called: every method is overridden below
+	upload.Blobs
+	calls    []string
+	idents   []string          // identifiers looked up
+	ids      []string          // session ids read
+	sessions []*upload.Session // sessions created
+}
+
+var errUnreachable = errors.New("fuzz: the stores are unreachable")
+
+func (u *unreachable) hit(call string) error {
+	u.calls = append(u.calls, call)
+	return errUnreachable
+}
+
+func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
+	u.sessions = append(u.sessions, s)
+	return u.hit("CreateSession")
+}
+func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
+	u.ids = append(u.ids, id)
+	return nil, u.hit("GetSession")
+}
+func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
+	u.idents = append(u.idents, ident)
+	return "", u.hit("LookupIdentifier")
+}
+func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
+func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
+	return u.hit("BindIdentifier")
+}
+func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
+	return "", u.hit("SetMultipartID")
+}
+func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
+	return u.hit("Touch")
+}
+func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
+	return 0, u.hit("RecordChunk")
+}
+func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
+	return nil, u.hit("GetPart")
+}
+func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
+	return nil, u.hit("ListParts")
+}
+func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
+	return u.hit("ClaimPart")
+}
+func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
+	return u.hit("ReleasePart")
+}
+func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
+	return u.hit("FinishPart")
+}
+func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
+	return 0, u.hit("CountPart")
+}
+func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
+func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
+	return u.hit("CommitAppend")
+}
+func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
+	return u.hit("PutSealedPart")
+}
+func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
+func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
+	return u.hit("BeginComplete")
+}
+func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
+	return u.hit("FinishComplete")
+}
+func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
+	return u.hit("EndSession")
+}
+func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
+	return u.hit("Forget")
+}
+func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
+	return nil, u.hit("ListExpired")
+}
+func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
+	return u.hit("PutStaged")
+}
+func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
+	return nil, u.hit("OpenStaged")
+}
+func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
+func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
+	return nil, u.hit("ListStaged")
+}
+func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
+	return "", u.hit("CreateMultipart")
+}
+func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
+	return "", u.hit("UploadPart")
+}
+func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("CompleteMultipart")
+}
+func (u *unreachable) AbortMultipart(context.Context, string, string) error {
+	return u.hit("AbortMultipart")
+}
+func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("PutObject")
+}
+func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
+	return upload.Object{}, u.hit("HeadObject")
+}
+
+// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
+var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
+
+// newUnreachable returns an engine on stores that fail every call, and
+// the stores.
+func newUnreachable() (*upload.Engine, *unreachable) {
+	u := &unreachable{}
+	opt := upload.DefaultOptions()
+	opt.Limits = fuzzLimits
+	opt.Logger = slog.New(slog.DiscardHandler)
+	return upload.New(u, u, opt), u
+}
+
+func fuzzOwner(*http.Request) string { return "fuzz" }
+
+// decodeStrict decodes a whole answer body into v, refusing fields v does
+// not have and anything after the one JSON value.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,364 @@
+package multipleupload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"chunkup/internal/upload"
+)
+
+// chunkHeaders are a chunk POST's X- headers.
+func chunkHeaders(uploadID, index, count, name, size string) http.Header {
+	h := http.Header{}
+	h.Set("X-Upload-Id", uploadID)
+	h.Set("X-Chunk-Index", index)
+	h.Set("X-Chunk-Count", count)
+	h.Set("X-File-Name", name)
+	h.Set("X-File-Size", size)
+	return h
+}
+
+// encodeURIComponent is how the clients write a name that is not
+// Latin-1 into X-File-Name (JavaScript's encodeURIComponent).
+func encodeURIComponent(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// FuzzParseHeaders: what parseHeaders accepts is what was sent (numbers
+// as strconv reads them, trimmed), a chunk index in [0, count), a count
+// within the limit, a size within the limit, an upload id of 1 to 512
+// bytes and a name; a name as the clients encode it comes back as it was.
+// What it refuses is a 4xx refusal.
+func FuzzParseHeaders(f *testing.F) {
+	f.Fuzz(func(t *testing.T, uploadID, index, count, name, size string) {
+		hd, err := parseHeaders(chunkHeaders(uploadID, index, count, name, size), fuzzLimits)
+		if err != nil {
+			e, ok := upload.AsError(err)
+			if st := status(upload.CodeOf(err)); !ok || e.Message == "" || st < 400 || st > 499 {
+				t.Fatalf("refused with %v, answered %d", err, st)
+			}
+			return
+		}
+		num := func(v string) int64 {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("parseHeaders accepted the number %q", v)
+			}
+			return n
+		}
+		l := fuzzLimits
+		switch {
+		case hd.uploadID != strings.TrimSpace(uploadID) || hd.uploadID == "" || len(hd.uploadID) > MaxUploadIDLength:
+			t.Fatalf("upload id %q from %q", hd.uploadID, uploadID)
+		case int64(hd.index) != num(index) || int64(hd.count) != num(count) || hd.size != num(size):
+			t.Fatalf("parseHeaders read %+v from %q %q %q", hd, index, count, size)
+		case hd.index < 0 || hd.index >= hd.count || hd.count > l.MaxChunks || hd.size < 0 || hd.size > l.MaxFileSize:
+			t.Fatalf("parseHeaders accepted %+v", hd)
+		case hd.name == "":
+			t.Fatalf("parseHeaders accepted the name %q", name)
+		}
+		if !utf8.ValidString(name) {
+			return
+		}
+		again, err := parseHeaders(chunkHeaders(uploadID, index, count, encodeURIComponent(name), size), fuzzLimits)
+		if err != nil || again.name != name {
+			t.Fatalf("the name %q, encoded as %q, came back as %q, %v", name, encodeURIComponent(name), again.name, err)
+		}
+	})
+}
+
+// FuzzGeometry: for any chunk the headers allow (index in [0, count),
+// count and size within the limits, a body within the chunk limit), the
+// geometry worked out from it is one NewPlan accepts, gives the chunk its
+// length, and is the same whichever chunk of that file arrives first.
+func FuzzGeometry(f *testing.F) {
+	f.Fuzz(func(t *testing.T, size int64, count, index int, n int64) {
+		l := fuzzLimits
+		if index < 0 || index >= count || count > l.MaxChunks || size < 0 || size > l.MaxFileSize || n < 0 || n > l.MaxChunkSize {
+			return // parseHeaders and readBody refuse these
+		}
+		hd := headers{uploadID: "u", index: index, count: count, name: "f", size: size}
+		g, err := hd.geometry(n)
+		if err != nil {
+			if st := status(upload.CodeOf(err)); st < 400 || st > 499 {
+				t.Fatalf("refused with %v, answered %d", err, st)
+			}
+			return
+		}
+		if g.Size != size || g.Chunks != count || g.ChunkLen(index) != n {
+			t.Fatalf("chunk %d of %d bytes of a %d-byte file in %d: %+v", index, n, size, count, g)
+		}
+		if _, err := upload.NewPlan(g); err != nil {
+			t.Fatalf("chunk %d of %d bytes of a %d-byte file in %d: NewPlan refuses %+v: %v", index, n, size, count, g, err)
+		}
+		for _, j := range []int{0, index - 1, index + 1, count - 1} {
+			if j < 0 || j >= count {
+				continue
+			}
+			other := headers{uploadID: "u", index: j, count: count, name: "f", size: size}
+			if g2, err := other.geometry(g.ChunkLen(j)); err != nil || g2 != g || other.identifier(g2) != hd.identifier(g) {
+				t.Fatalf("chunk %d gives %+v; chunk %d of that file gives %+v, %v", index, g, j, g2, err)
+			}
+		}
+	})
+}
+
+// muError is the one error shape of the dialect.
+type muError struct {
+	Success *bool       `json:"success"`
+	Error   string      `json:"error"`
+	Code    upload.Code `json:"code"`
+	Limit   int64       `json:"limit"`
+}
+
+// checkAnswer checks an answer of the handler on unreachable stores.
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable) {
+	t.Helper()
+	var e muError
+	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("%d %q is not a MultipleUpload error: %v", rec.Code, rec.Body, err)
+	}
+	if e.Success == nil || *e.Success || e.Error == "" || e.Code == "" || rec.Code != status(e.Code) || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q: success, error, code, status or type wrong", rec.Code, rec.Body)
+	}
+	if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+		t.Fatalf("refused without a store call, yet %d %q", rec.Code, rec.Body)
+	}
+	if len(u.calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
+		t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+	}
+}
+
+// FuzzChunk drives the chunk POST with any X- headers and body. Only a
+// chunk whose headers parse and whose length fits a geometry NewPlan
+// accepts reaches the stores, and it looks up the identifier of that
+// upload id and geometry.
+func FuzzChunk(f *testing.F) {
+	f.Fuzz(func(t *testing.T, uploadID, index, count, name, size, contentType string, body []byte) {
+		engine, u := newUnreachable()
+		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		r := httptest.NewRequest("POST", "/multipleupload/upload-chunk", bytes.NewReader(body))
+		r.Header = chunkHeaders(uploadID, index, count, name, size)
+		r.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		h.Chunk(rec, r)
+		checkAnswer(t, rec, u)
+		if len(u.calls) == 0 {
+			return
+		}
+		hd, err := parseHeaders(r.Header, fuzzLimits)
+		if err != nil {
+			t.Fatalf("headers parseHeaders refuses (%v) reached the stores", err)
+		}
+		g, err := hd.geometry(int64(len(body)))
+		if err != nil || int64(len(body)) > fuzzLimits.MaxChunkSize {
+			t.Fatalf("a %d-byte chunk with %+v reached the stores: %v", len(body), hd, err)
+		}
+		if _, err := upload.NewPlan(g); err != nil {
+			t.Fatalf("a chunk of a geometry NewPlan refuses (%+v: %v) reached the stores", g, err)
+		}
+		if !slices.Equal(u.calls, []string{"LookupIdentifier"}) || u.idents[0] != hd.identifier(g) {
+			t.Fatalf("store calls %v %q", u.calls, u.idents)
+		}
+	})
+}
+
+// FuzzFile drives the whole-file POST with any Content-Type and body.
+// Only a multipart form with one file "file" that has a name and fits in
+// a chunk reaches the stores, and it creates an upload of that file in
+// one chunk.
+func FuzzFile(f *testing.F) {
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		engine, u := newUnreachable()
+		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		r := httptest.NewRequest("POST", "/multipleupload/upload", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		h.File(rec, r)
+		checkAnswer(t, rec, u)
+		if len(u.calls) == 0 {
+			return
+		}
+		if !slices.Equal(u.calls, []string{"CreateSession"}) || r.MultipartForm == nil {
+			t.Fatalf("store calls %v", u.calls)
+		}
+		file, fh, err := r.FormFile("file")
+		if err != nil {
+			t.Fatalf("a form without the file reached the stores: %v", err)
+		}
+		data, _ := io.ReadAll(file)
+		file.Close()
+		s := u.sessions[0]
+		plan, err := upload.NewPlan(s.Geometry)
+		if s.Name != fh.Filename || s.Size != int64(len(data)) || s.Chunks != 1 || err != nil || plan != s.Plan ||
+			s.Size > fuzzLimits.MaxChunkSize || !utf8.ValidString(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength {
+			t.Fatalf("the file %q of %d bytes became %+v (%v)", fh.Filename, len(data), s, err)
+		}
+	})
+}
+
+// unreachable stands in for both stores of an engine whose stores are
+// never there: every call is recorded and fails. A fuzz run on it proves
+// parsing only (the integration tests prove the stores): what the parser
+// refuses must never reach it.
+type unreachable struct {
+	upload.Sessions // not called: every method is overridden below
+	upload.Blobs
+	calls    []string
+	idents   []string          // identifiers looked up
+	ids      []string          // session ids read
+	sessions []*upload.Session // sessions created
+}
+
+var errUnreachable = errors.New("fuzz: the stores are unreachable")
+
+func (u *unreachable) hit(call string) error {
+	u.calls = append(u.calls, call)
+	return errUnreachable
+}
+
+func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
+	u.sessions = append(u.sessions, s)
+	return u.hit("CreateSession")
+}
+func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
+	u.ids = append(u.ids, id)
+	return nil, u.hit("GetSession")
+}
+func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
+	u.idents = append(u.idents, ident)
+	return "", u.hit("LookupIdentifier")
+}
+func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
+func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
+	return u.hit("BindIdentifier")
+}
+func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
+	return "", u.hit("SetMultipartID")
+}
+func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
+	return u.hit("Touch")
+}
+func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
+	return 0, u.hit("RecordChunk")
+}
+func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
+	return nil, u.hit("GetPart")
+}
+func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
+	return nil, u.hit("ListParts")
+}
+func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
+	return u.hit("ClaimPart")
+}
+func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
+	return u.hit("ReleasePart")
+}
+func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
+	return u.hit("FinishPart")
+}
+func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
+	return 0, u.hit("CountPart")
+}
+func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
+func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
+	return u.hit("CommitAppend")
+}
+func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
+	return u.hit("PutSealedPart")
+}
+func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
+func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
+	return u.hit("BeginComplete")
+}
+func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
+	return u.hit("FinishComplete")
+}
+func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
+	return u.hit("EndSession")
+}
+func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
+	return u.hit("Forget")
+}
+func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
+	return nil, u.hit("ListExpired")
+}
+func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
+	return u.hit("PutStaged")
+}
+func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
+	return nil, u.hit("OpenStaged")
+}
+func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
+func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
+	return nil, u.hit("ListStaged")
+}
+func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
+	return "", u.hit("CreateMultipart")
+}
+func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
+	return "", u.hit("UploadPart")
+}
+func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("CompleteMultipart")
+}
+func (u *unreachable) AbortMultipart(context.Context, string, string) error {
+	return u.hit("AbortMultipart")
+}
+func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("PutObject")
+}
+func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
+	return upload.Object{}, u.hit("HeadObject")
+}
+
+// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
+var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
+
+// newUnreachable returns an engine on stores that fail every call, and
+// the stores.
+func newUnreachable() (*upload.Engine, *unreachable) {
+	u := &unreachable{}
+	opt := upload.DefaultOptions()
+	opt.Limits = fuzzLimits
+	opt.Logger = slog.New(slog.DiscardHandler)
+	return upload.New(u, u, opt), u
+}
+
+func fuzzOwner(*http.Request) string { return "fuzz" }
+
+// decodeStrict decodes a whole answer body into v, refusing fields v does
+// not have and anything after the one JSON value.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,339 @@
+package resumable
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"chunkup/internal/upload"
+)
+
+// dialectOf is the dialect a fuzz input speaks.
+func dialectOf(flow bool) Dialect {
+	if flow {
+		return FlowJS()
+	}
+	return ResumableJS("resumable")
+}
+
+// fuzzNumber is how parse reads a number parameter.
+func fuzzNumber(v string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n, err == nil
+}
+
+// FuzzParse: the parameters of a chunk or test request, in either
+// dialect. What parse accepts is exactly what was sent (numbers as
+// strconv reads them), a chunk number in [1, TotalChunks], a geometry the
+// engine's NewPlan accepts, within the chunk count limit, a
+// CurrentChunkSize that is the chunk's length in that geometry, and an
+// identifier and file name within bounds; the same parameters written
+// back the way the clients write them parse to the same thing. What it
+// refuses is a refusal that the dialect answers with a 4xx.
+func FuzzParse(f *testing.F) {
+	f.Fuzz(func(t *testing.T, flow bool, number, chunkSize, current, total, chunks, identifier, filename, fileType string) {
+		engine, u := newUnreachable()
+		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		pre := h.d.Prefix
+		q := map[string]string{
+			pre + "ChunkNumber": number, pre + "ChunkSize": chunkSize, pre + "CurrentChunkSize": current,
+			pre + "TotalSize": total, pre + "TotalChunks": chunks, pre + "Identifier": identifier,
+			pre + "Filename": filename, pre + "Type": fileType,
+		}
+		get := func(k string) string { return q[k] }
+		p, err := h.parse(get)
+		if len(u.calls) > 0 {
+			t.Fatalf("parse called the stores: %v", u.calls)
+		}
+		if err != nil {
+			e, ok := upload.AsError(err)
+			if st := h.d.Status(upload.CodeOf(err)); !ok || e.Message == "" || st < 400 || st > 499 {
+				t.Fatalf("parse refused with %v, answered %d", err, st)
+			}
+			return
+		}
+		n, _ := fuzzNumber(number)
+		cs, _ := fuzzNumber(chunkSize)
+		cur, _ := fuzzNumber(current)
+		size, _ := fuzzNumber(total)
+		count, _ := fuzzNumber(chunks)
+		g := upload.Geometry{Size: size, ChunkSize: cs, Chunks: int(count)}
+		if int64(p.number) != n || p.current != cur || p.geometry != g || p.identifier != identifier || p.filename != filename {
+			t.Fatalf("parse read %+v from %q", p, q)
+		}
+		if p.fileType != fileType && h.d.TypeParam || p.fileType != "" && !h.d.TypeParam {
+			t.Fatalf("parse took type %q from %q", p.fileType, fileType)
+		}
+		if p.number < 1 || p.number > g.Chunks || g.Chunks > fuzzLimits.MaxChunks {
+			t.Fatalf("parse accepted chunk %d of %d", p.number, g.Chunks)
+		}
+		if _, err := upload.NewPlan(g); err != nil {
+			t.Fatalf("parse accepted a geometry NewPlan refuses: %+v: %v", g, err)
+		}
+		if p.current != g.ChunkLen(p.number-1) {
+			t.Fatalf("parse accepted CurrentChunkSize %d for chunk %d of %+v", p.current, p.number, g)
+		}
+		if identifier == "" || len(identifier) > MaxIdentifierLength || filename == "" {
+			t.Fatalf("parse accepted identifier %q, file name %q", identifier, filename)
+		}
+		canon := map[string]string{
+			pre + "ChunkNumber": strconv.Itoa(p.number), pre + "ChunkSize": strconv.FormatInt(cs, 10),
+			pre + "CurrentChunkSize": strconv.FormatInt(cur, 10), pre + "TotalSize": strconv.FormatInt(size, 10),
+			pre + "TotalChunks": strconv.Itoa(g.Chunks), pre + "Identifier": identifier, pre + "Filename": filename, pre + "Type": fileType,
+		}
+		again, err := h.parse(func(k string) string { return canon[k] })
+		if err != nil || again != p {
+			t.Fatalf("%q parses to %+v, written back to %+v, %v", q, p, again, err)
+		}
+	})
+}
+
+// resumableError is the one error shape of both dialects.
+type resumableError struct {
+	Error   upload.Code `json:"error"`
+	Message string      `json:"message"`
+	Limit   int64       `json:"limit"`
+}
+
+// checkAnswer checks an answer of the handler on unreachable stores:
+// reaching them is a 503 the client may retry; not reaching them is a 4xx
+// refusal in the dialect's shape, with the status the dialect gives its
+// code.
+func checkAnswer(t *testing.T, h *Handler, rec *httptest.ResponseRecorder, u *unreachable) {
+	t.Helper()
+	var e resumableError
+	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("%d %q is not a %s error: %v", rec.Code, rec.Body, h.d.Prefix, err)
+	}
+	if e.Error == "" || e.Message == "" || rec.Code != h.d.Status(e.Error) || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q: code, message, status or type wrong", rec.Code, rec.Body)
+	}
+	if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+		t.Fatalf("refused without a store call, yet %d %q", rec.Code, rec.Body)
+	}
+	if len(u.calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
+		t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+	}
+}
+
+// checkLookup checks that a request that reached the stores had
+// parameters parse accepts, and looked up its own identifier in its
+// dialect's scope.
+func checkLookup(t *testing.T, h *Handler, u *unreachable, get func(string) string) params {
+	t.Helper()
+	p, err := h.parse(get)
+	if err != nil {
+		t.Fatalf("a request parse refuses (%v) reached the stores: %v", err, u.calls)
+	}
+	if !slices.Equal(u.calls, []string{"LookupIdentifier"}) || u.idents[0] != h.d.Scope+p.identifier {
+		t.Fatalf("store calls %v %q for identifier %q", u.calls, u.idents, p.identifier)
+	}
+	return p
+}
+
+// FuzzTest drives the testChunks GET with any query string, in either
+// dialect.
+func FuzzTest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, flow bool, rawQuery string) {
+		engine, u := newUnreachable()
+		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		r := httptest.NewRequest("GET", "/resumable", nil)
+		r.URL.RawQuery = rawQuery
+		rec := httptest.NewRecorder()
+		h.Test(rec, r)
+		checkAnswer(t, h, rec, u)
+		if len(u.calls) > 0 {
+			checkLookup(t, h, u, r.URL.Query().Get)
+		}
+	})
+}
+
+// FuzzUpload drives the chunk POST with any query string, Content-Type
+// and body (a multipart form or the raw chunk), in either dialect. A
+// request that reaches the stores had parameters parse accepts, read from
+// where the dialect reads them, and a chunk of CurrentChunkSize bytes.
+func FuzzUpload(f *testing.F) {
+	f.Fuzz(func(t *testing.T, flow bool, rawQuery, contentType string, body []byte) {
+		engine, u := newUnreachable()
+		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		r := httptest.NewRequest("POST", "/resumable", bytes.NewReader(body))
+		r.URL.RawQuery = rawQuery
+		r.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		h.Upload(rec, r)
+		checkAnswer(t, h, rec, u)
+		if len(u.calls) == 0 {
+			return
+		}
+		get, data := r.URL.Query().Get, body
+		if r.MultipartForm != nil {
+			get = r.FormValue
+			if flow {
+				get = r.PostFormValue
+			}
+			f, _, err := r.FormFile("file")
+			if err != nil {
+				t.Fatalf("a form without a file reached the stores: %v", err)
+			}
+			data, _ = io.ReadAll(f)
+			f.Close()
+		}
+		if p := checkLookup(t, h, u, get); int64(len(data)) != p.current {
+			t.Fatalf("a %d-byte chunk reached the stores as %+v", len(data), p)
+		}
+	})
+}
+
+// unreachable stands in for both stores of an engine whose stores are
+// never there: every call is recorded and fails. A fuzz run on it proves
+// parsing only (the integration tests prove the stores): what the parser
+// refuses must never reach it.
+type unreachable struct {
+	upload.Sessions // not called: every method is overridden below
+	upload.Blobs
+	calls    []string
+	idents   []string          // identifiers looked up
+	ids      []string          // session ids read
+	sessions []*upload.Session // sessions created
+}
+
+var errUnreachable = errors.New("fuzz: the stores are unreachable")
+
+func (u *unreachable) hit(call string) error {
+	u.calls = append(u.calls, call)
+	return errUnreachable
+}
+
+func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
+	u.sessions = append(u.sessions, s)
+	return u.hit("CreateSession")
+}
+func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
+	u.ids = append(u.ids, id)
+	return nil, u.hit("GetSession")
+}
+func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
+	u.idents = append(u.idents, ident)
+	return "", u.hit("LookupIdentifier")
+}
+func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
+func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
+	return u.hit("BindIdentifier")
+}
+func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
+	return "", u.hit("SetMultipartID")
+}
+func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
+	return u.hit("Touch")
+}
+func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
+	return 0, u.hit("RecordChunk")
+}
+func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
+	return nil, u.hit("GetPart")
+}
+func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
+	return nil, u.hit("ListParts")
+}
+func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
+	return u.hit("ClaimPart")
+}
+func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
+	return u.hit("ReleasePart")
+}
+func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
+	return u.hit("FinishPart")
+}
+func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
+	return 0, u.hit("CountPart")
+}
+func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
+func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
+	return u.hit("CommitAppend")
+}
+func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
+	return u.hit("PutSealedPart")
+}
+func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
+func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
+	return u.hit("BeginComplete")
+}
+func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
+	return u.hit("FinishComplete")
+}
+func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
+	return u.hit("EndSession")
+}
+func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
+	return u.hit("Forget")
+}
+func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
+	return nil, u.hit("ListExpired")
+}
+func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
+	return u.hit("PutStaged")
+}
+func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
+	return nil, u.hit("OpenStaged")
+}
+func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
+func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
+	return nil, u.hit("ListStaged")
+}
+func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
+	return "", u.hit("CreateMultipart")
+}
+func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
+	return "", u.hit("UploadPart")
+}
+func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("CompleteMultipart")
+}
+func (u *unreachable) AbortMultipart(context.Context, string, string) error {
+	return u.hit("AbortMultipart")
+}
+func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("PutObject")
+}
+func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
+	return upload.Object{}, u.hit("HeadObject")
+}
+
+// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
+var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
+
+// newUnreachable returns an engine on stores that fail every call, and
+// the stores.
+func newUnreachable() (*upload.Engine, *unreachable) {
+	u := &unreachable{}
+	opt := upload.DefaultOptions()
+	opt.Limits = fuzzLimits
+	opt.Logger = slog.New(slog.DiscardHandler)
+	return upload.New(u, u, opt), u
+}
+
+func fuzzOwner(*http.Request) string { return "fuzz" }
+
+// decodeStrict decodes a whole answer body into v, refusing fields v does
+// not have and anything after the one JSON value.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
