@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"chunkup/internal/faultproxy"
+)
+
+// TestSoak runs a short soak on the local stack — every dialect, faults
+// between the service and S3/DynamoDB, client drops and duplicates, clock
+// jumps past the claim timeout, sweeps while uploads go on — and fails if
+// any file is lost or anything is left behind after the final sweep.
+//
+// Its faults are those that keep a request from taking effect (errors,
+// delays, cuts before forwarding). Cuts after forwarding and truncated
+// answers (faultproxy.CutAfter, faultproxy.Truncate), where the write took
+// effect but its answer is lost, still lose files: the engine takes the
+// SDK's retry of its own write for someone else's (see the soak's report
+// in issue #4). Add them here once that is fixed; `make soak` injects
+// every kind.
+func TestSoak(t *testing.T) {
+	cfg := Config{
+		Duration:    15 * time.Second,
+		Uploads:     28,
+		Concurrency: 4,
+		Dialects:    allDialects(),
+		MaxSize:     7 << 20,
+		FaultRate:   0.05,
+		Faults:      []faultproxy.Kind{faultproxy.Error, faultproxy.Delay, faultproxy.CutBefore},
+		MaxDelay:    500 * time.Millisecond,
+		DropRate:    0.03,
+		DupRate:     0.1,
+		AbandonRate: 0.1,
+		ClockJump:   7 * time.Second,
+		SweepEvery:  5 * time.Second,
+		Seed:        uint64(time.Now().UnixNano()),
+	}
+	if testing.Short() {
+		cfg.Duration, cfg.Uploads = 8*time.Second, 14
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+	if rep.Failed() {
+		t.Fatalf("%d files lost, %d things orphaned (seed %d; the report above says which)", len(rep.Lost), rep.Orphaned(), cfg.Seed)
+	}
+	// The run must have exercised what it claims to.
+	switch {
+	case rep.Verified == 0:
+		t.Fatal("no file was verified")
+	case rep.S3.Total() == 0 || rep.DynamoDB.Total() == 0:
+		t.Fatalf("faults injected: S3 %d, DynamoDB %d", rep.S3.Total(), rep.DynamoDB.Total())
+	case len(rep.Uploads) != len(allDialects()):
+		t.Fatalf("uploads by dialect %v: not every dialect was driven", rep.Uploads)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, log, err := parseFlags([]string{"-duration", "5s", "-dialects", "drf,flow", "-faults", "cut-after,delay", "-seed", "9", "-log", "x.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Duration != 5*time.Second || strings.Join(cfg.Dialects, ",") != "drf,flow" || len(cfg.Faults) != 2 || cfg.Seed != 9 || log != "x.log" {
+		t.Fatalf("parsed %+v, log %q", cfg, log)
+	}
+	for _, bad := range [][]string{{"-dialects", "tus"}, {"-faults", "fire"}, {"-fault-rate", "2"}, {"-uploads", "0"}} {
+		if _, _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v was accepted", bad)
+		}
+	}
+}
