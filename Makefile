@@ -93,8 +93,6 @@ fuzz:
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(or $(FUZZTIME_SHORT),3s)
 
-	$(MAKE) --no-print-directory test-browser
-
 # Browser tests: Debian's Chromium (playwright-core drives it; it never
 # downloads a browser of its own) and the client libraries from npm.
 CHROMIUM      ?= /usr/bin/chromium
