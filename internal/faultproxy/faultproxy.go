@@ -109,7 +109,9 @@ type Options struct {
 
 // Request is what Match sees of a request.
 type Request struct {
-	Method, Path string
+	Method string
+	// URI is the path and query, e.g. /bucket/key?uploads.
+	URI string
 	// Operation is DynamoDB's (from X-Amz-Target, e.g. "UpdateItem");
 	// empty for S3.
 	Operation string
@@ -368,7 +370,7 @@ func (p *Proxy) count(k Kind, what string) {
 
 // request is what Match sees of r. A DynamoDB body is read and put back.
 func (p *Proxy) request(r *http.Request) Request {
-	req := Request{Method: r.Method, Path: r.URL.Path}
+	req := Request{Method: r.Method, URI: r.URL.RequestURI()}
 	if p.backend == DynamoDB {
 		req.Operation = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		req.Body = readBack(r)
