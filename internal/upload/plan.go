@@ -106,4 +106,13 @@ func (p Plan) PartLen(k int) int64 {
 	return n
 }
 
-func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0. It never overflows:
+// (a+b-1)/b did for b near the int64 limit (a client's chunk size), which
+// made NewPlan divide by zero.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
