@@ -10,7 +10,10 @@ import (
 // cors applies a CORS configuration the way an HTTP API's
 // CorsConfiguration does (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html):
 //   - API Gateway answers preflight OPTIONS requests itself, even when no
-//     OPTIONS route exists, without invoking a function;
+//     OPTIONS route exists, without invoking a function; but a route that
+//     takes OPTIONS (OPTIONS, ANY, $default) gets the preflight, through
+//     its authorizer, and the configured preflight headers are put on its
+//     answer (see gateway.ServeHTTP);
 //   - it adds the configured headers to the responses of integrations, and
 //     ignores (drops) CORS headers returned by the integration;
 //   - only requests with an Origin header get CORS headers, and a preflight
@@ -96,6 +99,19 @@ func (c cors) preflight(r *http.Request) reply {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
 	return rp
+}
+
+// decoratePreflight puts the configured preflight headers on the answer
+// of a route that took the preflight, in place of any the function set.
+func (c cors) decoratePreflight(h http.Header, r *http.Request) {
+	c.decorate(h, r.Header.Get("Origin"))
+	if c.allowOrigin(r.Header.Get("Origin")) == "" {
+		return
+	}
+	h.Del("Access-Control-Expose-Headers")
+	for name, values := range c.preflight(r).header {
+		h[name] = values
+	}
 }
 
 // decorate puts the configured CORS headers on an actual response, in

@@ -55,6 +55,9 @@ type Route struct {
 	// Path is a route path such as /v1/uploads/{id}/chunks/{n} or
 	// /files/{proxy+}, or "$default" for the catch-all route.
 	Path string
+	// Public exempts the route from Options.Authorizer, as an event's
+	// Auth: Authorizer: NONE does.
+	Public bool
 }
 
 // Options configures the gateway. The CORS fields mirror an HTTP API's
@@ -180,15 +183,34 @@ func (g *gateway) setDefaults() {
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{start: time.Now(), requestID: newRequestID(), lambdaID: newInvocationID()}
 	var rp reply
-	if g.cors.isPreflight(r) {
+	switch {
+	case g.cors.isPreflight(r) && !g.routesOptions(r):
 		rp = g.cors.preflight(r)
-	} else {
+	case g.cors.isPreflight(r):
+		// A route that takes OPTIONS (an OPTIONS or ANY route, or
+		// $default) gets the preflight, authorizer and all: AWS says the
+		// $default route "catches requests for all methods ... including
+		// OPTIONS requests" and, to answer preflights without
+		// authorization, to add an OPTIONS route that does not require it
+		// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html);
+		// an ANY route does the same (https://github.com/anomalyco/sst/issues/5493,
+		// https://dev.to/aws-builders/fixing-up-cors-errors-in-http-api-5fh4).
+		// The CORS configuration then answers for the headers.
+		rp = g.handle(r, x)
+		g.cors.decoratePreflight(rp.header, r)
+	default:
 		rp = g.handle(r, x)
 		g.cors.decorate(rp.header, r.Header.Get("Origin"))
 	}
 	rp.header.Set("Apigw-Requestid", x.requestID)
 	n := rp.write(w)
 	g.logRequest(r, x, rp.status, n)
+}
+
+// routesOptions reports whether an OPTIONS request to r's path has a route.
+func (g *gateway) routesOptions(r *http.Request) bool {
+	_, ok := g.table.find(http.MethodOptions, r.URL)
+	return ok
 }
 
 // handle takes a request from the front door to the function and back.
@@ -207,7 +229,7 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		return messageReply(http.StatusNotFound, "Not Found")
 	}
 	x.function = m.route.function
-	if g.auth != nil {
+	if g.auth != nil && !m.route.public {
 		// The authorizer runs before the integration: a refused request
 		// never reaches the function.
 		jwt, d := g.auth.authorize(r)

@@ -402,3 +402,84 @@ func TestAuthorizerNeedsIssuerAudienceAndKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflightToRoutesThatTakeOptions: a preflight to a path with no route
+// for OPTIONS is answered by the gateway (CORS configuration), with or
+// without auth; one to an ANY route goes to that route, through its
+// authorizer, so without a public OPTIONS route it is refused; a public
+// OPTIONS route answers it without a token, and the gateway puts the
+// preflight headers on the function's answer.
+func TestPreflightToRoutesThatTakeOptions(t *testing.T) {
+	k := newAuthKeys(t)
+	routes := []Route{
+		{Function: "ReceiveFunction", Method: "PUT", Path: "/put"},
+		{Function: "ReceiveFunction", Method: "ANY", Path: "/any"},
+		{Function: "ReceiveFunction", Method: "ANY", Path: "/open"},
+		{Function: "CheckFunction", Method: "OPTIONS", Path: "/open", Public: true},
+	}
+	for _, withAuth := range []bool{true, false} {
+		f := &fixture{t: t, logs: &lockedBuffer{}}
+		opts := templateCORS
+		opts.Logger = slog.New(slog.NewJSONHandler(f.logs, nil))
+		if withAuth {
+			opts.Authorizer = k.authorizer()
+		}
+		g, err := newGateway(routes, testHandlers(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.observe = f.record
+		f.srv = httptest.NewServer(g)
+		pre := preflightHeader("https://app.example.com", "POST")
+		wantPreflightHeaders := func(what string, resp *http.Response) {
+			t.Helper()
+			for name, want := range map[string]string{
+				"Access-Control-Allow-Origin":   "https://app.example.com",
+				"Access-Control-Allow-Methods":  "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS",
+				"Access-Control-Allow-Headers":  "content-type,content-range,x-chunk-checksum",
+				"Access-Control-Max-Age":        "600",
+				"Access-Control-Expose-Headers": "",
+			} {
+				if got := resp.Header.Get(name); got != want {
+					t.Errorf("auth %v, %s: %s = %q, want %q", withAuth, what, name, got, want)
+				}
+			}
+		}
+
+		resp, _ := f.do("OPTIONS", "/put", nil, pre)
+		if resp.StatusCode != http.StatusNoContent || f.invocations() != 0 {
+			t.Fatalf("auth %v, preflight to a PUT route: %d, %d invocations; want 204 from the gateway", withAuth, resp.StatusCode, f.invocations())
+		}
+		wantPreflightHeaders("PUT route", resp)
+
+		resp, body := f.do("OPTIONS", "/any", nil, pre)
+		if withAuth {
+			if resp.StatusCode != http.StatusUnauthorized || f.invocations() != 0 {
+				t.Fatalf("preflight to an ANY route behind the authorizer: %d %s, want 401 and no invocation", resp.StatusCode, body)
+			}
+		} else {
+			var e echoed
+			if resp.StatusCode != 200 || json.Unmarshal(body, &e) != nil || e.Method != "OPTIONS" || e.Context.RouteKey != "ANY /any" {
+				t.Fatalf("preflight to an open ANY route: %d %s, want the function's answer", resp.StatusCode, body)
+			}
+			wantPreflightHeaders("ANY route", resp)
+		}
+
+		before := f.invocations()
+		resp, body = f.do("OPTIONS", "/open", nil, pre)
+		var e echoed
+		if resp.StatusCode != 200 || json.Unmarshal(body, &e) != nil || e.Context.RouteKey != "OPTIONS /open" || f.invocations() != before+1 {
+			t.Fatalf("auth %v, preflight to a public OPTIONS route: %d %s", withAuth, resp.StatusCode, body)
+		}
+		if e.Context.Authorizer != nil {
+			t.Errorf("a public route got authorizer context %+v", e.Context.Authorizer)
+		}
+		wantPreflightHeaders("public OPTIONS route", resp)
+		// The public route is public for OPTIONS only: the ANY route beside
+		// it still needs a token for everything else.
+		if resp, _ := f.do("POST", "/open", nil, nil); withAuth && resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST beside a public OPTIONS route: %d, want 401", resp.StatusCode)
+		}
+		f.srv.Close()
+	}
+}

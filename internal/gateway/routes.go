@@ -30,6 +30,8 @@ type route struct {
 	function string
 	method   string
 	segments []segment
+	// public routes are not guarded by the authorizer.
+	public bool
 }
 
 func (rt *route) isDefault() bool { return rt.key == defaultRouteKey }
@@ -81,7 +83,7 @@ func compileRoute(r Route) (*route, error) {
 		return nil, errors.New("no function")
 	}
 	if r.Path == defaultRouteKey {
-		return &route{key: defaultRouteKey, function: r.Function}, nil
+		return &route{key: defaultRouteKey, function: r.Function, public: r.Public}, nil
 	}
 	method := strings.ToUpper(strings.TrimSpace(r.Method))
 	if method == "" {
@@ -91,7 +93,7 @@ func compileRoute(r Route) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &route{key: method + " " + r.Path, function: r.Function, method: method, segments: segs}, nil
+	return &route{key: method + " " + r.Path, function: r.Function, method: method, segments: segs, public: r.Public}, nil
 }
 
 func parsePath(path string) ([]segment, error) {
