@@ -126,7 +126,7 @@ func run() error {
 func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *localauth.Issuer, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
-		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path})
+		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
 	}
 	cors := api.CORS()
 	opts := gateway.Options{

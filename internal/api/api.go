@@ -67,6 +67,8 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "POST", "/flow", fl.Upload},
 		{ReceiveFunction, "ANY", "/multipleupload/upload", mu.File},
 		{ReceiveFunction, "ANY", "/multipleupload/upload-chunk", mu.Chunk},
+		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
+		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
 		{CheckFunction, "GET", "/resumable", rs.Test},
 		{CheckFunction, "GET", "/flow", fl.Test},
@@ -81,6 +83,8 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{CheckFunction, "GET", "/drf/uploads/{id}", d.Get},
 		Route{CheckFunction, "ANY", "/drf/uploads", d.Other},
 		Route{CheckFunction, "ANY", "/drf/uploads/{id}", d.Other},
+		Route{CheckFunction, "OPTIONS", "/drf/uploads", d.Other},
+		Route{CheckFunction, "OPTIONS", "/drf/uploads/{id}", d.Other},
 		Route{CompleteFunction, "POST", "/drf/uploads/{id}", d.Complete},
 	)
 	dj := django.New(engine, Owner, log)
@@ -95,6 +99,13 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 	)
 	return s
 }
+
+// preflight answers a CORS preflight that reaches a function. On AWS a
+// preflight to a path with an ANY route goes to that route, authorizer and
+// all, not to API Gateway's own answer; such paths have an OPTIONS route
+// that needs no token (template.yaml), served here or by the dialect's own
+// OPTIONS answer. API Gateway puts the CORS headers on this empty answer.
+func preflight(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
 
 // FromConfig builds the service on the DynamoDB table and S3 bucket that
 // cfg names: the work each function does once per container.

@@ -100,7 +100,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	svc := api.New(engine, opt.Logger)
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
-		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path})
+		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
 	}
 	gwOpts := gateway.Options{AllowedOrigins: []string{"*"}, Logger: opt.Logger}
 	var issuer *localauth.Issuer

@@ -501,7 +501,8 @@ func TestIsolationFileUpload(t *testing.T) {
 
 // TestIsolationNoTokenNoEntry: with auth on, every route of the template
 // answers a request without a valid token 401 {"message":"Unauthorized"}
-// from the gateway, and nothing is stored.
+// from the gateway, and nothing is stored; CORS preflights pass without
+// one.
 func TestIsolationNoTokenNoEntry(t *testing.T) {
 	e, alice, _ := newAuthEnv(t)
 	up := alice.createNative("kept.bin", 10, 1<<20)
@@ -541,6 +542,9 @@ func TestIsolationNoTokenNoEntry(t *testing.T) {
 		t.Fatal("no routes")
 	}
 	for _, r := range routes {
+		if r.Public {
+			continue // the OPTIONS routes of ANY paths, checked below
+		}
 		method := r.Method
 		if method == "ANY" {
 			method = "POST"
@@ -561,6 +565,28 @@ func TestIsolationNoTokenNoEntry(t *testing.T) {
 			if resp.StatusCode != http.StatusUnauthorized || string(body) != `{"message":"Unauthorized"}` {
 				t.Errorf("%s %s with %s: %d %s, want 401 {\"message\":\"Unauthorized\"}", method, path, what, resp.StatusCode, body)
 			}
+		}
+	}
+	// A browser's CORS preflight carries no token and must still pass,
+	// on every path, the ANY ones (with their open OPTIONS routes) too.
+	for _, r := range routes {
+		method := r.Method
+		if method == "ANY" || method == "OPTIONS" {
+			method = "POST"
+		}
+		path := strings.NewReplacer("{id}", up.ID, "{n}", "0").Replace(r.Path)
+		req, _ := http.NewRequest("OPTIONS", e.url+path, nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", method)
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("preflight for %s %s: %d %s, want 2xx with CORS headers", method, path, resp.StatusCode, body)
 		}
 	}
 	e.unchanged("requests without a valid token", before, e.storage(), false)

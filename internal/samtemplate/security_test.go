@@ -91,6 +91,9 @@ func TestSecurityReviewFindsFlaws(t *testing.T) {
 		{"no LanguageExtensions", "  - AWS::LanguageExtensions\n", "", "want AWS::LanguageExtensions before"},
 		{"authorizer even when off", "          - !Ref AWS::NoValue\n", "          - DefaultAuthorizer: JwtAuthorizer\n", "want no Auth at all"},
 		{"a route opts out", "            Method: POST\n            Path: /flow\n", "            Method: POST\n            Path: /flow\n            Auth:\n              Authorizer: NONE\n", "route sets its own Auth"},
+		{"preflight route behind the authorizer", "            Method: OPTIONS\n            Path: /drf/uploads\n            Auth:\n              Fn::If:\n                - AuthEnabled\n                - Authorizer: NONE\n                - !Ref AWS::NoValue\n",
+			"            Method: OPTIONS\n            Path: /drf/uploads\n", "ANY /drf/uploads: no OPTIONS /drf/uploads route open"},
+		{"ANY route without a preflight route", "            Method: OPTIONS\n            Path: /multipleupload/upload-chunk\n", "            Method: OPTIONS\n            Path: /multipleupload/upload-chunk-gone\n", "ANY /multipleupload/upload-chunk: no OPTIONS"},
 	} {
 		if !strings.Contains(string(src), c.old) {
 			t.Errorf("%s: template.yaml has no %q to change; update the test", c.name, c.old)
@@ -422,18 +425,35 @@ func resolveIf(v any, cond string, value bool) (chosen any, ok bool) {
 }
 
 // reviewRouteAuth: with the authorizer as the API's default, a route
-// escapes it only by an event-level Auth, or by being on another API;
-// none may.
+// escapes it only by an event-level Auth, or by being on another API. Only
+// OPTIONS routes may, with Authorizer: NONE when auth is on, and every
+// path with an ANY route needs one: an ANY route takes CORS preflights
+// too, and browsers send those without a token.
 func reviewRouteAuth(f *findings, tmpl *Template) {
+	open := map[string]any{"Fn::If": []any{"AuthEnabled", map[string]any{"Authorizer": "NONE"}, map[string]any{"Ref": "AWS::NoValue"}}}
+	anyPaths, optionsPaths := map[string]bool{}, map[string]bool{}
 	for _, fn := range tmpl.Functions {
 		for _, r := range fn.Routes {
 			ev := asMap(asMap(asMap(fn.Properties["Events"])[r.Event])["Properties"])
-			if ev["Auth"] != nil {
+			switch {
+			case r.Method == "OPTIONS" && reflect.DeepEqual(ev["Auth"], open) && r.Public:
+				optionsPaths[r.Path] = true
+			case r.Method == "OPTIONS":
+				f.add("%s %s: Auth %v, want Fn::If [AuthEnabled, {Authorizer: NONE}, AWS::NoValue]", fn.LogicalID, r, ev["Auth"])
+			case ev["Auth"] != nil || r.Public:
 				f.add("%s %s: route sets its own Auth %v", fn.LogicalID, r, ev["Auth"])
+			}
+			if r.Method == "ANY" {
+				anyPaths[r.Path] = true
 			}
 			if !refersTo(ev["ApiId"], "UploadsApi") {
 				f.add("%s %s: ApiId %v, want !Ref UploadsApi (the implicit API has no authorizer)", fn.LogicalID, r, ev["ApiId"])
 			}
+		}
+	}
+	for path := range anyPaths {
+		if !optionsPaths[path] {
+			f.add("ANY %s: no OPTIONS %s route open without a token, so its preflights meet the authorizer", path, path)
 		}
 	}
 }

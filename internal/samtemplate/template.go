@@ -101,6 +101,10 @@ type Route struct {
 	Event    string // name of the event in the function's Events
 	Method   string // GET, POST, ..., or ANY
 	Path     string // e.g. /v1/uploads/{id}; "$default" for a catch-all event
+	// Public is set when the event's Auth is Authorizer: NONE (in either
+	// branch of an Fn::If): the API's default authorizer does not guard
+	// the route.
+	Public bool
 }
 
 // String renders the route as API Gateway's route key, "METHOD /path".
@@ -229,7 +233,7 @@ func newFunction(r Resource, globals map[string]any, eventOrder []string) (Funct
 			if method == "*" {
 				method = "ANY"
 			}
-			f.Routes = append(f.Routes, Route{Function: r.LogicalID, Event: name, Method: method, Path: path})
+			f.Routes = append(f.Routes, Route{Function: r.LogicalID, Event: name, Method: method, Path: path, Public: authorizerNone(ep["Auth"])})
 		case "Schedule", "ScheduleV2":
 			expr, _ := ep["Schedule"].(string)
 			if typ == "ScheduleV2" {
@@ -242,6 +246,17 @@ func newFunction(r Resource, globals map[string]any, eventOrder []string) (Funct
 		}
 	}
 	return f, nil
+}
+
+// authorizerNone reports whether an HttpApi event's Auth opts the route
+// out of the API's default authorizer, Authorizer: NONE, in any branch of
+// an Fn::If.
+func authorizerNone(auth any) bool {
+	m := asMap(auth)
+	if args := asSlice(m["Fn::If"]); len(args) == 3 {
+		return authorizerNone(args[1]) || authorizerNone(args[2])
+	}
+	return m["Authorizer"] == "NONE"
 }
 
 // mergeGlobals applies SAM's Globals rules: the resource's own scalars win,
