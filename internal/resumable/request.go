@@ -140,7 +140,12 @@ func (h *Handler) checkNumbers(p params, chunks int64) error {
 			Message: fmt.Sprintf("%sChunkNumber %d is out of range: the file has chunks 1 to %d", pre, p.number, chunks)}
 	}
 	g := p.geometry
-	if want := g.ChunkLen(p.number - 1); p.current != want && g.ChunkLen(g.Chunks-1) > 0 {
+	if _, err := upload.NewPlan(g); err != nil {
+		// Refused here, not by the engine after it has looked the
+		// identifier up: the numbers alone say no upload can take them.
+		return &upload.Error{Code: upload.CodeInvalid, Message: fmt.Sprintf("%sTotalSize, %sChunkSize and %sTotalChunks do not describe a file chunkup can take: %v", pre, pre, pre, err)}
+	}
+	if want := g.ChunkLen(p.number - 1); p.current != want {
 		return &upload.Error{Code: upload.CodeChunkLength,
 			Message: fmt.Sprintf("chunk %d of a %d-byte file in %d chunks of %d bytes must be %d bytes, not %d", p.number, g.Size, g.Chunks, g.ChunkSize, want, p.current)}
 	}
