@@ -52,7 +52,7 @@ func (e *env) verifyOne(ctx context.Context, f *file) string {
 	}
 	sum, etag, err := e.fetch(ctx, key)
 	if err != nil {
-		return fmt.Sprintf("the client finished it, but S3 has no object %s (%v); %s", key, err, e.diagnose(ctx, f))
+		return fmt.Sprintf("the client finished it, but S3 has no object %s (%v); %s%s", key, err, e.diagnose(ctx, f), e.elsewhere(ctx, f))
 	}
 	if sum != f.sum {
 		return fmt.Sprintf("object %s differs from the file sent; %s", key, e.diagnose(ctx, f))
@@ -170,6 +170,25 @@ func (e *env) diagnose(ctx context.Context, f *file) string {
 		}
 	}
 	return b.String()
+}
+
+// elsewhere looks for the file's bytes under another upload's key, as
+// when an earlier upload of the same file was finished but its client
+// never learnt it; it says where, or nothing.
+func (e *env) elsewhere(ctx context.Context, f *file) string {
+	keys, err := e.list(ctx, "uploads/")
+	if err != nil {
+		return ""
+	}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, "/"+upload.SanitizeName(f.name)) {
+			continue
+		}
+		if sum, _, err := e.fetch(ctx, k); err == nil && sum == f.sum {
+			return fmt.Sprintf("; its bytes are in S3 as %s, which its client was never told", k)
+		}
+	}
+	return ""
 }
 
 // fetch reads an object straight from S3 and returns its SHA-256 and ETag.
