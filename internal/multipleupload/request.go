@@ -117,6 +117,13 @@ func (hd headers) geometry(n int64) (upload.Geometry, error) {
 		return g, &upload.Error{Code: upload.CodeChunkLength,
 			Message: fmt.Sprintf("chunk %d of a %d-byte file in %d chunks must be %d bytes, not %d", hd.index, hd.size, hd.count, want, n)}
 	}
+	// A chunk that is not the last tells the chunk size but not whether
+	// the file has room for X-Chunk-Count such chunks: refused here, not by
+	// the engine after it has looked the upload up.
+	if _, err := upload.NewPlan(g); err != nil {
+		return g, &upload.Error{Code: upload.CodeInvalid,
+			Message: fmt.Sprintf("a %d-byte file cannot be cut into %d chunks of %d bytes: %v", hd.size, hd.count, g.ChunkSize, err)}
+	}
 	return g, nil
 }
 
