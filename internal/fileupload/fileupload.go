@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"chunkup/internal/upload"
 )
@@ -65,6 +66,9 @@ func (h *Handler) place(r *http.Request, c chunk) (*upload.Session, error) {
 		return nil, &upload.Error{Code: upload.CodeFileTooLarge, Limit: limit,
 			Message: fmt.Sprintf("file is %d bytes, over the limit of %d bytes", c.rg.Total, limit)}
 	}
+	if err := h.checkName(c.name); err != nil {
+		return nil, err
+	}
 	s, err := h.find(r, c)
 	if err != nil || s.State == upload.StateComplete {
 		return s, err
@@ -86,6 +90,21 @@ func (h *Handler) place(r *http.Request, c chunk) (*upload.Session, error) {
 		return s, nil
 	}
 	return next, err
+}
+
+// checkName refuses a name no upload can have (over the name limit, or
+// not UTF-8), as the engine would, but before the name is looked up: the
+// lookup key is made from it, and a key over DynamoDB's 2,048 bytes fails
+// as a fault, which the client would be told to retry for ever.
+func (h *Handler) checkName(name string) error {
+	if limit := h.engine.Limits().MaxNameLength; len(name) > limit {
+		return &upload.Error{Code: upload.CodeNameTooLong, Limit: int64(limit),
+			Message: fmt.Sprintf("file name is %d bytes; the limit is %d bytes", len(name), limit)}
+	}
+	if !utf8.ValidString(name) {
+		return refusal("file name is not valid UTF-8")
+	}
+	return nil
 }
 
 // find returns the owner's upload of the chunk's file. A chunk from byte
@@ -158,6 +177,11 @@ func (h *Handler) Resume(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		size = n
+	}
+	if h.checkName(name) != nil {
+		// No upload can have this name: nothing to resume.
+		writeJSON(w, http.StatusOK, map[string]any{"file": nil})
+		return
 	}
 	s, err := h.engine.LookupStream(r.Context(), h.owner(r), identifier(name))
 	if err != nil {
