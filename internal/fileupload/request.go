@@ -142,13 +142,31 @@ func dispositionName(cd string) (string, error) {
 	if err != nil || !ok {
 		return "", refusal("Content-Disposition %q has no filename", cd)
 	}
-	if strings.Contains(strings.ToLower(cd), "filename*") {
+	if strings.Contains(strings.ToLower(unquoted(cd)), "filename*") {
 		return name, nil
 	}
 	if dec, err := url.PathUnescape(name); err == nil {
 		name = dec
 	}
 	return name, nil
+}
+
+// unquoted is a header value without its quoted strings, so that text
+// inside a quoted file name is never taken for a parameter name.
+func unquoted(v string) string {
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case !quoted:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // fileType keeps a Content-Type that names a file's type.
