@@ -3,6 +3,10 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -16,9 +20,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"chunkup/internal/localauth"
 )
 
 // fuzzRoutes have every kind of path segment: literals, variables, a
@@ -206,6 +213,94 @@ func FuzzRoute(f *testing.F) {
 			if !ok || m.route.key != "GET /files/{proxy+}" || !maps.Equal(m.params, map[string]string{"proxy": rest}) {
 				t.Fatalf("GET %s: route %v params %q", u.EscapedPath(), m.route, m.params)
 			}
+		}
+	})
+}
+
+// FuzzAuthorize: the JWT authorizer reads any Authorization value without
+// a panic and either refuses it (401, or 403 for a missing scope, with a
+// Bearer challenge) or accepts it; it accepts only a token whose header
+// and claims this test signed itself with a key of the issuer, valid at
+// the gateway's time, and passes on exactly those claims. A fuzzer that
+// changes any byte of what was signed, or the algorithm, key id,
+// audience, issuer or times, must be refused.
+func FuzzAuthorize(f *testing.F) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rs, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := &JWTAuthorizer{Issuer: "https://issuer.example", Audience: []string{"chunkup"},
+		Keys: StaticKeys{"ec-1": &ec.PublicKey, "rsa-1": &rs.PublicKey}, Now: func() time.Time { return now }}
+	signed := map[string]string{} // signing input → the sub it carries, for tokens valid now
+	mint := func(key *ecdsa.PrivateKey, rkey *rsa.PrivateKey, kid string, claims map[string]any, valid bool) string {
+		var tok string
+		var err error
+		if rkey != nil {
+			tok, err = localauth.Sign(rkey, kid, claims)
+		} else {
+			tok, err = localauth.Sign(key, kid, claims)
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		if valid {
+			signed[tok[:strings.LastIndexByte(tok, '.')]] = claims["sub"].(string)
+		}
+		return tok
+	}
+	exp := now.Add(time.Hour).Unix()
+	good := map[string]any{"iss": a.Issuer, "aud": "chunkup", "sub": "alice", "exp": exp, "iat": now.Unix(), "scope": "uploads"}
+	for _, tok := range []string{
+		mint(ec, nil, "ec-1", good, true),
+		mint(nil, rs, "rsa-1", map[string]any{"iss": a.Issuer, "client_id": "chunkup", "sub": "bob", "exp": exp}, true),
+		mint(ec, nil, "ec-1", map[string]any{"iss": a.Issuer, "aud": []string{"other", "chunkup"}, "sub": "carol", "exp": exp, "nbf": now.Unix()}, true),
+		mint(ec, nil, "ec-1", map[string]any{"iss": a.Issuer, "aud": "chunkup", "sub": "dave", "exp": now.Add(-time.Hour).Unix()}, false),
+		mint(ec, nil, "ec-1", map[string]any{"iss": "https://evil.example", "aud": "chunkup", "sub": "eve", "exp": exp}, false),
+		mint(ec, nil, "rsa-1", good, false),
+	} {
+		f.Add("Bearer " + tok)
+		f.Add(tok)
+	}
+	for input := range signed {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+input+".x")
+		if _, d := a.authorize(r); d == nil {
+			f.Fatalf("a token with a bad signature is accepted")
+		}
+	}
+	for _, tok := range []string{mint(ec, nil, "ec-1", good, true), mint(nil, rs, "rsa-1", good, true)} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		if _, d := a.authorize(r); d != nil {
+			f.Fatalf("a good token is refused: %s", d.reason)
+		}
+	}
+	f.Fuzz(func(t *testing.T, authorization string) {
+		r := httptest.NewRequest("GET", "/v1/uploads/x", nil)
+		r.Header["Authorization"] = []string{authorization}
+		jwt, d := a.authorize(r)
+		if (jwt == nil) == (d == nil) {
+			t.Fatalf("Authorization %q: claims %v and denial %v", authorization, jwt, d)
+		}
+		if d != nil {
+			if d.status != http.StatusUnauthorized && d.status != http.StatusForbidden || !strings.HasPrefix(d.challenge, "Bearer") {
+				t.Fatalf("Authorization %q refused with %d %q", authorization, d.status, d.challenge)
+			}
+			return
+		}
+		tok := bearerToken(authorization)
+		dot := strings.LastIndexByte(tok, '.')
+		sub, ok := signed[tok[:max(dot, 0)]]
+		if dot < 0 || !ok {
+			t.Fatalf("Authorization %q accepted, but this test never signed %q", authorization, tok[:max(dot, 0)])
+		}
+		if jwt.Claims["sub"] != sub || jwt.Claims["iss"] != a.Issuer {
+			t.Fatalf("Authorization %q accepted with claims %v", authorization, jwt.Claims)
 		}
 	})
 }
