@@ -171,6 +171,8 @@ func (r *Report) CostMarkdown(p prices) string {
 	b.WriteString("An HTTP API request costs $1.00 per million for every 512 KB (or part) of the request; a REST API request costs $3.50 per million whatever its size " +
 		"(up to API Gateway's 10 MB, never reached: Lambda takes 6 MB). So a request of up to 3 × 512 KB = 1.5 MiB (headers and form wrapping included) " +
 		"is cheaper through an HTTP API, and a larger one through a REST API.\n\n")
+	b.WriteString(r.crossover())
+	b.WriteString("\n")
 	b.WriteString(r.sweep(p, lines))
 	b.WriteString("\n")
 	b.WriteString(r.recommend(p, lines))
@@ -253,6 +255,27 @@ func (r *Report) sweep(p prices, lines []costLine) string {
 	}
 	fmt.Fprintf(&b, "\nA chunk request carries %.0f bytes besides the chunk (request line and headers, measured). "+
 		"If AWS's 512 KB means 512,000 bytes rather than 524,288, each step comes 2.3%% earlier.\n", overhead)
+	return b.String()
+}
+
+// crossover says, per dialect, up to which chunk request size an HTTP
+// API is the cheaper: with g other requests per chunk (Resumable.js's
+// and Flow.js's test GETs, creates and completions), a chunk request of
+// u increments costs u + g units against 3.5·(1 + g) on a REST API.
+func (r *Report) crossover() string {
+	var b strings.Builder
+	b.WriteString("| dialect | other requests per chunk (measured) | HTTP API cheaper for chunk requests up to | REST API cheaper above |\n|---|---|---|---|\n")
+	seen := map[string]bool{}
+	for _, g := range r.perGiB() {
+		if seen[g.Dialect] {
+			continue
+		}
+		seen[g.Dialect] = true
+		others := float64(g.Counts.APIRequests-int64(g.Chunks)) / float64(g.Chunks)
+		u := math.Floor(3.5 + 2.5*others)
+		limit := int64(u) * httpAPIIncrement
+		fmt.Fprintf(&b, "| %s | %.2f | %.0f × 512 KB = %s | %s |\n", g.Dialect, others, u, sizeName(limit), sizeName(limit))
+	}
 	return b.String()
 }
 

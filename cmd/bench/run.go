@@ -51,7 +51,7 @@ func newPlan(o options) plan {
 	p := plan{
 		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
-		Reps: 3, ColdRuns: 5, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib},
+		Reps: 3, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib},
 	}
 	if o.Quick {
 		p.Small, p.Sizes, p.Reps, p.ColdRuns = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2
@@ -67,6 +67,7 @@ type Report struct {
 	Quick     bool      `json:"quick"`
 	Full      bool      `json:"full"`
 	Machine   string    `json:"machine"`
+	CPUs      int       `json:"cpus"`
 	Sizes     []int64   `json:"sizes"`
 	Small     int64     `json:"small"`
 	Chunks    []int64   `json:"chunks"`
@@ -136,6 +137,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		Started: start.UTC(), Quick: o.Quick, Full: o.Full, Sizes: p.Sizes, Small: p.Small,
 		Chunks: p.Chunks, Pars: p.Pars, RawPart: p.RawPart, MemoryMB: map[string]int{},
 		Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		CPUs:    runtime.NumCPU(),
 	}
 	for _, f := range e.tmpl.Functions {
 		if m, ok := f.Properties["MemorySize"]; ok {
@@ -319,8 +321,12 @@ func runPlan(ds []*dialect, p plan, full bool) []runSpec {
 	}
 	best := slices.Max(p.Pars)
 	for _, chunk := range []int64{4 * mib, 1 * mib} {
-		for _, d := range ds {
-			add(d, small, chunk, parFor(d, best), true)
+		for _, seq := range []bool{false, true} { // the sequential clients are slowest
+			for _, d := range ds {
+				if d.Sequential == seq {
+					add(d, small, chunk, parFor(d, best), true)
+				}
+			}
 		}
 	}
 	for _, d := range ds {
@@ -559,6 +565,8 @@ func sizeName(n int64) string {
 		return fmt.Sprintf("%d GiB", n/gib)
 	case n >= mib && n%mib == 0:
 		return fmt.Sprintf("%d MiB", n/mib)
+	case n >= mib && n%kib == 0:
+		return fmt.Sprintf("%d KiB", n/kib)
 	case n >= mib:
 		return fmt.Sprintf("%.1f MiB", float64(n)/mib)
 	case n >= kib:
