@@ -62,19 +62,23 @@ func newPlan(o options) plan {
 // Report is everything one run measured; the table and the cost model are
 // made from it (docs/bench.json keeps it for `bench -cost`).
 type Report struct {
-	Started   time.Time `json:"started"`
-	Seconds   float64   `json:"seconds"`
-	Quick     bool      `json:"quick"`
-	Full      bool      `json:"full"`
-	Machine   string    `json:"machine"`
-	CPUs      int       `json:"cpus"`
-	Sizes     []int64   `json:"sizes"`
-	Small     int64     `json:"small"`
-	Chunks    []int64   `json:"chunks"`
-	Pars      []int     `json:"pars"`
-	RawPart   int64     `json:"rawPart"`
-	Dialects  []string  `json:"dialects"`
-	Uncovered []string  `json:"uncovered,omitempty"` // chunk routes no driver covers
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Quick   bool      `json:"quick"`
+	Full    bool      `json:"full"`
+	Machine string    `json:"machine"`
+	CPUs    int       `json:"cpus"`
+	// Load averages (1 minute) at the start and the end: other work on the
+	// machine shows here.
+	LoadStart float64  `json:"loadStart"`
+	LoadEnd   float64  `json:"loadEnd"`
+	Sizes     []int64  `json:"sizes"`
+	Small     int64    `json:"small"`
+	Chunks    []int64  `json:"chunks"`
+	Pars      []int    `json:"pars"`
+	RawPart   int64    `json:"rawPart"`
+	Dialects  []string `json:"dialects"`
+	Uncovered []string `json:"uncovered,omitempty"` // chunk routes no driver covers
 	// MemoryMB is each function's MemorySize in template.yaml.
 	MemoryMB map[string]int `json:"memoryMB"`
 
@@ -137,7 +141,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		Started: start.UTC(), Quick: o.Quick, Full: o.Full, Sizes: p.Sizes, Small: p.Small,
 		Chunks: p.Chunks, Pars: p.Pars, RawPart: p.RawPart, MemoryMB: map[string]int{},
 		Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
-		CPUs:    runtime.NumCPU(),
+		CPUs:    runtime.NumCPU(), LoadStart: loadAverage(),
 	}
 	for _, f := range e.tmpl.Functions {
 		if m, ok := f.Properties["MemorySize"]; ok {
@@ -274,7 +278,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		}
 		return a.Par < b.Par
 	})
-	rep.Seconds = time.Since(start).Seconds()
+	rep.Seconds, rep.LoadEnd = time.Since(start).Seconds(), loadAverage()
 	e.log.mu.Lock()
 	rep.ServiceLog, rep.ServiceLogCount = append([]string(nil), e.log.lines...), e.log.n
 	e.log.mu.Unlock()
@@ -559,13 +563,24 @@ func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) err
 	return nil
 }
 
+// loadAverage is the 1-minute load average, 0 where /proc is missing.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
+}
+
 func sizeName(n int64) string {
 	switch {
 	case n >= gib && n%gib == 0:
 		return fmt.Sprintf("%d GiB", n/gib)
 	case n >= mib && n%mib == 0:
 		return fmt.Sprintf("%d MiB", n/mib)
-	case n >= mib && n%kib == 0:
+	case n >= mib && n < 8*mib && n%(8*kib) == 0:
 		return fmt.Sprintf("%d KiB", n/kib)
 	case n >= mib:
 		return fmt.Sprintf("%.1f MiB", float64(n)/mib)
