@@ -85,10 +85,12 @@ func (st *Store) queryParts(ctx context.Context, id string, keysOnly bool, each 
 // ClaimPart takes the right to assemble a part.
 func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.table,
-		Key:                       partKey(id, k),
-		UpdateExpression:          aws.String("SET claim = :t, claimUntil = :u"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(etag) AND (attribute_not_exists(claimUntil) OR claimUntil <= :now)"),
+		TableName:        &st.table,
+		Key:              partKey(id, k),
+		UpdateExpression: aws.String("SET claim = :t, claimUntil = :u"),
+		// A retry of this very claim (its answer lost) finds its own token.
+		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(etag) AND " +
+			"(attribute_not_exists(claimUntil) OR claimUntil <= :now OR claim = :t)"),
 		ExpressionAttributeValues: item{":t": str(token), ":u": millis(until), ":now": millis(now)},
 	})
 	return wrap("claim part", err)
@@ -118,10 +120,11 @@ func (st *Store) FinishPart(ctx context.Context, id string, k int, token, etag s
 		update += ", " + chunkAttr(i)
 	}
 	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.table,
-		Key:                       partKey(id, k),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("claim = :t"),
+		TableName:        &st.table,
+		Key:              partKey(id, k),
+		UpdateExpression: aws.String(update),
+		// A retry whose first attempt took effect finds the same ETag.
+		ConditionExpression:       aws.String("claim = :t OR etag = :e"),
 		ExpressionAttributeNames:  map[string]string{"#size": "size"},
 		ExpressionAttributeValues: item{":e": str(etag), ":c": unum(crc), ":s": num(size), ":now": millis(now), ":t": str(token)},
 	})

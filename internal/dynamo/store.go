@@ -188,7 +188,7 @@ func (st *Store) BeginComplete(ctx context.Context, id, token string, until, now
 		TableName:                &st.table,
 		Key:                      sessionKey(id),
 		UpdateExpression:         aws.String("SET #s = :completing, ctoken = :t, cuntil = :u, updatedAt = :now"),
-		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND cuntil <= :now)"),
+		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND (cuntil <= :now OR ctoken = :t))"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{
 			":completing": str(string(upload.StateCompleting)), ":open": str(string(upload.StateOpen)),
@@ -206,7 +206,7 @@ func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
 		Key:       sessionKey(s.ID),
 		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
 			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE cuntil"),
-		ConditionExpression:      aws.String("#s = :completing AND ctoken = :t"),
+		ConditionExpression:      aws.String("ctoken = :t AND (#s = :completing OR #s = :complete)"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{
 			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),

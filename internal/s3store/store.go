@@ -172,6 +172,26 @@ func (st *Store) AbortMultipart(ctx context.Context, key, mpu string) error {
 	return nil
 }
 
+// AbortAllMultipart aborts every multipart upload open for exactly key.
+func (st *Store) AbortAllMultipart(ctx context.Context, key string) error {
+	p := s3.NewListMultipartUploadsPaginator(st.s3, &s3.ListMultipartUploadsInput{Bucket: &st.bucket, Prefix: &key})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list multipart uploads of %s: %w", key, err)
+		}
+		for _, u := range page.Uploads {
+			if aws.ToString(u.Key) != key {
+				continue
+			}
+			if err := st.AbortMultipart(ctx, key, aws.ToString(u.UploadId)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // PutObject writes a small final object in one request.
 func (st *Store) PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (upload.Object, error) {
 	in := &s3.PutObjectInput{

@@ -43,7 +43,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return ChunkResult{}, fmt.Errorf("stage chunk %d of %s: %w", index, s.ID, err)
 	}
 	k := s.PartOf(index)
-	count, err := e.sessions.RecordChunk(ctx, s.ID, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
+	count, err := e.recordChunk(ctx, s, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
 	if errors.Is(err, ErrConflict) {
 		// Sent before: the first copy stands and this one is dropped.
 		if err := e.blobs.DeleteStaged(ctx, []string{key}); err != nil {
@@ -52,7 +52,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return e.afterDuplicate(ctx, s, k)
 	}
 	if err != nil {
-		return ChunkResult{}, fmt.Errorf("record chunk %d of %s: %w", index, s.ID, err)
+		return ChunkResult{}, err
 	}
 	e.keepAlive(ctx, s)
 	first, end := s.PartChunks(k)
@@ -64,6 +64,28 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return ChunkResult{}, err
 	}
 	return e.afterPart(ctx, s, done, true)
+}
+
+// recordChunk records a staged chunk in its part. A conditional write
+// that lost may have lost to itself: when its first attempt took effect
+// but the answer never came, the SDK's retry finds the chunk recorded.
+// The staging key, unique to this request, tells the two apart.
+func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkRecord) (int, error) {
+	count, err := e.sessions.RecordChunk(ctx, s.ID, k, c)
+	if !errors.Is(err, ErrConflict) {
+		if err != nil {
+			return 0, fmt.Errorf("record chunk %d of %s: %w", c.Index, s.ID, err)
+		}
+		return count, nil
+	}
+	p, gerr := e.sessions.GetPart(ctx, s.ID, k)
+	if gerr != nil {
+		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, gerr)
+	}
+	if mine, ok := p.Chunks[c.Index]; ok && mine.Key == c.Key && !p.Assembled() {
+		return len(p.Chunks), nil
+	}
+	return 0, err
 }
 
 func (e *Engine) checkChunk(s *Session, index int, data []byte) error {

@@ -65,7 +65,10 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 	fin.State = StateComplete
 	fin.CompleteToken = token
 	fin.CompletedAt = e.opt.Now().UTC()
-	fin.ExpiresAt = fin.CompletedAt // due for the sweep, which deletes its part records
+	// Due for the sweep (which deletes its part records and frees its
+	// client identifier) one expiry period later: a client whose last
+	// answer was lost still finds the finished file by its identifier.
+	fin.ExpiresAt = fin.CompletedAt.Add(e.opt.Expiry)
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64
 	if err := e.sessions.FinishComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
@@ -287,6 +290,10 @@ func (e *Engine) release(ctx context.Context, s *Session) error {
 			return fmt.Errorf("abort multipart upload of %s: %w", s.ID, err)
 		}
 	}
+	// One whose CreateMultipartUpload answer was lost, and so never recorded.
+	if err := e.blobs.AbortAllMultipart(ctx, fresh.Key); err != nil {
+		return fmt.Errorf("abort stray multipart uploads of %s: %w", s.ID, err)
+	}
 	keys, err := e.blobs.ListStaged(ctx, stagingPrefix(s.ID))
 	if err != nil {
 		return fmt.Errorf("list staged chunks of %s: %w", s.ID, err)
@@ -364,6 +371,9 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		}
 		st.Expired++
 	case StateComplete:
+		if err := e.blobs.AbortAllMultipart(ctx, s.Key); err != nil {
+			return false, fmt.Errorf("abort stray multipart uploads of %s: %w", id, err)
+		}
 		if err := e.sessions.DeleteParts(ctx, id); err != nil {
 			return false, fmt.Errorf("delete part records of %s: %w", id, err)
 		}

@@ -124,6 +124,9 @@ type Blobs interface {
 	// AbortMultipart discards a multipart upload; one already gone is not
 	// an error.
 	AbortMultipart(ctx context.Context, key, multipartID string) error
+	// AbortAllMultipart discards every multipart upload still open for
+	// key, including one whose CreateMultipartUpload answer was lost.
+	AbortAllMultipart(ctx context.Context, key string) error
 	// PutObject writes a small final object whole (used for empty files).
 	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)
 	// HeadObject describes a finished object; ErrNotFound if absent.

@@ -187,6 +187,12 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 		if gerr != nil {
 			return fmt.Errorf("read session %s: %w", s.ID, gerr)
 		}
+		if mine, merr := e.committedByMe(ctx, fresh, c); merr != nil {
+			return merr
+		} else if mine {
+			s.Stream = fresh.Stream
+			return nil
+		}
 		e.settleExpiry(fresh)
 		if serr := stateAllowsChunks(fresh); serr != nil {
 			return serr
@@ -207,6 +213,38 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 		s.NextPart++
 	}
 	return nil
+}
+
+// committedByMe reports whether a step whose conditional write lost in
+// fact took effect: its first attempt succeeded but the answer was lost,
+// and the SDK's retry found its own work. A step is known by its piece's
+// name (unique to the request) or, for a step that only seals, by the
+// seal it left.
+func (e *Engine) committedByMe(ctx context.Context, fresh *Session, c Commit) (bool, error) {
+	if c.Piece == "" {
+		return fresh.Offset == c.New && fresh.PartStart == c.New &&
+			((fresh.Seal != nil && fresh.Seal.Part == c.Seal.Part) || fresh.NextPart > c.Seal.Part), nil
+	}
+	if slices.Contains(fresh.Pending, c.Piece) || (fresh.Seal != nil && slices.Contains(fresh.Seal.Keys, c.Piece)) {
+		return true, nil
+	}
+	if fresh.Offset < c.New || fresh.NextPart == 0 {
+		return false, nil
+	}
+	// Sealed into a part, and the seal already settled.
+	key := stagingPrefix(fresh.ID) + c.Piece
+	for k := fresh.NextPart - 1; k >= 0 && k >= fresh.NextPart-2; k-- {
+		p, err := e.sessions.GetPart(ctx, fresh.ID, k)
+		if err != nil {
+			return false, fmt.Errorf("read part %d of %s: %w", k, fresh.ID, err)
+		}
+		for _, ch := range p.Chunks {
+			if ch.Key == key {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // settleSeal writes the part record of a sealed run of pieces, clears the
@@ -303,13 +341,29 @@ func (s *Session) Digest(alg string) (string, bool) {
 	return hex.EncodeToString(h.Sum(nil)), true
 }
 
+// fillDigests records the whole-file digests from the running hashes.
+func (s *Session) fillDigests() {
+	s.Digests = map[string]string{}
+	for alg := range s.Hashes {
+		s.Digests[alg], _ = s.Digest(alg)
+	}
+}
+
 // CompleteStream finishes a sequential upload whose bytes are all in,
 // after checking the whole-file checksums the client sent (algorithm →
 // hex digest) against the running ones. A complete upload is refused:
 // completing twice is a client error.
 func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string]string) (*Session, error) {
-	if s.State == StateComplete || s.State == StateCompleting {
+	switch {
+	case s.State == StateComplete:
 		return nil, refuse(CodeComplete, "upload %s is already complete", s.ID)
+	case s.State == StateCompleting && e.opt.Now().Before(s.CompleteUntil):
+		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
+	case s.State == StateCompleting:
+		// A completion that died (or whose claim's answer was lost) had
+		// checked the checksums before it claimed: finish it.
+		s.fillDigests()
+		return e.finish(ctx, s)
 	}
 	if err := stateAllowsChunks(s); err != nil {
 		return nil, err
@@ -341,9 +395,6 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 			return nil, err
 		}
 	}
-	s.Digests = map[string]string{}
-	for alg := range s.Hashes {
-		s.Digests[alg], _ = s.Digest(alg)
-	}
+	s.fillDigests()
 	return e.finish(ctx, s)
 }

@@ -48,12 +48,23 @@ func (e *Engine) HasChunk(ctx context.Context, s *Session, index int) (bool, err
 	if s.State != StateOpen && s.State != StateCompleting {
 		return false, nil
 	}
-	p, err := e.sessions.GetPart(ctx, s.ID, s.PartOf(index))
+	k := s.PartOf(index)
+	p, err := e.sessions.GetPart(ctx, s.ID, k)
 	if err != nil {
 		return false, fmt.Errorf("read part of chunk %d of %s: %w", index, s.ID, err)
 	}
+	if p.Assembled() {
+		return true, nil
+	}
 	_, ok := p.Chunks[index]
-	return ok || p.Assembled(), nil
+	first, end := s.PartChunks(k)
+	if ok && index == end-1 && len(p.Chunks) == end-first && !e.opt.Now().Before(p.ClaimUntil) {
+		// Every chunk of the part is in but nobody is assembling it (its
+		// assembler died): asking for the part's last chunk again lets
+		// that request assemble it.
+		return false, nil
+	}
+	return ok, nil
 }
 
 func missingRanges(s *Session, parts []*Part) []Range {
@@ -132,20 +143,40 @@ func (e *Engine) Open(ctx context.Context, req NewUpload) (*Session, error) {
 		if err := e.sessions.CreateSession(ctx, s); err != nil {
 			return nil, fmt.Errorf("create session: %w", err)
 		}
-		err = e.sessions.BindIdentifier(ctx, req.Owner, req.Identifier, s.ID, replaces, s.ExpiresAt.Add(e.opt.Retention))
-		if err == nil {
+		won, err := e.bind(ctx, s, replaces)
+		if err != nil {
+			return nil, err
+		}
+		if won {
 			e.log(ctx, s).Info("upload created", "identifier", req.Identifier, "size", s.Size, "chunks", s.Chunks, "replaces", replaces)
 			return s, nil
 		}
-		// Another request bound the identifier first: use its upload.
-		if derr := e.sessions.DeleteSession(ctx, s.ID); derr != nil {
-			e.log(ctx, s).Warn("delete unused session", "err", derr)
-		}
-		if !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("bind identifier: %w", err)
-		}
 	}
 	return nil, refuse(CodeBusy, "identifier %q is changing hands too fast; retry", req.Identifier)
+}
+
+// bind points the new session's identifier at it (replacing replaces, if
+// set). It reports false, having deleted the unused session, when another
+// request bound the identifier first. A lost conditional write that lost
+// to its own first attempt (whose answer never came) is a win; after any
+// other failure the session is kept, since the identifier may point at it
+// and a concurrent request may already have stored a chunk in it: the
+// sweep removes it if it was never used.
+func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, error) {
+	err := e.sessions.BindIdentifier(ctx, s.Owner, s.Identifier, s.ID, replaces, s.ExpiresAt.Add(e.opt.Retention))
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, ErrConflict) {
+		return false, fmt.Errorf("bind identifier: %w", err)
+	}
+	if now, lerr := e.sessions.LookupIdentifier(ctx, s.Owner, s.Identifier); lerr == nil && now == s.ID {
+		return true, nil
+	}
+	if derr := e.sessions.DeleteSession(ctx, s.ID); derr != nil {
+		e.log(ctx, s).Warn("delete unused session", "err", derr)
+	}
+	return false, nil
 }
 
 func (e *Engine) byIdentifier(ctx context.Context, owner, identifier string) (*Session, error) {

@@ -2,8 +2,6 @@ package upload
 
 import (
 	"context"
-	"errors"
-	"fmt"
 )
 
 // OpenStream serves clients that send no upload id and name a file only
@@ -33,15 +31,12 @@ func (e *Engine) OpenStream(ctx context.Context, req NewStream, keep func(*Sessi
 		if err != nil {
 			return nil, err
 		}
-		err = e.sessions.BindIdentifier(ctx, req.Owner, req.Identifier, s.ID, replaces, s.ExpiresAt.Add(e.opt.Retention))
-		if err == nil {
+		won, err := e.bind(ctx, s, replaces)
+		if err != nil {
+			return nil, err
+		}
+		if won {
 			return s, nil
-		}
-		if derr := e.sessions.DeleteSession(ctx, s.ID); derr != nil {
-			e.log(ctx, s).Warn("delete unused session", "err", derr)
-		}
-		if !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("bind identifier: %w", err)
 		}
 	}
 	return nil, refuse(CodeBusy, "identifier %q is changing hands too fast; retry", req.Identifier)
