@@ -13,14 +13,9 @@ import (
 // between the service and S3/DynamoDB, client drops and duplicates, clock
 // jumps past the claim timeout, sweeps while uploads go on — and fails if
 // any file is lost or anything is left behind after the final sweep.
-//
-// Its faults are those that keep a request from taking effect (errors,
-// delays, cuts before forwarding). Cuts after forwarding and truncated
-// answers (faultproxy.CutAfter, faultproxy.Truncate), where the write took
-// effect but its answer is lost, still lose files: the engine takes the
-// SDK's retry of its own write for someone else's (see the soak's report
-// in issue #4). Add them here once that is fixed; `make soak` injects
-// every kind.
+// It injects every kind of fault, including those where a write takes
+// effect and its answer is lost (cuts after forwarding, truncated
+// answers), which the engine must tell from another request's write.
 func TestSoak(t *testing.T) {
 	cfg := Config{
 		Duration:    15 * time.Second,
@@ -29,7 +24,7 @@ func TestSoak(t *testing.T) {
 		Dialects:    allDialects(),
 		MaxSize:     7 << 20,
 		FaultRate:   0.05,
-		Faults:      []faultproxy.Kind{faultproxy.Error, faultproxy.Delay, faultproxy.CutBefore},
+		Faults:      []faultproxy.Kind{faultproxy.Error, faultproxy.Delay, faultproxy.CutBefore, faultproxy.CutAfter, faultproxy.Truncate},
 		MaxDelay:    500 * time.Millisecond,
 		DropRate:    0.03,
 		DupRate:     0.1,
