@@ -40,21 +40,20 @@ func TestQuick(t *testing.T) {
 		runs[fmt.Sprintf("%s/%d/%d/%d", r.Dialect, r.Size, r.Chunk, r.Par)] = r
 		checkCounts(t, r)
 	}
+	var ds []*dialect
 	for _, d := range dialects() {
-		if !contains(rep.Dialects, d.Name) {
-			continue
+		if contains(rep.Dialects, d.Name) {
+			ds = append(ds, d)
 		}
-		for _, chunk := range p.Chunks {
-			for _, par := range p.Pars {
-				if d.Sequential && par > 1 {
-					continue
-				}
-				for _, size := range []int64{small, large} {
-					if _, ok := runs[fmt.Sprintf("%s/%d/%d/%d", d.Name, size, chunk, par)]; !ok && (size == small || par == parFor(d, 4)) {
-						t.Errorf("no run of %s at %s chunks ×%d, %s", d.Name, sizeName(chunk), par, sizeName(size))
-					}
-				}
-			}
+	}
+	for _, sp := range runPlan(ds, p, false) {
+		if _, ok := runs[fmt.Sprintf("%s/%d/%d/%d", sp.d.Name, sp.size, sp.chunk, sp.par)]; !ok {
+			t.Errorf("no run of %s at %s chunks ×%d, %s", sp.d.Name, sizeName(sp.chunk), sp.par, sizeName(sp.size))
+		}
+	}
+	for _, want := range []string{fmt.Sprintf("native/%d/%d/4", large, 4*mib), fmt.Sprintf("resumable/%d/%d/4", small, mib)} {
+		if _, ok := runs[want]; !ok {
+			t.Errorf("no run %s", want)
 		}
 	}
 	for _, r := range rep.Latency {
@@ -74,7 +73,7 @@ func TestQuick(t *testing.T) {
 	}
 
 	// Heap, function memory, cold start.
-	if want := len(rep.Dialects) * len(p.HeapChunks); len(rep.Heap) != want {
+	if want := len(p.HeapDialects) * len(p.HeapChunks); len(rep.Heap) != want {
 		t.Errorf("%d heap rows, want %d", len(rep.Heap), want)
 	}
 	for _, h := range rep.Heap {
@@ -109,7 +108,7 @@ func TestQuick(t *testing.T) {
 		"DynamoDB units":  nd * nc,
 		"API + Lambda":    nd * nc,
 		"CPU":             nd * nc,
-		"heap":            nd * len(p.HeapChunks),
+		"heap":            len(p.HeapDialects) * len(p.HeapChunks),
 		"function memory": len(p.HeapChunks),
 		"cold start":      1,
 		"target":          len(checks),
@@ -121,7 +120,7 @@ func TestQuick(t *testing.T) {
 	}
 	// The four kinds of target: throughput (both sizes), completion,
 	// S3 requests (a dialect and chunk size each), heap (the same).
-	if wantChecks := 2 + 1 + 2*nd*nc; len(checks) != wantChecks {
+	if wantChecks := 2 + 1 + nd*nc + len(p.HeapDialects)*len(p.HeapChunks); len(checks) != wantChecks {
 		t.Errorf("%d targets checked, want %d", len(checks), wantChecks)
 	}
 	md := rep.Markdown()

@@ -45,16 +45,22 @@ type plan struct {
 	ColdRuns   int   // process starts for the cold start
 	RawPart    int64 // part size of the raw ceiling uploads
 	HeapChunks []int64
+	HeapParts  int  // parts in the isolated-invocation file (plus one chunk)
+	LargeAll   bool // the optional large-file runs are planned (not in quick mode)
+	AllPars    bool // every dialect at every parallelism (quick mode: native only)
+	// HeapDialects limits the isolated invocations to these (all if empty).
+	HeapDialects []string
 }
 
 func newPlan(o options) plan {
 	p := plan{
 		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
-		Reps: 3, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib},
+		Reps: 3, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
 	}
 	if o.Quick {
 		p.Small, p.Sizes, p.Reps, p.ColdRuns = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2
+		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
 	}
 	return p
 }
@@ -333,16 +339,20 @@ func runPlan(ds []*dialect, p plan, full bool) []runSpec {
 			}
 		}
 	}
-	for _, d := range ds {
-		for _, chunk := range p.Chunks {
-			for _, par := range p.Pars {
-				add(d, small, chunk, par, true)
+	if p.AllPars {
+		for _, d := range ds {
+			for _, chunk := range p.Chunks {
+				for _, par := range p.Pars {
+					add(d, small, chunk, par, true)
+				}
 			}
 		}
 	}
-	for _, chunk := range []int64{4 * mib, 1 * mib} {
-		for _, d := range ds {
-			add(d, large, chunk, parFor(d, best), true)
+	if p.LargeAll {
+		for _, chunk := range []int64{4 * mib, 1 * mib} {
+			for _, d := range ds {
+				add(d, large, chunk, parFor(d, best), true)
+			}
 		}
 	}
 	if full {
@@ -453,10 +463,13 @@ func (e *env) heapRuns(ctx context.Context, o options, p plan, ds []*dialect, re
 		if err != nil {
 			return err
 		}
-		size := int64(2*plan.ChunksPerPart+1) * chunk
+		size := int64(p.HeapParts*plan.ChunksPerPart+1) * chunk
 		data := make([]byte, size)
 		rand.NewChaCha8([32]byte{'h', 'e', 'a', 'p'}).Read(data)
 		for _, d := range ds {
+			if len(p.HeapDialects) > 0 && !slices.Contains(p.HeapDialects, d.Name) {
+				continue
+			}
 			f := file{name: fmt.Sprintf("heap-%s-%s.bin", d.Name, sizeName(chunk)), data: data}
 			row, err := heapRun(ctx, l, d, f, chunk)
 			if err != nil {
