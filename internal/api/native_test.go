@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chunkup/internal/crc64nvme"
+	"chunkup/internal/upload"
 )
 
 func randomBytes(n int, seed uint64) []byte {
@@ -183,6 +184,27 @@ func TestNativeUploadShuffledParallel(t *testing.T) {
 	}
 	if got2, _ := e.object(done.Key); !bytes.Equal(got2, data) {
 		t.Fatal("object changed after completion")
+	}
+}
+
+// TestStreamedParts: parts too large to hold in memory are streamed chunk
+// by chunk; the file is the same.
+func TestStreamedParts(t *testing.T) {
+	e := newEnv(t, func(o *upload.Options) { o.MaxBufferedPart = 1 << 20 })
+	const chunk = 1 << 20
+	data := randomBytes(11<<20+5, 8)
+	up := e.createNative("s.bin", int64(len(data)), chunk)
+	for n := 0; n < up.Chunks; n++ {
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	var done nativeUpload
+	if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); st != 200 {
+		t.Fatalf("complete: %d", st)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("streamed parts make another file")
 	}
 }
 

@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -238,7 +239,10 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, err
 	}
-	body := &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks}
+	body, err := e.partBody(ctx, chunks, size)
+	if err != nil {
+		return 0, fmt.Errorf("read part %d of %s: %w", k+1, s.ID, err)
+	}
 	defer body.Close()
 	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, k+1, body, size, crc)
 	if err != nil {
@@ -348,6 +352,56 @@ func (e *Engine) multipart(ctx context.Context, s *Session) (string, error) {
 	}
 	s.MultipartID = won
 	return won, nil
+}
+
+// partFetchers is how many staged chunks are fetched at once.
+const partFetchers = 4
+
+// partBody returns the bytes of a part: in memory when it is small enough,
+// otherwise as a stream.
+func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64) (io.ReadCloser, error) {
+	if size > e.opt.MaxBufferedPart {
+		return &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks}, nil
+	}
+	buf := make([]byte, size)
+	errs := make(chan error, len(chunks))
+	sem := make(chan struct{}, partFetchers)
+	var off int64
+	for _, c := range chunks {
+		dst := buf[off : off+c.Size]
+		off += c.Size
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- e.fetchChunk(ctx, c, dst)
+		}()
+	}
+	var first error
+	for range chunks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return io.NopCloser(bytes.NewReader(buf)), nil
+}
+
+// fetchChunk reads one staged chunk into dst, which must be its size.
+func (e *Engine) fetchChunk(ctx context.Context, c ChunkRecord, dst []byte) error {
+	rc, err := e.blobs.OpenStaged(ctx, c.Key)
+	if err != nil {
+		return fmt.Errorf("open staged chunk %d: %w", c.Index, err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, dst); err != nil {
+		return fmt.Errorf("read staged chunk %d: %w", c.Index, err)
+	}
+	if n, _ := rc.Read(make([]byte, 1)); n > 0 {
+		return fmt.Errorf("staged chunk %d is longer than its %d bytes", c.Index, c.Size)
+	}
+	return nil
 }
 
 // stagedReader reads a part's staged chunks one after another, opening

@@ -39,6 +39,11 @@ type Options struct {
 	// that is assembling its part before answering busy. It must leave the
 	// request time to answer before API Gateway's 30 s.
 	DuplicateWait time.Duration
+	// MaxBufferedPart is the largest part read whole into memory before it
+	// is uploaded: its staged chunks are fetched in parallel, and the SDK
+	// can resend a seekable body when S3 fails. Larger parts (files over
+	// about 160 GB) are streamed chunk by chunk.
+	MaxBufferedPart int64
 	// Retention is how long records of finished or ended uploads are kept
 	// before DynamoDB's TTL removes them.
 	Retention time.Duration
@@ -58,12 +63,13 @@ func DefaultOptions() Options {
 			MaxChunks:     100000,
 			MaxNameLength: 255,
 		},
-		Expiry:        24 * time.Hour,
-		ClaimTimeout:  45 * time.Second,
-		DuplicateWait: 20 * time.Second,
-		Retention:     30 * 24 * time.Hour,
-		Now:           time.Now,
-		Logger:        slog.Default(),
+		Expiry:          24 * time.Hour,
+		ClaimTimeout:    45 * time.Second,
+		DuplicateWait:   20 * time.Second,
+		MaxBufferedPart: 16 << 20,
+		Retention:       30 * 24 * time.Hour,
+		Now:             time.Now,
+		Logger:          slog.Default(),
 	}
 }
 
@@ -98,6 +104,9 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	}
 	if opt.DuplicateWait == 0 {
 		opt.DuplicateWait = def.DuplicateWait
+	}
+	if opt.MaxBufferedPart == 0 {
+		opt.MaxBufferedPart = def.MaxBufferedPart
 	}
 	if opt.Retention == 0 {
 		opt.Retention = def.Retention
