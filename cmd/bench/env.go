@@ -18,9 +18,12 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/config"
+	"chunkup/internal/dynamo"
 	"chunkup/internal/gateway"
 	"chunkup/internal/localstack"
+	"chunkup/internal/s3store"
 	"chunkup/internal/samtemplate"
+	"chunkup/internal/upload"
 )
 
 // env is the whole service on the local stack, wired as cmd/chunkup-local
@@ -47,6 +50,10 @@ type env struct {
 
 	// raw is an S3 client on the same server, not metered: the ceiling's.
 	raw *s3.Client
+	// later is the engine as the cleanup function sees it once a finished
+	// upload is due (an expiry period after completion), on the same
+	// metered clients.
+	later *upload.Engine
 }
 
 func newEnv(ctx context.Context, log io.Writer) (*env, error) {
@@ -93,6 +100,9 @@ func (e *env) start(ctx context.Context) error {
 	svcLog := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = api.NewOn(db, s3c, cfg, svcLog)
+	opt := cfg.EngineOptions(svcLog)
+	opt.Now = func() time.Time { return time.Now().Add(cfg.Expiry + time.Hour) }
+	e.later = upload.New(dynamo.New(db, e.table), s3store.New(s3c, e.bucket), opt)
 	e.raw = e.stack.NewS3Client()
 
 	var routes []gateway.Route
@@ -115,6 +125,23 @@ func (e *env) start(ctx context.Context) error {
 		Timeout:   2 * time.Minute,
 	}
 	return nil
+}
+
+// sweep runs the cleanup function as it runs once finished uploads are
+// due: it deletes their part records and retires their sessions.
+func (e *env) sweep(ctx context.Context) error {
+	for {
+		st, err := e.later.Sweep(ctx, 100)
+		if err != nil {
+			return err
+		}
+		if st.Expired+st.Released == 0 && st.Errors == 0 {
+			return nil
+		}
+		if st.Errors > 0 {
+			return fmt.Errorf("sweep: %d errors (see the service log)", st.Errors)
+		}
+	}
 }
 
 // counts is everything counted so far.

@@ -166,6 +166,10 @@ func run(ctx context.Context, o options) (*Report, error) {
 	if err := e.coldStart(ctx, o, p, rep); err != nil {
 		return nil, err
 	}
+	// What those left is cleaned up before anything is counted.
+	if err := e.sweep(ctx); err != nil {
+		return nil, err
+	}
 
 	largest := slices.Max(p.Sizes)
 	data := make([]byte, largest)
@@ -424,9 +428,10 @@ func (e *env) measureUpload(ctx context.Context, d *dialect, f file, chunk int64
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.Complete, r.S3Complete, r.Requests, r.Retries = res.Complete.Seconds(), res.S3Complete.Seconds(), res.Requests, res.Retries
-	// The cleanup function deletes a finished upload's part records.
-	if _, err := e.svc.Engine.Sweep(ctx, 100); err != nil {
-		return r, fmt.Errorf("sweep after %s: %w", d.Name, err)
+	// The cleanup function, once the upload is due, deletes its part
+	// records and retires its session.
+	if err := e.sweep(ctx); err != nil {
+		return r, fmt.Errorf("after %s: %w", d.Name, err)
 	}
 	r.Counts = e.counts().Sub(before)
 	r.Warnings = e.log.count() - logged
