@@ -45,6 +45,12 @@ var httpEvents = map[string]string{
 	"drf-other-method.json":     "DrfOtherMethod",
 	"drf-other-method-id.json":  "DrfOtherMethodById",
 
+	// CORS preflights to the ANY paths, open without a token
+	"multipleupload-file-preflight.json":  "MultipleUploadFilePreflight",
+	"multipleupload-chunk-preflight.json": "MultipleUploadChunkPreflight",
+	"drf-preflight.json":                  "DrfPreflight",
+	"drf-preflight-id.json":               "DrfPreflightById",
+
 	// django-chunked-upload and jQuery-File-Upload
 	"django-chunk.json":      "DjangoChunk",
 	"django-complete.json":   "DjangoComplete",

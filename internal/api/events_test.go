@@ -82,6 +82,10 @@ func TestSampleEvents(t *testing.T) {
 		{file: "flow-test.json", function: api.CheckFunction, status: 200},
 		{file: "multipleupload-chunk.json", function: api.ReceiveFunction, status: 200},
 		{file: "multipleupload-file.json", function: api.ReceiveFunction, status: 200},
+		{file: "multipleupload-file-preflight.json", function: api.ReceiveFunction, status: 204},
+		{file: "multipleupload-chunk-preflight.json", function: api.ReceiveFunction, status: 204},
+		{file: "drf-preflight.json", function: api.CheckFunction, status: 200},
+		{file: "drf-preflight-id.json", function: api.CheckFunction, status: 200},
 		// django: a first chunk, then the completion of an unknown upload_id.
 		{file: "django-chunk.json", function: api.ReceiveFunction, status: 200},
 		{file: "django-complete.json", function: api.CompleteFunction, status: 404},
