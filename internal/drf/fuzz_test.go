@@ -2,22 +2,20 @@ package drf
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
 	"chunkup/internal/upload"
+	"chunkup/internal/upload/unreachable"
 )
 
 // rangeDetails are the original's answers to a Content-Range it does not
@@ -124,25 +122,25 @@ func FuzzRequest(f *testing.F) {
 		if json.Unmarshal(e.Detail, &detail) != nil && (json.Unmarshal(e.Detail, &fields) != nil || len(fields) != 1 || len(fields["filename"]) != 1) {
 			t.Fatalf("%s %s: detail %s", method, target, e.Detail)
 		}
-		if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+		if len(u.Calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
 			t.Fatalf("%s %s refused without a store call, yet %d %q", method, target, rec.Code, rec.Body)
 		}
-		if len(u.calls) == 0 {
+		if len(u.Calls) == 0 {
 			return
 		}
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
-			t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+			t.Fatalf("the stores failed (%v), yet %d %q", u.Calls, rec.Code, rec.Body)
 		}
-		if slices.Equal(u.calls, []string{"GetSession"}) {
-			if got := r.PathValue("id"); !engineID(got) || u.ids[0] != got {
-				t.Fatalf("%s %s: looked up %q", method, target, u.ids)
+		if slices.Equal(u.Calls, []string{"GetSession"}) {
+			if got := r.PathValue("id"); !engineID(got) || u.IDs[0] != got {
+				t.Fatalf("%s %s: looked up %q", method, target, u.IDs)
 			}
 			return
 		}
-		if !slices.Equal(u.calls, []string{"CreateSession"}) {
-			t.Fatalf("%s %s: store calls %v", method, target, u.calls)
+		if !slices.Equal(u.Calls, []string{"CreateSession"}) {
+			t.Fatalf("%s %s: store calls %v", method, target, u.Calls)
 		}
-		s := u.sessions[0]
+		s := u.Created[0]
 		if s.Name == "" || s.Name != strings.TrimSpace(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength || !utf8.ValidString(s.Name) ||
 			s.Size < 0 || s.Size > fuzzLimits.MaxFileSize || s.Key != upload.ObjectKey(s.ID, s.Name) || s.Kind != upload.Sequential {
 			t.Fatalf("%s %s: created %+v", method, target, s)
@@ -156,133 +154,12 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// unreachable stands in for both stores of an engine whose stores are
-// never there: every call is recorded and fails. A fuzz run on it proves
-// parsing only (the integration tests prove the stores): what the parser
-// refuses must never reach it.
-type unreachable struct {
-	upload.Sessions // not called: every method is overridden below
-	upload.Blobs
-	calls    []string
-	idents   []string          // identifiers looked up
-	ids      []string          // session ids read
-	sessions []*upload.Session // sessions created
-}
-
-var errUnreachable = errors.New("fuzz: the stores are unreachable")
-
-func (u *unreachable) hit(call string) error {
-	u.calls = append(u.calls, call)
-	return errUnreachable
-}
-
-func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
-	u.sessions = append(u.sessions, s)
-	return u.hit("CreateSession")
-}
-func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
-	u.ids = append(u.ids, id)
-	return nil, u.hit("GetSession")
-}
-func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
-	u.idents = append(u.idents, ident)
-	return "", u.hit("LookupIdentifier")
-}
-func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
-func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
-	return u.hit("BindIdentifier")
-}
-func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
-	return "", u.hit("SetMultipartID")
-}
-func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
-	return u.hit("Touch")
-}
-func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
-	return 0, u.hit("RecordChunk")
-}
-func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
-	return nil, u.hit("GetPart")
-}
-func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
-	return nil, u.hit("ListParts")
-}
-func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
-	return u.hit("ClaimPart")
-}
-func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
-	return u.hit("ReleasePart")
-}
-func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
-	return u.hit("FinishPart")
-}
-func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
-	return 0, u.hit("CountPart")
-}
-func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
-func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
-	return u.hit("CommitAppend")
-}
-func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
-	return u.hit("PutSealedPart")
-}
-func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
-func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
-	return u.hit("BeginComplete")
-}
-func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
-	return u.hit("FinishComplete")
-}
-func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
-	return u.hit("EndSession")
-}
-func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
-	return u.hit("Forget")
-}
-func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
-	return nil, u.hit("ListExpired")
-}
-func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
-	return u.hit("PutStaged")
-}
-func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
-	return nil, u.hit("OpenStaged")
-}
-func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
-func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
-	return nil, u.hit("ListStaged")
-}
-func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
-	return "", u.hit("CreateMultipart")
-}
-func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
-	return "", u.hit("UploadPart")
-}
-func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("CompleteMultipart")
-}
-func (u *unreachable) AbortMultipart(context.Context, string, string) error {
-	return u.hit("AbortMultipart")
-}
-func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("PutObject")
-}
-func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
-	return upload.Object{}, u.hit("HeadObject")
-}
-
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.
 var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
 
 // newUnreachable returns an engine on stores that fail every call, and
 // the stores.
-func newUnreachable() (*upload.Engine, *unreachable) {
-	u := &unreachable{}
-	opt := upload.DefaultOptions()
-	opt.Limits = fuzzLimits
-	opt.Logger = slog.New(slog.DiscardHandler)
-	return upload.New(u, u, opt), u
-}
+func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
 
 func fuzzOwner(*http.Request) string { return "fuzz" }
 

@@ -2,7 +2,6 @@ package multipleupload
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"chunkup/internal/upload"
+	"chunkup/internal/upload/unreachable"
 )
 
 // chunkHeaders are a chunk POST's X- headers.
@@ -134,7 +133,7 @@ type muError struct {
 }
 
 // checkAnswer checks an answer of the handler on unreachable stores.
-func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable) {
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) {
 	t.Helper()
 	var e muError
 	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
@@ -143,11 +142,11 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable) {
 	if e.Success == nil || *e.Success || e.Error == "" || e.Code == "" || rec.Code != status(e.Code) || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q: success, error, code, status or type wrong", rec.Code, rec.Body)
 	}
-	if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+	if len(u.Calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
 		t.Fatalf("refused without a store call, yet %d %q", rec.Code, rec.Body)
 	}
-	if len(u.calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
-		t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+	if len(u.Calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
+		t.Fatalf("the stores failed (%v), yet %d %q", u.Calls, rec.Code, rec.Body)
 	}
 }
 
@@ -165,7 +164,7 @@ func FuzzChunk(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.Chunk(rec, r)
 		checkAnswer(t, rec, u)
-		if len(u.calls) == 0 {
+		if len(u.Calls) == 0 {
 			return
 		}
 		hd, err := parseHeaders(r.Header, fuzzLimits)
@@ -179,8 +178,8 @@ func FuzzChunk(f *testing.F) {
 		if _, err := upload.NewPlan(g); err != nil {
 			t.Fatalf("a chunk of a geometry NewPlan refuses (%+v: %v) reached the stores", g, err)
 		}
-		if !slices.Equal(u.calls, []string{"LookupIdentifier"}) || u.idents[0] != hd.identifier(g) {
-			t.Fatalf("store calls %v %q", u.calls, u.idents)
+		if !slices.Equal(u.Calls, []string{"LookupIdentifier"}) || u.Idents[0] != hd.identifier(g) {
+			t.Fatalf("store calls %v %q", u.Calls, u.Idents)
 		}
 	})
 }
@@ -198,11 +197,11 @@ func FuzzFile(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.File(rec, r)
 		checkAnswer(t, rec, u)
-		if len(u.calls) == 0 {
+		if len(u.Calls) == 0 {
 			return
 		}
-		if !slices.Equal(u.calls, []string{"CreateSession"}) || r.MultipartForm == nil {
-			t.Fatalf("store calls %v", u.calls)
+		if !slices.Equal(u.Calls, []string{"CreateSession"}) || r.MultipartForm == nil {
+			t.Fatalf("store calls %v", u.Calls)
 		}
 		file, fh, err := r.FormFile("file")
 		if err != nil {
@@ -210,7 +209,7 @@ func FuzzFile(f *testing.F) {
 		}
 		data, _ := io.ReadAll(file)
 		file.Close()
-		s := u.sessions[0]
+		s := u.Created[0]
 		plan, err := upload.NewPlan(s.Geometry)
 		if s.Name != fh.Filename || s.Size != int64(len(data)) || s.Chunks != 1 || err != nil || plan != s.Plan ||
 			s.Size > fuzzLimits.MaxChunkSize || !utf8.ValidString(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength {
@@ -219,133 +218,12 @@ func FuzzFile(f *testing.F) {
 	})
 }
 
-// unreachable stands in for both stores of an engine whose stores are
-// never there: every call is recorded and fails. A fuzz run on it proves
-// parsing only (the integration tests prove the stores): what the parser
-// refuses must never reach it.
-type unreachable struct {
-	upload.Sessions // not called: every method is overridden below
-	upload.Blobs
-	calls    []string
-	idents   []string          // identifiers looked up
-	ids      []string          // session ids read
-	sessions []*upload.Session // sessions created
-}
-
-var errUnreachable = errors.New("fuzz: the stores are unreachable")
-
-func (u *unreachable) hit(call string) error {
-	u.calls = append(u.calls, call)
-	return errUnreachable
-}
-
-func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
-	u.sessions = append(u.sessions, s)
-	return u.hit("CreateSession")
-}
-func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
-	u.ids = append(u.ids, id)
-	return nil, u.hit("GetSession")
-}
-func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
-	u.idents = append(u.idents, ident)
-	return "", u.hit("LookupIdentifier")
-}
-func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
-func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
-	return u.hit("BindIdentifier")
-}
-func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
-	return "", u.hit("SetMultipartID")
-}
-func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
-	return u.hit("Touch")
-}
-func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
-	return 0, u.hit("RecordChunk")
-}
-func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
-	return nil, u.hit("GetPart")
-}
-func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
-	return nil, u.hit("ListParts")
-}
-func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
-	return u.hit("ClaimPart")
-}
-func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
-	return u.hit("ReleasePart")
-}
-func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
-	return u.hit("FinishPart")
-}
-func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
-	return 0, u.hit("CountPart")
-}
-func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
-func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
-	return u.hit("CommitAppend")
-}
-func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
-	return u.hit("PutSealedPart")
-}
-func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
-func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
-	return u.hit("BeginComplete")
-}
-func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
-	return u.hit("FinishComplete")
-}
-func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
-	return u.hit("EndSession")
-}
-func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
-	return u.hit("Forget")
-}
-func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
-	return nil, u.hit("ListExpired")
-}
-func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
-	return u.hit("PutStaged")
-}
-func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
-	return nil, u.hit("OpenStaged")
-}
-func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
-func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
-	return nil, u.hit("ListStaged")
-}
-func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
-	return "", u.hit("CreateMultipart")
-}
-func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
-	return "", u.hit("UploadPart")
-}
-func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("CompleteMultipart")
-}
-func (u *unreachable) AbortMultipart(context.Context, string, string) error {
-	return u.hit("AbortMultipart")
-}
-func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("PutObject")
-}
-func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
-	return upload.Object{}, u.hit("HeadObject")
-}
-
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.
 var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
 
 // newUnreachable returns an engine on stores that fail every call, and
 // the stores.
-func newUnreachable() (*upload.Engine, *unreachable) {
-	u := &unreachable{}
-	opt := upload.DefaultOptions()
-	opt.Limits = fuzzLimits
-	opt.Logger = slog.New(slog.DiscardHandler)
-	return upload.New(u, u, opt), u
-}
+func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
 
 func fuzzOwner(*http.Request) string { return "fuzz" }
 

@@ -2,21 +2,19 @@ package native
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"chunkup/internal/upload"
+	"chunkup/internal/upload/unreachable"
 )
 
 // nativeError is the one shape of every native error, decoded strictly.
@@ -32,7 +30,7 @@ type nativeError struct {
 // checkRefusal checks a native error answer: JSON in the one error shape,
 // the status statusOf gives its code, and, when the stores were never
 // called, a 4xx. It returns the code.
-func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable) upload.Code {
+func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) upload.Code {
 	t.Helper()
 	var e nativeError
 	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
@@ -41,11 +39,11 @@ func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable) 
 	if e.Error.Code == "" || e.Error.Message == "" || rec.Code != statusOf(e.Error.Code) || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q: code, message, status or type wrong", rec.Code, rec.Body)
 	}
-	if len(u.calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
+	if len(u.Calls) == 0 && (rec.Code < 400 || rec.Code > 499) {
 		t.Fatalf("refused without a store call, yet %d %q", rec.Code, rec.Body)
 	}
-	if len(u.calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
-		t.Fatalf("the stores failed (%v), yet %d %q", u.calls, rec.Code, rec.Body)
+	if len(u.Calls) > 0 && (rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1") {
+		t.Fatalf("the stores failed (%v), yet %d %q", u.Calls, rec.Code, rec.Body)
 	}
 	return e.Error.Code
 }
@@ -64,13 +62,13 @@ func FuzzCreate(f *testing.F) {
 			t.Fatalf("created an upload on stores that fail: %q", rec.Body)
 		}
 		checkRefusal(t, rec, u)
-		if len(u.calls) == 0 {
+		if len(u.Calls) == 0 {
 			return
 		}
-		if !slices.Equal(u.calls, []string{"CreateSession"}) || len(u.sessions) != 1 {
-			t.Fatalf("store calls %v", u.calls)
+		if !slices.Equal(u.Calls, []string{"CreateSession"}) || len(u.Created) != 1 {
+			t.Fatalf("store calls %v", u.Calls)
 		}
-		s := u.sessions[0]
+		s := u.Created[0]
 		var req struct {
 			Name      string `json:"name"`
 			Size      *int64 `json:"size"`
@@ -151,38 +149,38 @@ func FuzzPutChunk(f *testing.F) {
 		number, err := strconv.Atoi(n)
 		switch {
 		case err != nil || number < 0:
-			if code != upload.CodeChunkRange || len(u.calls) > 0 {
-				t.Fatalf("chunk number %q: %s, store calls %v", n, code, u.calls)
+			if code != upload.CodeChunkRange || len(u.Calls) > 0 {
+				t.Fatalf("chunk number %q: %s, store calls %v", n, code, u.Calls)
 			}
 		case int64(len(body)) > fuzzLimits.MaxChunkSize:
-			if code != upload.CodeChunkTooLarge || len(u.calls) > 0 {
-				t.Fatalf("a %d-byte chunk: %s, store calls %v", len(body), code, u.calls)
+			if code != upload.CodeChunkTooLarge || len(u.Calls) > 0 {
+				t.Fatalf("a %d-byte chunk: %s, store calls %v", len(body), code, u.Calls)
 			}
 		case !matches:
-			if code != upload.CodeInvalid && code != upload.CodeChecksum || len(u.calls) > 0 {
-				t.Fatalf("checksums %q of %q: %s, store calls %v", sums, body, code, u.calls)
+			if code != upload.CodeInvalid && code != upload.CodeChecksum || len(u.Calls) > 0 {
+				t.Fatalf("checksums %q of %q: %s, store calls %v", sums, body, code, u.Calls)
 			}
 		case !engineID(id):
-			if code != upload.CodeNotFound || len(u.calls) > 0 {
-				t.Fatalf("id %q: %s, store calls %v", id, code, u.calls)
+			if code != upload.CodeNotFound || len(u.Calls) > 0 {
+				t.Fatalf("id %q: %s, store calls %v", id, code, u.Calls)
 			}
 		default:
-			if !slices.Equal(u.calls, []string{"GetSession"}) || u.ids[0] != id {
-				t.Fatalf("id %q chunk %q: store calls %v %v", id, n, u.calls, u.ids)
+			if !slices.Equal(u.Calls, []string{"GetSession"}) || u.IDs[0] != id {
+				t.Fatalf("id %q chunk %q: store calls %v %v", id, n, u.Calls, u.IDs)
 			}
 		}
 		for _, route := range []struct {
 			method string
 			h      http.HandlerFunc
 		}{{"GET", a.Status}, {"POST", a.Complete}, {"DELETE", a.Abort}} {
-			u.calls, u.ids = nil, nil
+			u.Calls, u.IDs = nil, nil
 			r := httptest.NewRequest(route.method, "/v1/uploads/x", nil)
 			r.SetPathValue("id", id)
 			rec := httptest.NewRecorder()
 			route.h(rec, r)
 			code := checkRefusal(t, rec, u)
-			if engineID(id) != (len(u.calls) > 0) || !engineID(id) && code != upload.CodeNotFound {
-				t.Fatalf("%s id %q: %s, store calls %v", route.method, id, code, u.calls)
+			if engineID(id) != (len(u.Calls) > 0) || !engineID(id) && code != upload.CodeNotFound {
+				t.Fatalf("%s id %q: %s, store calls %v", route.method, id, code, u.Calls)
 			}
 		}
 	})
@@ -195,133 +193,12 @@ func engineID(id string) bool {
 	return len(id) == 32 && err == nil
 }
 
-// unreachable stands in for both stores of an engine whose stores are
-// never there: every call is recorded and fails. A fuzz run on it proves
-// parsing only (the integration tests prove the stores): what the parser
-// refuses must never reach it.
-type unreachable struct {
-	upload.Sessions // not called: every method is overridden below
-	upload.Blobs
-	calls    []string
-	idents   []string          // identifiers looked up
-	ids      []string          // session ids read
-	sessions []*upload.Session // sessions created
-}
-
-var errUnreachable = errors.New("fuzz: the stores are unreachable")
-
-func (u *unreachable) hit(call string) error {
-	u.calls = append(u.calls, call)
-	return errUnreachable
-}
-
-func (u *unreachable) CreateSession(_ context.Context, s *upload.Session) error {
-	u.sessions = append(u.sessions, s)
-	return u.hit("CreateSession")
-}
-func (u *unreachable) GetSession(_ context.Context, id string) (*upload.Session, error) {
-	u.ids = append(u.ids, id)
-	return nil, u.hit("GetSession")
-}
-func (u *unreachable) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
-	u.idents = append(u.idents, ident)
-	return "", u.hit("LookupIdentifier")
-}
-func (u *unreachable) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
-func (u *unreachable) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
-	return u.hit("BindIdentifier")
-}
-func (u *unreachable) SetMultipartID(context.Context, string, string) (string, error) {
-	return "", u.hit("SetMultipartID")
-}
-func (u *unreachable) Touch(context.Context, string, time.Time, time.Time) error {
-	return u.hit("Touch")
-}
-func (u *unreachable) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
-	return 0, u.hit("RecordChunk")
-}
-func (u *unreachable) GetPart(context.Context, string, int) (*upload.Part, error) {
-	return nil, u.hit("GetPart")
-}
-func (u *unreachable) ListParts(context.Context, string) ([]*upload.Part, error) {
-	return nil, u.hit("ListParts")
-}
-func (u *unreachable) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
-	return u.hit("ClaimPart")
-}
-func (u *unreachable) ReleasePart(context.Context, string, int, string) error {
-	return u.hit("ReleasePart")
-}
-func (u *unreachable) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
-	return u.hit("FinishPart")
-}
-func (u *unreachable) CountPart(context.Context, string, int) (int, error) {
-	return 0, u.hit("CountPart")
-}
-func (u *unreachable) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
-func (u *unreachable) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
-	return u.hit("CommitAppend")
-}
-func (u *unreachable) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
-	return u.hit("PutSealedPart")
-}
-func (u *unreachable) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
-func (u *unreachable) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
-	return u.hit("BeginComplete")
-}
-func (u *unreachable) FinishComplete(context.Context, *upload.Session) error {
-	return u.hit("FinishComplete")
-}
-func (u *unreachable) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
-	return u.hit("EndSession")
-}
-func (u *unreachable) Forget(context.Context, *upload.Session, time.Time) error {
-	return u.hit("Forget")
-}
-func (u *unreachable) ListExpired(context.Context, time.Time, int) ([]string, error) {
-	return nil, u.hit("ListExpired")
-}
-func (u *unreachable) PutStaged(context.Context, string, []byte, uint64) error {
-	return u.hit("PutStaged")
-}
-func (u *unreachable) OpenStaged(context.Context, string) (io.ReadCloser, error) {
-	return nil, u.hit("OpenStaged")
-}
-func (u *unreachable) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
-func (u *unreachable) ListStaged(context.Context, string) ([]string, error) {
-	return nil, u.hit("ListStaged")
-}
-func (u *unreachable) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
-	return "", u.hit("CreateMultipart")
-}
-func (u *unreachable) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
-	return "", u.hit("UploadPart")
-}
-func (u *unreachable) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("CompleteMultipart")
-}
-func (u *unreachable) AbortMultipart(context.Context, string, string) error {
-	return u.hit("AbortMultipart")
-}
-func (u *unreachable) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
-	return upload.Object{}, u.hit("PutObject")
-}
-func (u *unreachable) HeadObject(context.Context, string) (upload.Object, error) {
-	return upload.Object{}, u.hit("HeadObject")
-}
-
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.
 var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
 
 // newUnreachable returns an engine on stores that fail every call, and
 // the stores.
-func newUnreachable() (*upload.Engine, *unreachable) {
-	u := &unreachable{}
-	opt := upload.DefaultOptions()
-	opt.Limits = fuzzLimits
-	opt.Logger = slog.New(slog.DiscardHandler)
-	return upload.New(u, u, opt), u
-}
+func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
 
 func fuzzOwner(*http.Request) string { return "fuzz" }
 

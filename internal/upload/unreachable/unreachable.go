@@ -1,0 +1,145 @@
+// Package unreachable provides stores for an upload engine that can never
+// be reached: every call is recorded and fails. Fuzz tests of the dialects
+// run on them to prove parsing alone (the integration tests prove the real
+// stores): what a parser refuses must never reach a store.
+package unreachable
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"chunkup/internal/upload"
+)
+
+// Err is what every call on the stores returns.
+var Err = errors.New("unreachable: the stores cannot be reached")
+
+// Stores stands in for both of an engine's stores.
+type Stores struct {
+	Calls   []string          // every method called, in order
+	Idents  []string          // identifiers looked up
+	IDs     []string          // session ids read
+	Created []*upload.Session // sessions asked to be created
+}
+
+// New returns an engine with the given limits on stores that fail every
+// call, and the stores.
+func New(limits upload.Limits) (*upload.Engine, *Stores) {
+	u := &Stores{}
+	opt := upload.DefaultOptions()
+	opt.Limits = limits
+	opt.Logger = slog.New(slog.DiscardHandler)
+	return upload.New(u, u, opt), u
+}
+
+func (u *Stores) hit(call string) error {
+	u.Calls = append(u.Calls, call)
+	return Err
+}
+
+var (
+	_ upload.Sessions = (*Stores)(nil)
+	_ upload.Blobs    = (*Stores)(nil)
+)
+
+// The methods of upload.Sessions.
+
+func (u *Stores) CreateSession(_ context.Context, s *upload.Session) error {
+	u.Created = append(u.Created, s)
+	return u.hit("CreateSession")
+}
+func (u *Stores) GetSession(_ context.Context, id string) (*upload.Session, error) {
+	u.IDs = append(u.IDs, id)
+	return nil, u.hit("GetSession")
+}
+func (u *Stores) LookupIdentifier(_ context.Context, _, ident string) (string, error) {
+	u.Idents = append(u.Idents, ident)
+	return "", u.hit("LookupIdentifier")
+}
+func (u *Stores) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
+func (u *Stores) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
+	return u.hit("BindIdentifier")
+}
+func (u *Stores) SetMultipartID(context.Context, string, string) (string, error) {
+	return "", u.hit("SetMultipartID")
+}
+func (u *Stores) Touch(context.Context, string, time.Time, time.Time) error { return u.hit("Touch") }
+func (u *Stores) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
+	return 0, u.hit("RecordChunk")
+}
+func (u *Stores) GetPart(context.Context, string, int) (*upload.Part, error) {
+	return nil, u.hit("GetPart")
+}
+func (u *Stores) ListParts(context.Context, string) ([]*upload.Part, error) {
+	return nil, u.hit("ListParts")
+}
+func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
+	return u.hit("ClaimPart")
+}
+func (u *Stores) ReleasePart(context.Context, string, int, string) error {
+	return u.hit("ReleasePart")
+}
+func (u *Stores) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
+	return u.hit("FinishPart")
+}
+func (u *Stores) CountPart(context.Context, string, int) (int, error) {
+	return 0, u.hit("CountPart")
+}
+func (u *Stores) DeleteParts(context.Context, string) error { return u.hit("DeleteParts") }
+func (u *Stores) CommitAppend(context.Context, string, upload.Commit, time.Time) error {
+	return u.hit("CommitAppend")
+}
+func (u *Stores) PutSealedPart(context.Context, string, int, []upload.ChunkRecord, uint64) error {
+	return u.hit("PutSealedPart")
+}
+func (u *Stores) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
+func (u *Stores) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
+	return u.hit("BeginComplete")
+}
+func (u *Stores) FinishComplete(context.Context, *upload.Session) error {
+	return u.hit("FinishComplete")
+}
+func (u *Stores) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
+	return u.hit("EndSession")
+}
+func (u *Stores) Forget(context.Context, *upload.Session, time.Time) error { return u.hit("Forget") }
+func (u *Stores) ListExpired(context.Context, time.Time, int) ([]string, error) {
+	return nil, u.hit("ListExpired")
+}
+
+// The methods of upload.Blobs.
+
+func (u *Stores) PutStaged(context.Context, string, []byte, uint64) error {
+	return u.hit("PutStaged")
+}
+func (u *Stores) OpenStaged(context.Context, string) (io.ReadCloser, error) {
+	return nil, u.hit("OpenStaged")
+}
+func (u *Stores) DeleteStaged(context.Context, []string) error { return u.hit("DeleteStaged") }
+func (u *Stores) ListStaged(context.Context, string) ([]string, error) {
+	return nil, u.hit("ListStaged")
+}
+func (u *Stores) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
+	return "", u.hit("CreateMultipart")
+}
+func (u *Stores) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
+	return "", u.hit("UploadPart")
+}
+func (u *Stores) CompleteMultipart(context.Context, string, string, []upload.CompletedPart, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("CompleteMultipart")
+}
+func (u *Stores) AbortMultipart(context.Context, string, string) error {
+	return u.hit("AbortMultipart")
+}
+func (u *Stores) AbortAllMultipart(context.Context, string) error {
+	return u.hit("AbortAllMultipart")
+}
+func (u *Stores) PutObject(context.Context, string, string, map[string]string, []byte, uint64) (upload.Object, error) {
+	return upload.Object{}, u.hit("PutObject")
+}
+func (u *Stores) HeadObject(context.Context, string) (upload.Object, error) {
+	return upload.Object{}, u.hit("HeadObject")
+}
