@@ -287,21 +287,21 @@ func (r *Report) recommend(p prices, lines []costLine) string {
 	best := map[string]costLine{}
 	for _, l := range lines {
 		for _, rest := range []bool{false, true} {
-			key := "HTTP API"
+			key := "an HTTP API"
 			if rest {
-				key = "REST API"
+				key = "a REST API"
 			}
 			if cur, ok := best[key]; !ok || l.total(rest) < cur.total(rest) {
 				best[key] = l
 			}
 		}
 	}
-	for _, key := range []string{"HTTP API", "REST API"} {
+	for _, key := range []string{"an HTTP API", "a REST API"} {
 		l, ok := best[key]
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&b, "- Cheapest measured with a %s: %s at %s chunks, %s per TB.\n", key, l.Dialect, sizeName(l.Chunk), usd(l.total(key == "REST API")*tb))
+		fmt.Fprintf(&b, "- Cheapest measured through %s: %s at %s chunks, %s per TB.\n", key, l.Dialect, sizeName(l.Chunk), usd(l.total(key == "a REST API")*tb))
 	}
 	for _, l := range lines {
 		if l.Dialect == "native" && l.Chunk == 4*mib {
@@ -311,6 +311,7 @@ func (r *Report) recommend(p prices, lines []costLine) string {
 	}
 	b.WriteString("- Larger chunks are cheaper on every line that counts requests (S3, Lambda, DynamoDB, REST API); " +
 		"only the HTTP API's 512 KB metering makes bytes, not requests, the unit, so with an HTTP API the chunk size matters less " +
-		"and a chunk just under a multiple of 512 KB (with its headers) avoids paying for a mostly empty increment.\n")
+		"and a chunk just under a multiple of 512 KB (with its headers) avoids paying for a mostly empty increment: " +
+		"4,088 KiB chunks fit 8 increments where 4 MiB chunks take 9 (see the table above).\n")
 	return b.String()
 }
