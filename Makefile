@@ -5,6 +5,7 @@
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
 #   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
 #   make lint    gofmt, go vet, staticcheck
+#   make bench   the benchmark table (docs/bench.md) and the cost model (docs/cost.md)
 #   make build   the four Lambda binaries, as `sam build` would make them
 #
 # `sam build` calls the build-<LogicalId> targets itself (BuildMethod:
@@ -119,12 +120,13 @@ lint:
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run $(STATICCHECK) ./...
 
-## bench: the side-by-side benchmark of design.md (issue #5)
-bench:
-	@echo 'make bench: not written yet — the benchmark issue (#5) is still open.'
-	@echo 'It will run on the local stack and print one table: throughput per dialect against'
-	@echo 'a raw PutObject, completion latency against file size, S3 and DynamoDB requests per'
-	@echo 'GiB, and peak memory per invocation.'
+## bench: the side-by-side benchmark of design.md (issue #5): prints one table and
+## writes docs/bench.md, docs/bench.json and the cost model docs/cost.md.
+## BENCH_FLAGS=-quick for a smoke run, -full for the 1 GiB file on every row.
+BENCH_FLAGS ?=
+bench: tools
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) GO="$(GO)" \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 ## soak: the fault-injection soak (cmd/soak; SOAK_FLAGS="-duration 10m -fault-rate 0.1" and so on):
 ## uploads in every dialect with S3/DynamoDB faults, then every file verified and nothing left behind
