@@ -36,6 +36,11 @@ func TestFailedAssemblyIsRetried(t *testing.T) {
 	if e.blobs.uploadParts.Load() != 1 {
 		t.Fatalf("retry did not assemble the part (%d part uploads)", e.blobs.uploadParts.Load())
 	}
+	// The assembled part's record keeps its ETag and drops its chunk list.
+	p, err := dynamo.New(e.db, e.table).GetPart(context.Background(), up.ID, 0)
+	if err != nil || p.ETag == "" || len(p.Chunks) != 0 || p.ClaimToken != "" {
+		t.Fatalf("part record after assembly: %+v %v", p, err)
+	}
 	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
 	var done nativeUpload
 	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {

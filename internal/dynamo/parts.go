@@ -109,17 +109,15 @@ func (st *Store) ReleasePart(ctx context.Context, id string, k int, token string
 }
 
 // FinishPart records an assembled part and drops its chunk list, which is
-// no longer needed, so the record stays small.
-func (st *Store) FinishPart(ctx context.Context, id string, k int, token, etag string, crc uint64, size int64, now time.Time) error {
-	p, err := st.GetPart(ctx, id, k)
-	if err != nil {
-		return err
-	}
+// no longer needed, so the record stays small. The assembler knows the
+// chunks it used, so the record is not read again.
+func (st *Store) FinishPart(ctx context.Context, id string, k int, token string, done upload.AssembledPart, now time.Time) error {
 	update := "SET etag = :e, crc = :c, #size = :s, finishedAt = :now REMOVE claim, claimUntil"
-	for i := range p.Chunks {
-		update += ", " + chunkAttr(i)
+	for _, c := range done.Chunks {
+		update += ", " + chunkAttr(c.Index)
 	}
-	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	etag, crc, size := done.ETag, done.CRC, done.Size
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &st.table,
 		Key:              partKey(id, k),
 		UpdateExpression: aws.String(update),

@@ -248,7 +248,8 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, fmt.Errorf("upload part %d of %s: %w", k+1, s.ID, err)
 	}
-	if err := e.sessions.FinishPart(ctx, s.ID, k, token, etag, crc, size, e.opt.Now()); err != nil {
+	assembled := AssembledPart{ETag: etag, CRC: crc, Size: size, Chunks: chunks}
+	if err := e.sessions.FinishPart(ctx, s.ID, k, token, assembled, e.opt.Now()); err != nil {
 		return 0, fmt.Errorf("record part %d of %s: %w", k, s.ID, err)
 	}
 	if err := e.blobs.DeleteStaged(ctx, chunkKeys(chunks)); err != nil {

@@ -51,8 +51,9 @@ type Sessions interface {
 	// ReleasePart gives up a claim that token holds, after a failed
 	// assembly, so that the next request may retry at once.
 	ReleasePart(ctx context.Context, id string, k int, token string) error
-	// FinishPart records the assembled part, if token still holds the claim.
-	FinishPart(ctx context.Context, id string, k int, token string, etag string, crc uint64, size int64, now time.Time) error
+	// FinishPart records the assembled part, if token still holds the
+	// claim, and drops the records of the chunks it was made of.
+	FinishPart(ctx context.Context, id string, k int, token string, done AssembledPart, now time.Time) error
 	// CountPart adds part k to the session's count of assembled parts,
 	// once, and returns the count.
 	CountPart(ctx context.Context, id string, k int) (int, error)
@@ -85,6 +86,14 @@ type Sessions interface {
 	// ListExpired returns up to limit ids of sessions still in the sweep's
 	// index (open, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// AssembledPart is what S3 gave a part, and the chunks it was made of.
+type AssembledPart struct {
+	ETag   string
+	CRC    uint64
+	Size   int64
+	Chunks []ChunkRecord
 }
 
 // CompletedPart is a part as CompleteMultipartUpload lists it.

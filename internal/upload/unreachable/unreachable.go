@@ -82,7 +82,7 @@ func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time
 func (u *Stores) ReleasePart(context.Context, string, int, string) error {
 	return u.hit("ReleasePart")
 }
-func (u *Stores) FinishPart(context.Context, string, int, string, string, uint64, int64, time.Time) error {
+func (u *Stores) FinishPart(context.Context, string, int, string, upload.AssembledPart, time.Time) error {
 	return u.hit("FinishPart")
 }
 func (u *Stores) CountPart(context.Context, string, int) (int, error) {
