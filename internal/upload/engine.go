@@ -84,33 +84,15 @@ type Engine struct {
 // New returns an engine over the given stores.
 func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	def := DefaultOptions()
-	if opt.MaxFileSize == 0 {
-		opt.MaxFileSize = def.MaxFileSize
-	}
-	if opt.MaxChunkSize == 0 {
-		opt.MaxChunkSize = def.MaxChunkSize
-	}
-	if opt.MaxChunks == 0 {
-		opt.MaxChunks = def.MaxChunks
-	}
-	if opt.MaxNameLength == 0 {
-		opt.MaxNameLength = def.MaxNameLength
-	}
-	if opt.Expiry == 0 {
-		opt.Expiry = def.Expiry
-	}
-	if opt.ClaimTimeout == 0 {
-		opt.ClaimTimeout = def.ClaimTimeout
-	}
-	if opt.DuplicateWait == 0 {
-		opt.DuplicateWait = def.DuplicateWait
-	}
-	if opt.MaxBufferedPart == 0 {
-		opt.MaxBufferedPart = def.MaxBufferedPart
-	}
-	if opt.Retention == 0 {
-		opt.Retention = def.Retention
-	}
+	orDefault(&opt.MaxFileSize, def.MaxFileSize)
+	orDefault(&opt.MaxChunkSize, def.MaxChunkSize)
+	orDefault(&opt.MaxChunks, def.MaxChunks)
+	orDefault(&opt.MaxNameLength, def.MaxNameLength)
+	orDefault(&opt.Expiry, def.Expiry)
+	orDefault(&opt.ClaimTimeout, def.ClaimTimeout)
+	orDefault(&opt.DuplicateWait, def.DuplicateWait)
+	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
+	orDefault(&opt.Retention, def.Retention)
 	if opt.Now == nil {
 		opt.Now = def.Now
 	}
@@ -118,6 +100,14 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 		opt.Logger = def.Logger
 	}
 	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcTable: crc64nvme.MakeTable()}
+}
+
+// orDefault sets *v to def when it is the zero value: an option left unset.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Limits returns the limits the engine enforces.
