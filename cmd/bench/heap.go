@@ -19,7 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"chunkup/internal/lambdahttp"
 )
 
 // invocation is what one isolated Lambda invocation cost in memory.
@@ -32,14 +33,14 @@ type invocation struct {
 	Peak     uint64  // highest heap in use during the invocation, above Base
 	Allocs   uint64  // bytes allocated during the invocation
 	Seconds  float64 // duration of the invocation
-	Decode   float64 // duration of decoding the event's JSON alone (measured apart)
+	Decode   float64 // duration of decoding the event alone (measured apart)
 }
 
 // lambdaRunner answers HTTP requests by invoking the functions' handlers
 // in this process exactly as the Lambda runtime would, one at a time: the
 // request becomes the API Gateway event (payload 2.0, base64 body), the
-// event's JSON goes through aws-lambda-go's handler (JSON decode,
-// httpadapter, the handler, JSON encode), and every invocation is measured
+// event's JSON goes to the function's lambda.Handler (lambdahttp: event
+// decode, the handler, response encode), and every invocation is measured
 // for heap in isolation.
 type lambdaRunner struct {
 	mux      *http.ServeMux
@@ -53,7 +54,7 @@ func newLambdaRunner(routes []routeInfo, handler func(function string) http.Hand
 	l := &lambdaRunner{mux: http.NewServeMux(), handlers: map[string]lambda.Handler{}}
 	for _, r := range routes {
 		if _, ok := l.handlers[r.Function]; !ok {
-			l.handlers[r.Function] = lambda.NewHandler(httpadapter.NewV2(handler(r.Function)).ProxyWithContext)
+			l.handlers[r.Function] = lambdahttp.New(handler(r.Function))
 		}
 		pattern := r.Method + " " + r.Path
 		if r.Method == "ANY" {
@@ -95,14 +96,12 @@ func (l *lambdaRunner) RoundTrip(r *http.Request) (*http.Response, error) {
 	l.payload.Reset()
 	l.payload.Write(payload)
 	payload = nil
-	// The event's JSON decoding alone, as aws-lambda-go does it first.
+	// The event's decoding alone, as the function does it first.
 	t := time.Now()
-	var decoded events.APIGatewayV2HTTPRequest
-	if err := json.NewDecoder(bytes.NewReader(l.payload.Bytes())).Decode(&decoded); err != nil {
+	if _, _, err := lambdahttp.DecodeEvent(l.payload.Bytes()); err != nil {
 		return nil, err
 	}
 	decode := time.Since(t)
-	decoded = events.APIGatewayV2HTTPRequest{}
 	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: ev.RequestContext.RequestID})
 	inv, out, err := measure(func() ([]byte, error) { return l.handlers[fn].Invoke(ctx, l.payload.Bytes()) })
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ func mainErr() error {
 	out := flag.String("out", "docs/bench.md", "where to write the table")
 	jsonOut := flag.String("json", "docs/bench.json", "where to write (or, with -cost, read) the measurements")
 	costOut := flag.String("cost-out", "docs/cost.md", "where to write the cost model")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (clients, local gateway, handlers) to this file")
 	flag.Parse()
 
 	root, err := samtemplate.FindRoot()
@@ -70,6 +72,17 @@ func mainErr() error {
 		return write(at(*costOut), md)
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := options{Quick: *quick, Full: *full, Budget: *budget, Progress: os.Stderr}

@@ -345,7 +345,7 @@ func (r *Report) Table() ([]row, []Check) {
 		rows = append(rows, row{"heap", name,
 			fmt.Sprintf("peak %s (median %s)", sizeName(int64(h.PeakMax)), sizeName(int64(h.PeakMedian))),
 			fmt.Sprintf("%s of 3×chunk + 32 MiB (%s)", pct(float64(h.PeakMax)/float64(limit)), sizeName(limit)),
-			fmt.Sprintf("allocated %s = %.1f× the chunk per chunk request (max %s); event %s; peak in %s; %d chunk requests, median %s, of which decoding the event's JSON %s; other requests peak %s (%s)",
+			fmt.Sprintf("allocated %s = %.1f× the chunk per chunk request (max %s); event %s; peak in %s; %d chunk requests, median %s, of which decoding the event %s; other requests peak %s (%s)",
 				sizeName(int64(h.AllocMed)), float64(h.AllocMed)/float64(h.Chunk), sizeName(int64(h.AllocMax)), sizeName(h.Payload), h.PeakRoute,
 				h.Requests, secs(h.Seconds), secs(h.Decode), sizeName(int64(h.OtherPeak)), h.OtherRoute)})
 		checks = append(checks, Check{fmt.Sprintf("%s, %s chunks: peak heap per chunk request < 3× chunk + 32 MiB", h.Dialect, sizeName(h.Chunk)),
@@ -438,7 +438,7 @@ Notes (how each figure is measured):
   handlers) and of versitygw and dynalite, read from /proc around each upload, per GiB; next to the raw
   ×4 upload's. CPU time hardly changes when other work shares the machine, so it is the steadiest figure here.
 - **heap**: the same clients, but each request is turned into its event and invoked in this process through
-  aws-lambda-go's own handler (JSON decode, httpadapter, the handler, JSON encode), one at a time, after a full
+  the function's lambda.Handler (lambdahttp: event decode, the handler, response encode), one at a time, after a full
   GC; peak is the highest heap in use (runtime/metrics /memory/classes/heap/objects: live objects and garbage
   not yet swept) sampled every 20 µs above what was in use before; allocated is /gc/heap/allocs during the
   invocation. A file of two parts and one chunk, so part assembly and completion are among the requests.

@@ -8,9 +8,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"chunkup/internal/api"
+	"chunkup/internal/lambdahttp"
 )
 
 func main() {
@@ -19,5 +19,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(svc.Handler(api.ReceiveFunction)).ProxyWithContext)
+	lambda.Start(lambdahttp.New(svc.Handler(api.ReceiveFunction)))
 }

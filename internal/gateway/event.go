@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/base64"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,7 +30,7 @@ type exchange struct {
 }
 
 // buildEvent turns an HTTP request into the event API Gateway HTTP APIs
-// send with payload format 2.0, as documented in
+// send with payload format 2.0, all but the body (encodeEvent adds it), as documented in
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
 func (g *gateway) buildEvent(r *http.Request, m match, body []byte, x *exchange) events.APIGatewayV2HTTPRequest {
 	headers, cookies := eventHeaders(r, len(body))
@@ -48,7 +47,6 @@ func (g *gateway) buildEvent(r *http.Request, m match, body []byte, x *exchange)
 	if len(m.params) > 0 {
 		ev.PathParameters = m.params
 	}
-	ev.Body, ev.IsBase64Encoded = encodeBody(r.Header.Get("Content-Type"), body)
 	return ev
 }
 
@@ -179,7 +177,8 @@ func queryParameters(raw string) map[string]string {
 	return params
 }
 
-// encodeBody decides how the body travels in the event.
+// base64Body decides how the body travels in the event: base64-encoded or
+// as it is.
 //
 // HTTP APIs have no binaryMediaTypes setting: they pass the body as a
 // plain string only for text content types and base64-encode everything
@@ -194,14 +193,8 @@ func queryParameters(raw string) map[string]string {
 // https://github.com/dherault/serverless-offline/pull/1776 (multipart
 // arrives base64) and https://github.com/middyjs/middy/pull/603 (a Slack
 // form post arrives base64).
-func encodeBody(contentType string, body []byte) (string, bool) {
-	if len(body) == 0 {
-		return "", false
-	}
-	if isTextContentType(contentType) {
-		return string(body), false
-	}
-	return base64.StdEncoding.EncodeToString(body), true
+func base64Body(contentType string, body []byte) bool {
+	return len(body) > 0 && !isTextContentType(contentType)
 }
 
 func isTextContentType(contentType string) bool {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +32,7 @@ func TestEventJSONUsesAWSFieldNames(t *testing.T) {
 		t.Fatal("no route")
 	}
 	x := &exchange{start: time.Now(), requestID: newRequestID()}
-	payload, err := encodeEvent(g.buildEvent(r, m, []byte("\x00\x01"), x))
+	payload, err := encodeEvent(g.buildEvent(r, m, []byte("\x00\x01"), x), r.Header.Get("Content-Type"), []byte("\x00\x01"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 func TestEventWithoutBodyOmitsIt(t *testing.T) {
-	payload, err := encodeEvent(events.APIGatewayV2HTTPRequest{Version: "2.0"})
+	payload, err := encodeEvent(events.APIGatewayV2HTTPRequest{Version: "2.0"}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +130,45 @@ func TestTextContentTypes(t *testing.T) {
 	} {
 		if got := isTextContentType(ct); got != want {
 			t.Errorf("isTextContentType(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
+
+// TestEncodeEventAsEncodingJSON holds the spliced encoding of a binary body
+// to what encoding/json writes for the whole event.
+func TestEncodeEventAsEncodingJSON(t *testing.T) {
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:        "2.0",
+		RawPath:        "/v1/uploads/u1/chunks/2",
+		Headers:        map[string]string{"content-type": "application/octet-stream", "x-note": `<a href="x">&</a>`},
+		PathParameters: map[string]string{"id": "u1"},
+	}
+	for _, c := range []struct {
+		contentType string
+		body        []byte
+	}{
+		{"application/octet-stream", []byte("\x00\x01\xfe\xff binary")},
+		{"", bytes.Repeat([]byte{0xfb, 0xff}, 70_001)},
+		{"multipart/form-data; boundary=x", []byte("--x\r\n\r\n")},
+		{"text/plain", []byte("text <&> \"quoted\"\n")},
+		{"application/json", nil},
+	} {
+		got, err := encodeEvent(ev, c.contentType, c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ev
+		if len(c.body) > 0 && !strings.HasPrefix(c.contentType, "text/") {
+			want.Body, want.IsBase64Encoded = base64.StdEncoding.EncodeToString(c.body), true
+		} else {
+			want.Body = string(c.body)
+		}
+		wantJSON, err := encodeJSON(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, wantJSON) {
+			t.Errorf("%q: encodeEvent wrote\n%.300s\nencoding/json writes\n%.300s", c.contentType, got, wantJSON)
 		}
 	}
 }

@@ -4,8 +4,8 @@
 //
 // It routes each request as the HTTP API would, builds the same
 // events.APIGatewayV2HTTPRequest that API Gateway sends to Lambda, enforces
-// the same size limits and timeout, runs the function's handler through
-// aws-lambda-go-api-proxy's httpadapter (as functions/*/main.go do on AWS),
+// the same size limits and timeout, invokes the function's handler with the
+// event's JSON through lambdahttp (as functions/*/main.go do on AWS),
 // and turns the function's response back into HTTP, adding CORS headers
 // like an HTTP API CorsConfiguration does.
 package gateway
@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"chunkup/internal/lambdahttp"
 )
 
 // Limits that AWS enforces and the gateway reproduces.
@@ -94,7 +95,7 @@ type Options struct {
 // gateway is the http.Handler that New returns.
 type gateway struct {
 	table     routeTable
-	adapters  map[string]*httpadapter.HandlerAdapterV2
+	functions map[string]*lambdahttp.Function
 	cors      cors
 	log       *slog.Logger
 	accountID string
@@ -109,7 +110,8 @@ type gateway struct {
 // New returns an http.Handler that serves routes as an HTTP API would,
 // invoking handlers[route.Function] for each request. Every function named
 // by a route must have a handler. Each handler is wrapped once, here, with
-// httpadapter.NewV2, as a Lambda function's main would wrap it.
+// lambdahttp.New, as a Lambda function's main wraps it, and invoked with
+// the event's JSON.
 func New(routes []Route, handlers map[string]http.Handler, opts Options) (http.Handler, error) {
 	g, err := newGateway(routes, handlers, opts)
 	if err != nil {
@@ -127,7 +129,7 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	adapters, err := buildAdapters(routes, handlers)
+	functions, err := buildFunctions(routes, handlers)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -136,27 +138,27 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	g := &gateway{table: table, adapters: adapters, cors: c, log: opts.Logger,
+	g := &gateway{table: table, functions: functions, cors: c, log: opts.Logger,
 		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout,
 		auth: opts.Authorizer}
 	g.setDefaults()
 	return g, nil
 }
 
-func buildAdapters(routes []Route, handlers map[string]http.Handler) (map[string]*httpadapter.HandlerAdapterV2, error) {
-	adapters := make(map[string]*httpadapter.HandlerAdapterV2, len(handlers))
+func buildFunctions(routes []Route, handlers map[string]http.Handler) (map[string]*lambdahttp.Function, error) {
+	functions := make(map[string]*lambdahttp.Function, len(handlers))
 	for name, h := range handlers {
 		if h == nil {
 			return nil, fmt.Errorf("function %s: nil handler", name)
 		}
-		adapters[name] = httpadapter.NewV2(h)
+		functions[name] = lambdahttp.New(h)
 	}
 	for _, r := range routes {
-		if adapters[r.Function] == nil {
+		if functions[r.Function] == nil {
 			return nil, fmt.Errorf("route %s %s: %w: %s", r.Method, r.Path, errNoHandler, r.Function)
 		}
 	}
-	return adapters, nil
+	return functions, nil
 }
 
 var errNoHandler = errors.New("no handler for function")
@@ -239,7 +241,7 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		}
 		x.jwt = jwt
 	}
-	payload, err := encodeEvent(g.buildEvent(r, m, body, x))
+	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body)
 	x.eventBytes = len(payload)
 	if err != nil {
 		g.logError(r.Context(), x, err)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,9 +26,9 @@ type panicError struct {
 
 func (p *panicError) Error() string { return fmt.Sprintf("function panicked: %v", p.value) }
 
-// outcome is what one invocation produced.
+// outcome is what one invocation produced: the response's JSON.
 type outcome struct {
-	resp events.APIGatewayV2HTTPResponse
+	resp []byte
 	err  error
 }
 
@@ -40,32 +41,56 @@ func encodeJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
-	return buf.Bytes(), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// encodeEvent is the invoke payload for an event, whose size Lambda checks
-// against its 6 MB synchronous request limit.
-func encodeEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
-	b, err := encodeJSON(ev)
-	return bytes.TrimSuffix(b, []byte("\n")), err
+// encodeEvent is the invoke payload for an event and its body (sent with
+// contentType): the JSON API Gateway sends, whose size Lambda checks
+// against its 6 MB synchronous request limit. A binary body is
+// base64-encoded straight into the payload, as the event's "body" member,
+// sparing the copies a string and encoding/json would make of a chunk.
+func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte) ([]byte, error) {
+	if !base64Body(contentType, body) {
+		ev.Body, ev.IsBase64Encoded = string(body), false
+		return encodeJSON(ev)
+	}
+	ev.Body, ev.IsBase64Encoded = "", true
+	head, err := encodeJSON(ev)
+	if err != nil {
+		return nil, err
+	}
+	// The event's last member is isBase64Encoded (never omitted); the
+	// body, omitted when empty, goes just before it, where encoding/json
+	// would have put it.
+	tail := []byte(`,"isBase64Encoded":true}`)
+	if !bytes.HasSuffix(head, tail) {
+		return nil, fmt.Errorf("encode event: unexpected end %q", head[max(0, len(head)-len(tail)):])
+	}
+	head = head[:len(head)-len(tail)]
+	n := base64.StdEncoding.EncodedLen(len(body))
+	out := make([]byte, 0, len(head)+len(`,"body":""`)+n+len(tail))
+	out = append(append(out, head...), `,"body":"`...)
+	out = base64.StdEncoding.AppendEncode(out, body)
+	out = append(append(out, '"'), tail...)
+	return out, nil
 }
 
 // invoke runs the function on the invoke payload as Lambda would: the
-// function gets the event decoded from the JSON it was sent, its response
-// is measured as the JSON it returns, a panic or an error is a function
-// error (500), and a function slower than the integration timeout gets
-// 503 {"message":"Service Unavailable"}, the answer HTTP APIs give then
+// function decodes the event from the JSON it was sent and answers with
+// the response's JSON, a panic or an error is a function error (500), and
+// a function slower than the integration timeout gets 503
+// {"message":"Service Unavailable"}, the answer HTTP APIs give then
 // (https://github.com/anomalyco/sst/issues/2232).
 func (g *gateway) invoke(ctx context.Context, payload []byte, x *exchange) reply {
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		g.logError(ctx, x, fmt.Errorf("decode event: %w", err))
-		return internalError()
-	}
 	if g.observe != nil {
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			g.logError(ctx, x, fmt.Errorf("decode event: %w", err))
+			return internalError()
+		}
 		g.observe(ev)
 	}
-	resp, err := g.run(ctx, x, ev)
+	resp, err := g.run(ctx, x, payload)
 	switch {
 	case errors.Is(err, errIntegrationTimeout):
 		g.logError(ctx, x, err)
@@ -82,7 +107,7 @@ func (g *gateway) invoke(ctx context.Context, payload []byte, x *exchange) reply
 // The function's context is detached from the client's connection (a
 // client going away does not stop a Lambda invocation) and carries the
 // Lambda context and the deadline.
-func (g *gateway) run(ctx context.Context, x *exchange, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func (g *gateway) run(ctx context.Context, x *exchange, payload []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
@@ -90,22 +115,22 @@ func (g *gateway) run(ctx context.Context, x *exchange, ev events.APIGatewayV2HT
 		InvokedFunctionArn: g.functionARN(x.function),
 	})
 	done := make(chan outcome, 1)
-	go g.call(ctx, x.function, ev, done)
+	go g.call(ctx, x.function, payload, done)
 	select {
 	case o := <-done:
 		return o.resp, o.err
 	case <-ctx.Done():
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("%s after %v: %w", x.function, g.timeout, errIntegrationTimeout)
+		return nil, fmt.Errorf("%s after %v: %w", x.function, g.timeout, errIntegrationTimeout)
 	}
 }
 
-func (g *gateway) call(ctx context.Context, function string, ev events.APIGatewayV2HTTPRequest, done chan<- outcome) {
+func (g *gateway) call(ctx context.Context, function string, payload []byte, done chan<- outcome) {
 	defer func() {
 		if v := recover(); v != nil {
 			done <- outcome{err: &panicError{value: v, stack: debug.Stack()}}
 		}
 	}()
-	resp, err := g.adapters[function].ProxyWithContext(ctx, ev)
+	resp, err := g.functions[function].Invoke(ctx, payload)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", function, err)
 	}
@@ -114,12 +139,7 @@ func (g *gateway) call(ctx context.Context, function string, ev events.APIGatewa
 
 // toReply checks the response against Lambda's 6 MB response limit, a
 // function error that HTTP APIs answer with 500, then converts it.
-func (g *gateway) toReply(ctx context.Context, resp events.APIGatewayV2HTTPResponse, x *exchange) reply {
-	payload, err := encodeJSON(resp)
-	if err != nil {
-		g.logError(ctx, x, err)
-		return internalError()
-	}
+func (g *gateway) toReply(ctx context.Context, payload []byte, x *exchange) reply {
 	if len(payload) > MaxResponseBytes {
 		g.logError(ctx, x, fmt.Errorf("response payload of %d bytes exceeds Lambda's %d", len(payload), MaxResponseBytes))
 		return internalError()
