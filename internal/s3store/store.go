@@ -30,7 +30,17 @@ func New(client *s3.Client, bucket string) *Store { return &Store{s3: client, bu
 
 var _ upload.Blobs = (*Store)(nil)
 
-// PutStaged stores a chunk; S3 checks it against its CRC64NVME.
+// unsigned leaves a request's payload out of its SigV4 signature. Every
+// write carries a CRC64NVME that S3 checks against the bytes, and TLS
+// protects them on the way, so hashing each byte again with SHA-256 for
+// the signature (which the SDK otherwise does) only spends CPU: 3% of the
+// benchmark's, on every chunk written.
+func unsigned(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+}
+
+// PutStaged stores a chunk; S3 checks it against its CRC64NVME, so the
+// payload goes unsigned (see unsigned).
 func (st *Store) PutStaged(ctx context.Context, key string, data []byte, crc uint64) error {
 	_, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:            &st.bucket,
@@ -38,7 +48,7 @@ func (st *Store) PutStaged(ctx context.Context, key string, data []byte, crc uin
 		Body:              bytes.NewReader(data),
 		ContentLength:     aws.Int64(int64(len(data))),
 		ChecksumCRC64NVME: aws.String(crc64nvme.Encode(crc)),
-	})
+	}, unsigned)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -127,7 +137,7 @@ func (st *Store) UploadPart(ctx context.Context, key, mpu string, number int, bo
 		Body:              body,
 		ContentLength:     aws.Int64(size),
 		ChecksumCRC64NVME: aws.String(crc64nvme.Encode(crc)),
-	}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
+	}, unsigned)
 	if err != nil {
 		return "", fmt.Errorf("upload part %d of %s: %w", number, key, err)
 	}
@@ -205,7 +215,7 @@ func (st *Store) PutObject(ctx context.Context, key, contentType string, meta ma
 	if contentType != "" {
 		in.ContentType = &contentType
 	}
-	out, err := st.s3.PutObject(ctx, in)
+	out, err := st.s3.PutObject(ctx, in, unsigned)
 	if err != nil {
 		return upload.Object{}, fmt.Errorf("put %s: %w", key, err)
 	}
