@@ -34,12 +34,19 @@ import (
 // request match accepts.
 func reproEnv(t *testing.T, match func(faultproxy.Request) bool) (*env, *caller) {
 	t.Helper()
+	return reproEnvN(t, match, 1)
+}
+
+// reproEnvN is reproEnv with CutAfter faults aimed at the first n requests
+// match accepts.
+func reproEnvN(t *testing.T, match func(faultproxy.Request) bool, n int) (*env, *caller) {
+	t.Helper()
 	var log io.Writer
 	if testing.Verbose() {
 		log = &testWriter{t}
 	}
 	e, err := setUp(context.Background(), Config{Concurrency: 1, FaultRate: 1, Faults: []faultproxy.Kind{faultproxy.CutAfter},
-		FaultMatch: match, FaultLimit: 1, Log: log})
+		FaultMatch: match, FaultLimit: int64(n), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +140,34 @@ func TestCommitAppendAnswerLost(t *testing.T) {
 		}
 	}
 	t.Fatalf("first chunk: %s (Range %q); last chunk (3 tries, no faults): %s", first, first.header.Get("Range"), r)
+}
+
+// A sequential step whose first attempt takes effect and whose every
+// answer is lost: the SDK gives up, and the request cannot tell whether
+// the step was applied. It used to drop its staged piece as if refused —
+// the piece the session now counts as the file's first bytes — so the
+// part could never be assembled and the upload never completed.
+func TestCommitAppendOutcomeUnknown(t *testing.T) {
+	_, c := reproEnvN(t, dynamoWrite("#off = :old", `":old":{"N":"0"}`), 3)
+	data := bytes.Repeat([]byte("u"), 200_000)
+	chunk := func(start int) request {
+		return request{method: "PUT", path: "/fileupload", body: data[start : start+100_000], header: map[string]string{
+			"Content-Type":        "application/octet-stream",
+			"Content-Disposition": `attachment; filename="u.bin"`,
+			"Content-Range":       fmt.Sprintf("bytes %d-%d/%d", start, start+99_999, len(data)),
+		}}
+	}
+	first := send(t, c, chunk(0))
+	if first.status < 500 {
+		t.Fatalf("first chunk with every answer lost: %s, want a 5xx", first)
+	}
+	var r reply
+	for i := 0; i < 3; i++ {
+		if r = send(t, c, chunk(100_000)); r.status == 200 && strings.Contains(string(r.body), `"key"`) {
+			return
+		}
+	}
+	t.Fatalf("first chunk: %s; last chunk (3 tries, no faults): %s", first, r)
 }
 
 // resumableChunk is Resumable.js's octet POST (or test GET) of the only

@@ -124,8 +124,14 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	}
 	c := e.nextCommit(s, int64(len(data)), suffix, crc, hashes)
 	if err := e.commit(ctx, s, c); err != nil {
-		if derr := e.blobs.DeleteStaged(ctx, []string{key}); derr != nil {
-			e.log(ctx, s).Warn("drop refused piece", "err", derr)
+		// Drop the piece only when the step surely did not take effect (a
+		// refusal): after a store error it may have, and then the piece is
+		// part of the file. A piece left behind is deleted with the upload.
+		var refused *Error
+		if errors.As(err, &refused) {
+			if derr := e.blobs.DeleteStaged(ctx, []string{key}); derr != nil {
+				e.log(ctx, s).Warn("drop refused piece", "err", derr)
+			}
 		}
 		return nil, err
 	}
