@@ -91,3 +91,44 @@ func TestCrashedClaimLapses(t *testing.T) {
 		t.Fatal("object differs")
 	}
 }
+
+// TestFailedAssemblyIsAskedForAgain: the chunk that completes a part is
+// not the part's last (chunks arrive out of order), and S3 fails while
+// that request assembles the part. Flow.js retries the chunk with a test
+// GET first: it must hear the chunk is missing — whichever chunk of the
+// part it asks for — or it skips the chunk, believes the file is done, and
+// the part is never assembled.
+func TestFailedAssemblyIsAskedForAgain(t *testing.T) {
+	e := newEnv(t, nil)
+	f := flowFile{data: randomBytes(7<<20, 44), name: "late.bin", fileType: "application/octet-stream", chunkSize: 1 << 20, identifier: "late-bin"}
+	// Part 1 is chunks 1-5 (5 MiB); chunk 3 arrives last and completes it.
+	for _, n := range []int{1, 2, 4, 5} {
+		if st, out := e.flowPost(f, n); st != 200 {
+			t.Fatalf("chunk %d: %d %v", n, st, out)
+		}
+	}
+	e.blobs.failParts.Store(1)
+	if st, _ := e.flowPost(f, 3); st == 200 {
+		t.Fatal("chunk 3 answered 200 though S3 failed its part")
+	}
+	for _, n := range []int{3, 1, 5} {
+		if st := e.flowTest(f.params(n)); st == 200 {
+			t.Fatalf("test GET of chunk %d of the unassembled part answered 200: the client would skip it", n)
+		}
+	}
+	if st, out := e.flowPost(f, 3); st != 200 {
+		t.Fatalf("chunk 3 again: %d %v", st, out)
+	}
+	if n := e.blobs.uploadParts.Load(); n != 1 {
+		t.Fatalf("%d part uploads after the retry, want 1", n)
+	}
+	if st := e.flowTest(f.params(3)); st != 200 {
+		t.Fatalf("test GET of chunk 3 after its part was assembled: %d, want 200", st)
+	}
+	if st, out := e.flowPost(f, 6); st != 200 {
+		t.Fatalf("chunk 6: %d %v", st, out)
+	}
+	if got, _ := e.object(e.flowLastTwice(f)); !bytes.Equal(got, f.data) {
+		t.Fatal("the file differs")
+	}
+}

@@ -58,10 +58,12 @@ func (e *Engine) HasChunk(ctx context.Context, s *Session, index int) (bool, err
 	}
 	_, ok := p.Chunks[index]
 	first, end := s.PartChunks(k)
-	if ok && index == end-1 && len(p.Chunks) == end-first && !e.opt.Now().Before(p.ClaimUntil) {
-		// Every chunk of the part is in but nobody is assembling it (its
-		// assembler died): asking for the part's last chunk again lets
-		// that request assemble it.
+	if ok && len(p.Chunks) == end-first && !e.opt.Now().Before(p.ClaimUntil) {
+		// Every chunk of the part is in but nobody is assembling it: the
+		// request that completed it failed or died. Which chunk that was
+		// only its client knows, so every chunk of the part counts as
+		// missing: the client sends it again, and that request assembles
+		// the part.
 		return false, nil
 	}
 	return ok, nil
