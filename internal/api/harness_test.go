@@ -170,10 +170,12 @@ func (e *env) object(key string) ([]byte, string) {
 type countingBlobs struct {
 	upload.Blobs
 	putStaged, uploadParts, completes atomic.Int64
+	creates, listsMultipart           atomic.Int64
 	bytesRead, bytesWritten           atomic.Int64
 	// failParts makes that many next part uploads fail, as a dropped
-	// connection to S3 would.
-	failParts atomic.Int64
+	// connection to S3 would; failCreates the same for starting multipart
+	// uploads.
+	failParts, failCreates atomic.Int64
 }
 
 type countingReader struct {
@@ -209,6 +211,20 @@ func (b *countingBlobs) UploadPart(ctx context.Context, key, mpu string, n int, 
 	b.uploadParts.Add(1)
 	b.bytesWritten.Add(size)
 	return b.Blobs.UploadPart(ctx, key, mpu, n, body, size, crc)
+}
+
+func (b *countingBlobs) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, bool, error) {
+	if b.failCreates.Add(-1) >= 0 {
+		return "", true, errors.New("injected fault: connection reset")
+	}
+	b.failCreates.Add(1)
+	b.creates.Add(1)
+	return b.Blobs.CreateMultipart(ctx, key, contentType, meta)
+}
+
+func (b *countingBlobs) AbortAllMultipart(ctx context.Context, key string) error {
+	b.listsMultipart.Add(1)
+	return b.Blobs.AbortAllMultipart(ctx, key)
 }
 
 func (b *countingBlobs) CompleteMultipart(ctx context.Context, key, mpu string, parts []upload.CompletedPart, crc uint64) (upload.Object, error) {

@@ -328,3 +328,71 @@ func TestSweepExpiresAndIsSafeTwice(t *testing.T) {
 		t.Fatalf("third sweep: %+v %v", stats, err)
 	}
 }
+
+// TestFirstPartsRaceStartsOneMultipartUpload runs the race of two parts
+// whose last chunks arrive at once, before the file has a multipart
+// upload: each wants to start one. Exactly one CreateMultipartUpload is
+// sent per file, the files are whole, and cleaning up after them lists no
+// multipart uploads (nothing can be stray).
+func TestFirstPartsRaceStartsOneMultipartUpload(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	const files = 4
+	data := randomBytes(10<<20, 9) // two parts of five chunks
+	ups := make([]nativeUpload, files)
+	for i := range ups {
+		ups[i] = e.createNative(fmt.Sprintf("race-%d.bin", i), int64(len(data)), chunk)
+		for _, n := range []int{0, 1, 2, 3, 5, 6, 7, 8} {
+			if st, out := e.putNative(ups[i].ID, n, chunkOf(data, chunk, n)); st != http.StatusOK {
+				t.Fatalf("chunk %d: %d %v", n, st, out)
+			}
+		}
+	}
+	if n := e.blobs.creates.Load(); n != 0 {
+		t.Fatalf("%d multipart uploads started before any part was complete", n)
+	}
+	// The last chunk of each part, all at once.
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan string, 2*files)
+	for i := range ups {
+		for _, n := range []int{4, 9} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if st, out := e.putNative(ups[i].ID, n, chunkOf(data, chunk, n)); st != http.StatusOK || out["stored"] != true {
+					errs <- fmt.Sprintf("file %d chunk %d: %d %v", i, n, st, out)
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	if n := e.blobs.creates.Load(); n != files {
+		t.Fatalf("%d CreateMultipartUpload requests for %d files, want one each", n, files)
+	}
+	for _, up := range ups {
+		var done nativeUpload
+		if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 || done.State != "complete" {
+			t.Fatalf("complete: %d %+v", code, done)
+		}
+		if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs from the file", done.Key)
+		}
+	}
+	e.clock.Advance(25 * time.Hour)
+	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.blobs.listsMultipart.Load(); n != 0 {
+		t.Errorf("cleaning up listed multipart uploads %d times; nothing could be stray", n)
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Errorf("%d multipart uploads left", n)
+	}
+}

@@ -3,11 +3,13 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"chunkup/internal/dynamo"
+	"chunkup/internal/upload"
 )
 
 // TestFailedAssemblyIsRetried: S3 fails while a part is being assembled;
@@ -92,6 +94,51 @@ func TestCrashedClaimLapses(t *testing.T) {
 	}
 }
 
+// TestCrashedMultipartClaimLapses: a request claimed the start of the
+// multipart upload and died (perhaps after S3 started one). A part that is
+// complete waits for it, answers busy while the claim is live, and starts
+// the upload itself once it lapses; the file is whole, and its cleanup
+// looks for the multipart upload the dead request may have left.
+func TestCrashedMultipartClaimLapses(t *testing.T) {
+	e := newEnv(t, func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond })
+	const chunk = 1 << 20
+	data := randomBytes(5<<20, 43)
+	up := e.createNative("m.bin", int64(len(data)), chunk)
+	store := dynamo.New(e.db, e.table)
+	now := e.clock.Now()
+	if err := store.ClaimMultipart(context.Background(), up.ID, "dead-request", now.Add(45*time.Second), now); err != nil {
+		t.Fatalf("claim as the dead request: %v", err)
+	}
+	for n := 0; n < up.Chunks-1; n++ {
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	last := up.Chunks - 1
+	var er nativeError
+	if st := e.call("PUT", fmt.Sprintf("/v1/uploads/%s/chunks/%d", up.ID, last), bytes.NewReader(chunkOf(data, chunk, last)), &er); st != http.StatusServiceUnavailable || er.Error.Code != "upload_busy" {
+		t.Fatalf("last chunk under a live multipart claim: %d %+v, want 503 upload_busy", st, er)
+	}
+	if n := e.blobs.creates.Load(); n != 0 {
+		t.Fatalf("%d multipart uploads started under another's live claim", n)
+	}
+	e.clock.Advance(46 * time.Second)
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete after the claim lapsed: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+	e.clock.Advance(25 * time.Hour)
+	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.blobs.listsMultipart.Load(); n != 1 {
+		t.Errorf("the sweep listed multipart uploads %d times, want once (the dead request's may be stray)", n)
+	}
+}
+
 // TestFailedAssemblyIsAskedForAgain: the chunk that completes a part is
 // not the part's last (chunks arrive out of order), and S3 fails while
 // that request assembles the part. Flow.js retries the chunk with a test
@@ -130,5 +177,45 @@ func TestFailedAssemblyIsAskedForAgain(t *testing.T) {
 	}
 	if got, _ := e.object(e.flowLastTwice(f)); !bytes.Equal(got, f.data) {
 		t.Fatal("the file differs")
+	}
+}
+
+// TestFailedMultipartStartIsRetried: S3 fails the request that starts the
+// file's multipart upload. The request that tried gives its claim back,
+// so the client's retry starts the upload at once rather than waiting for
+// the claim to lapse; and since S3 may have started one anyway, the
+// cleanup looks for it.
+func TestFailedMultipartStartIsRetried(t *testing.T) {
+	e := newEnv(t, func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond })
+	const chunk = 1 << 20
+	data := randomBytes(5<<20, 45)
+	up := e.createNative("s.bin", int64(len(data)), chunk)
+	for n := 0; n < up.Chunks-1; n++ {
+		e.putNative(up.ID, n, chunkOf(data, chunk, n))
+	}
+	last := up.Chunks - 1
+	e.blobs.failCreates.Store(1)
+	if st, _ := e.putNative(up.ID, last, chunkOf(data, chunk, last)); st != http.StatusServiceUnavailable {
+		t.Fatalf("last chunk with S3 failing: %d, want 503", st)
+	}
+	if st, out := e.putNative(up.ID, last, chunkOf(data, chunk, last)); st != 200 {
+		t.Fatalf("last chunk again, at once: %d %v", st, out)
+	}
+	if n := e.blobs.uploadParts.Load(); n != 1 {
+		t.Fatalf("%d part uploads, want 1", n)
+	}
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+	e.clock.Advance(25 * time.Hour)
+	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.blobs.listsMultipart.Load(); n != 1 {
+		t.Errorf("the sweep listed multipart uploads %d times, want once", n)
 	}
 }

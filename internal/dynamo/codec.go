@@ -49,6 +49,9 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		Verify:        it.str("verify"),
 		State:         upload.State(it.str("state")),
 		MultipartID:   it.str("mpu"),
+		// Written only by ClaimMultipart and SetMultipartID.
+		MultipartClaims:  int(it.int("mpuClaims")),
+		MultipartRetried: it.bool("mpuRetried"),
 		PartsDone:     int(it.int("partsDone")),
 		CreatedAt:     it.time("createdAt"),
 		UpdatedAt:     it.time("updatedAt"),

@@ -144,14 +144,49 @@ func (st *Store) BindIdentifier(ctx context.Context, owner, ident, id, replaces 
 	return wrap("bind identifier", err)
 }
 
-// SetMultipartID records the multipart upload unless one is recorded.
-func (st *Store) SetMultipartID(ctx context.Context, id, mpu string) (string, error) {
+// ClaimMultipart takes the right to start the multipart upload, counting
+// the claims taken in mpuClaims. A retry of this very claim (its answer
+// lost) finds its own token; it counts twice, which only costs the sweep
+// one listing of multipart uploads.
+func (st *Store) ClaimMultipart(ctx context.Context, id, token string, until, now time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &st.table,
+		Key:              sessionKey(id),
+		UpdateExpression: aws.String("SET mpuClaim = :t, mpuClaimUntil = :u ADD mpuClaims :one"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(mpu) AND " +
+			"(attribute_not_exists(mpuClaimUntil) OR mpuClaimUntil <= :now OR mpuClaim = :t)"),
+		ExpressionAttributeValues: item{":t": str(token), ":u": millis(until), ":now": millis(now), ":one": num(1)},
+	})
+	return wrap("claim multipart upload", err)
+}
+
+// ReleaseMultipart gives up a claim to start the multipart upload.
+func (st *Store) ReleaseMultipart(ctx context.Context, id, token string) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(id),
-		UpdateExpression:          aws.String("SET mpu = :m"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(mpu)"),
-		ExpressionAttributeValues: item{":m": str(mpu)},
+		UpdateExpression:          aws.String("REMOVE mpuClaim, mpuClaimUntil"),
+		ConditionExpression:       aws.String("mpuClaim = :t"),
+		ExpressionAttributeValues: item{":t": str(token)},
+	})
+	return wrap("release multipart claim", err)
+}
+
+// SetMultipartID records the multipart upload unless one is recorded, and
+// drops the claim to start it.
+func (st *Store) SetMultipartID(ctx context.Context, id, mpu string, retried bool) (string, error) {
+	update := "SET mpu = :m REMOVE mpuClaim, mpuClaimUntil"
+	vals := item{":m": str(mpu)}
+	if retried {
+		update = "SET mpu = :m, mpuRetried = :r REMOVE mpuClaim, mpuClaimUntil"
+		vals[":r"] = boolean(true)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(mpu) OR mpu = :m)"),
+		ExpressionAttributeValues: vals,
 	})
 	if err == nil {
 		return mpu, nil

@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -106,8 +107,9 @@ func (st *Store) ListStaged(ctx context.Context, prefix string) ([]string, error
 }
 
 // CreateMultipart starts the final object's multipart upload, asking S3
-// for a full-object CRC64NVME.
-func (st *Store) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error) {
+// for a full-object CRC64NVME. It reports whether the SDK sent the request
+// more than once: each attempt that reached S3 may have started an upload.
+func (st *Store) CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, bool, error) {
 	in := &s3.CreateMultipartUploadInput{
 		Bucket:            &st.bucket,
 		Key:               &key,
@@ -120,9 +122,10 @@ func (st *Store) CreateMultipart(ctx context.Context, key, contentType string, m
 	}
 	out, err := st.s3.CreateMultipartUpload(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("create multipart upload %s: %w", key, err)
+		return "", true, fmt.Errorf("create multipart upload %s: %w", key, err)
 	}
-	return aws.ToString(out.UploadId), nil
+	attempts, ok := retry.GetAttemptResults(out.ResultMetadata)
+	return aws.ToString(out.UploadId), !ok || len(attempts.Results) > 1, nil
 }
 
 // UploadPart streams one part. Its CRC64NVME is known in advance (combined

@@ -324,25 +324,57 @@ func chunkKeys(chunks []ChunkRecord) []string {
 }
 
 // multipart returns the session's S3 multipart upload, starting it if this
-// is the first part. Two first parts at once each start one; the one
-// recorded first wins and the other is aborted.
+// is the first part. One request at a time may start it (a claim in the
+// session), so two first parts at once do not both pay for one; the other
+// waits for the id to be recorded, or takes over a claim that lapsed.
 func (e *Engine) multipart(ctx context.Context, s *Session) (string, error) {
 	if s.MultipartID != "" {
 		return s.MultipartID, nil
 	}
-	fresh, err := e.sessions.GetSession(ctx, s.ID)
-	if err != nil {
-		return "", fmt.Errorf("read session %s: %w", s.ID, err)
+	stop := time.Now().Add(e.opt.DuplicateWait)
+	for {
+		fresh, err := e.sessions.GetSession(ctx, s.ID)
+		if err != nil {
+			return "", fmt.Errorf("read session %s: %w", s.ID, err)
+		}
+		if fresh.MultipartID != "" {
+			s.MultipartID = fresh.MultipartID
+			return s.MultipartID, nil
+		}
+		now := e.opt.Now()
+		token := newID()
+		err = e.sessions.ClaimMultipart(ctx, s.ID, token, now.Add(e.opt.ClaimTimeout), now)
+		if err == nil {
+			return e.startMultipart(ctx, s, token)
+		}
+		if !errors.Is(err, ErrConflict) {
+			return "", fmt.Errorf("claim multipart upload of %s: %w", s.ID, err)
+		}
+		if time.Now().After(stop) {
+			return "", refuse(CodeBusy, "the multipart upload of %s is being started; retry shortly", s.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("wait for the multipart upload of %s: %w", s.ID, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
-	if fresh.MultipartID != "" {
-		s.MultipartID = fresh.MultipartID
-		return s.MultipartID, nil
-	}
-	mine, err := e.blobs.CreateMultipart(ctx, s.Key, s.ContentType, objectMeta(s))
+}
+
+// startMultipart starts the multipart upload under a claim and records it.
+// A claim that lapses first may let another request start one as well:
+// the one recorded first wins and the other is aborted.
+func (e *Engine) startMultipart(ctx context.Context, s *Session, token string) (string, error) {
+	mine, retried, err := e.blobs.CreateMultipart(ctx, s.Key, s.ContentType, objectMeta(s))
 	if err != nil {
+		// Let the next part try at once rather than after the claim lapses
+		// (it counts a second claim, so the sweep looks for a stray).
+		if rerr := e.sessions.ReleaseMultipart(context.WithoutCancel(ctx), s.ID, token); rerr != nil {
+			e.log(ctx, s).Warn("release multipart claim", "err", rerr)
+		}
 		return "", fmt.Errorf("start multipart upload of %s: %w", s.ID, err)
 	}
-	won, err := e.sessions.SetMultipartID(ctx, s.ID, mine)
+	won, err := e.sessions.SetMultipartID(ctx, s.ID, mine, retried)
 	if err != nil {
 		return "", fmt.Errorf("record multipart upload of %s: %w", s.ID, err)
 	}

@@ -290,9 +290,8 @@ func (e *Engine) release(ctx context.Context, s *Session) error {
 			return fmt.Errorf("abort multipart upload of %s: %w", s.ID, err)
 		}
 	}
-	// One whose CreateMultipartUpload answer was lost, and so never recorded.
-	if err := e.blobs.AbortAllMultipart(ctx, fresh.Key); err != nil {
-		return fmt.Errorf("abort stray multipart uploads of %s: %w", s.ID, err)
+	if err := e.abortStrays(ctx, fresh); err != nil {
+		return err
 	}
 	keys, err := e.blobs.ListStaged(ctx, stagingPrefix(s.ID))
 	if err != nil {
@@ -308,6 +307,19 @@ func (e *Engine) release(ctx context.Context, s *Session) error {
 		return fmt.Errorf("retire session %s: %w", s.ID, err)
 	}
 	e.log(ctx, s).Info("upload released", "state", string(fresh.State))
+	return nil
+}
+
+// abortStrays aborts multipart uploads of the session that S3 may hold
+// unrecorded (one whose CreateMultipartUpload answer was lost). Listing
+// them is billed, so only a session that may have one pays for it.
+func (e *Engine) abortStrays(ctx context.Context, s *Session) error {
+	if !s.MayHaveStrayMultipart() {
+		return nil
+	}
+	if err := e.blobs.AbortAllMultipart(ctx, s.Key); err != nil {
+		return fmt.Errorf("abort stray multipart uploads of %s: %w", s.ID, err)
+	}
 	return nil
 }
 
@@ -371,8 +383,8 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		}
 		st.Expired++
 	case StateComplete:
-		if err := e.blobs.AbortAllMultipart(ctx, s.Key); err != nil {
-			return false, fmt.Errorf("abort stray multipart uploads of %s: %w", id, err)
+		if err := e.abortStrays(ctx, s); err != nil {
+			return false, err
 		}
 		if err := e.sessions.DeleteParts(ctx, id); err != nil {
 			return false, fmt.Errorf("delete part records of %s: %w", id, err)

@@ -31,9 +31,19 @@ type Sessions interface {
 	// (replaces == "") or still at replaces; otherwise ErrConflict.
 	BindIdentifier(ctx context.Context, owner, identifier, id, replaces string, expires time.Time) error
 
+	// ClaimMultipart takes the right to start the session's multipart
+	// upload until until, if none is recorded and nobody holds an unexpired
+	// claim; otherwise ErrConflict. It counts the claims taken
+	// (Session.MultipartClaims).
+	ClaimMultipart(ctx context.Context, id, token string, until, now time.Time) error
+	// ReleaseMultipart gives up a claim that token holds, after a failed
+	// start, so that the next request may try at once.
+	ReleaseMultipart(ctx context.Context, id, token string) error
 	// SetMultipartID records the session's multipart upload unless one is
 	// recorded already; it returns the one that is recorded afterwards.
-	SetMultipartID(ctx context.Context, id, multipartID string) (string, error)
+	// retried says S3 may have received the request that started it more
+	// than once (Session.MultipartRetried).
+	SetMultipartID(ctx context.Context, id, multipartID string, retried bool) (string, error)
 	// Touch moves an open session's expiry.
 	Touch(ctx context.Context, id string, expires, now time.Time) error
 
@@ -122,8 +132,10 @@ type Blobs interface {
 	// ListStaged returns the staged keys under prefix.
 	ListStaged(ctx context.Context, prefix string) ([]string, error)
 
-	// CreateMultipart starts the final object's multipart upload.
-	CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (string, error)
+	// CreateMultipart starts the final object's multipart upload. retried
+	// reports that the request was sent more than once, so an earlier
+	// attempt may have started another upload whose answer was lost.
+	CreateMultipart(ctx context.Context, key, contentType string, meta map[string]string) (id string, retried bool, err error)
 	// UploadPart uploads part number (from 1) of size bytes from body,
 	// whose CRC64NVME is crc.
 	UploadPart(ctx context.Context, key, multipartID string, number int, body io.Reader, size int64, crc uint64) (string, error)
@@ -134,7 +146,9 @@ type Blobs interface {
 	// an error.
 	AbortMultipart(ctx context.Context, key, multipartID string) error
 	// AbortAllMultipart discards every multipart upload still open for
-	// key, including one whose CreateMultipartUpload answer was lost.
+	// key, including one whose CreateMultipartUpload answer was lost. It
+	// lists them (a billed request), so it is for sessions that
+	// MayHaveStrayMultipart.
 	AbortAllMultipart(ctx context.Context, key string) error
 	// PutObject writes a small final object whole (used for empty files).
 	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)

@@ -39,6 +39,11 @@ type Session struct {
 
 	State       State
 	MultipartID string // S3 multipart upload, created with the first part
+	// Starting the multipart upload: how many requests have claimed it
+	// (ClaimMultipart), and whether the one recorded was started by a
+	// request that S3 may have received more than once.
+	MultipartClaims int
+	MultipartRetried bool
 	PartsDone   int    // parts assembled so far (may briefly overcount after a crash)
 
 	CreatedAt   time.Time
@@ -54,6 +59,15 @@ type Session struct {
 	ETag   string
 	CRC64  string // base64 CRC64NVME of the whole object, as S3 reports it
 	Result string // what the finished object is called, for status answers
+}
+
+// MayHaveStrayMultipart reports whether S3 may hold a multipart upload of
+// the session that it has not recorded: one started by a request whose
+// answer was lost (a retried CreateMultipartUpload, a claim that lapsed or
+// was never followed by a recorded id). Only then does cleaning up need to
+// list the multipart uploads in progress.
+func (s *Session) MayHaveStrayMultipart() bool {
+	return s.MultipartRetried || s.MultipartClaims > 1 || (s.MultipartClaims > 0 && s.MultipartID == "")
 }
 
 // Kind is how an upload's chunks arrive.

@@ -63,7 +63,13 @@ func (u *Stores) DeleteSession(context.Context, string) error { return u.hit("De
 func (u *Stores) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
 	return u.hit("BindIdentifier")
 }
-func (u *Stores) SetMultipartID(context.Context, string, string) (string, error) {
+func (u *Stores) ClaimMultipart(context.Context, string, string, time.Time, time.Time) error {
+	return u.hit("ClaimMultipart")
+}
+func (u *Stores) ReleaseMultipart(context.Context, string, string) error {
+	return u.hit("ReleaseMultipart")
+}
+func (u *Stores) SetMultipartID(context.Context, string, string, bool) (string, error) {
 	return "", u.hit("SetMultipartID")
 }
 func (u *Stores) Touch(context.Context, string, time.Time, time.Time) error { return u.hit("Touch") }
@@ -122,8 +128,8 @@ func (u *Stores) DeleteStaged(context.Context, []string) error { return u.hit("D
 func (u *Stores) ListStaged(context.Context, string) ([]string, error) {
 	return nil, u.hit("ListStaged")
 }
-func (u *Stores) CreateMultipart(context.Context, string, string, map[string]string) (string, error) {
-	return "", u.hit("CreateMultipart")
+func (u *Stores) CreateMultipart(context.Context, string, string, map[string]string) (string, bool, error) {
+	return "", false, u.hit("CreateMultipart")
 }
 func (u *Stores) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
 	return "", u.hit("UploadPart")
