@@ -11,6 +11,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -261,10 +262,14 @@ func readBody(r *http.Request) ([]byte, error) {
 		drain(r.Body)
 		return nil, errBodyTooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room for ReadFrom to see EOF without growing
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}
+	body := buf.Bytes()
 	if len(body) > MaxBodyBytes {
 		drain(r.Body)
 		return nil, errBodyTooLarge

@@ -30,8 +30,8 @@ func DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error)
 		return decodeEventSlowly(payload)
 	}
 	raw := payload[start+1 : end-1]
-	if !plainString(raw) {
-		return decodeEventSlowly(payload)
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return decodeEventSlowly(payload) // escapes: encoding/json unquotes
 	}
 	rest := make([]byte, 0, start+2+len(payload)-end)
 	rest = append(append(append(rest, payload[:start]...), `""`...), payload[end:]...)
@@ -39,10 +39,15 @@ func DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error)
 		return ev, nil, fmt.Errorf("decode event: %w", err)
 	}
 	if !ev.IsBase64Encoded {
-		if !utf8.Valid(raw) {
+		if !plainString(raw) || !utf8.Valid(raw) {
 			return decodeEventSlowly(payload)
 		}
 		return ev, bytes.Clone(raw), nil
+	}
+	// A control character is not valid inside a JSON string; the base64
+	// decoder refuses all but line breaks, which it would skip.
+	if bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
+		return decodeEventSlowly(payload)
 	}
 	body, err := decodeBase64(raw)
 	if err != nil {
@@ -83,12 +88,9 @@ func decodeBase64(raw []byte) ([]byte, error) {
 	return out[:n], nil
 }
 
-// plainString reports whether raw, the inside of a JSON string, means
-// exactly its bytes: no escapes and no control characters.
+// plainString reports whether raw, the inside of a JSON string without
+// escapes, means exactly its bytes: no control characters.
 func plainString(raw []byte) bool {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		return false
-	}
 	for _, c := range raw {
 		if c < 0x20 {
 			return false
