@@ -42,9 +42,9 @@ type Session struct {
 	// Starting the multipart upload: how many requests have claimed it
 	// (ClaimMultipart), and whether the one recorded was started by a
 	// request that S3 may have received more than once.
-	MultipartClaims int
+	MultipartClaims  int
 	MultipartRetried bool
-	PartsDone   int    // parts assembled so far (may briefly overcount after a crash)
+	PartsDone        int // parts assembled so far (may briefly overcount after a crash)
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
