@@ -60,7 +60,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 	if count < end-first {
 		return ChunkResult{Stored: true, Session: s}, nil
 	}
-	done, err := e.assemble(ctx, s, k)
+	done, err := e.assemble(ctx, s, k, &heldChunk{key: key, data: data})
 	if err != nil {
 		return ChunkResult{}, err
 	}
@@ -140,7 +140,7 @@ func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int) (ChunkRe
 		case !p.Assembled() && len(p.Chunks) < end-first:
 			return ChunkResult{Stored: false, Session: s}, nil
 		case !p.Assembled() && !now.Before(p.ClaimUntil):
-			done, err := e.assemble(ctx, s, k)
+			done, err := e.assemble(ctx, s, k, nil)
 			if err != nil {
 				return ChunkResult{}, err
 			}
@@ -202,10 +202,19 @@ func (e *Engine) keepAlive(ctx context.Context, s *Session) {
 	s.ExpiresAt = next
 }
 
+// heldChunk is a staged chunk whose bytes the request still has in
+// memory: the one it brought. Assembling its part takes those bytes
+// rather than reading the chunk back from S3.
+type heldChunk struct {
+	key  string
+	data []byte
+}
+
 // assemble claims part k, uploads its staged chunks as one S3 part and
 // records it. It returns the number of parts counted so far, or -1 if
-// another request holds the claim.
-func (e *Engine) assemble(ctx context.Context, s *Session, k int) (int, error) {
+// another request holds the claim. held, if not nil, is a chunk the
+// request has in memory.
+func (e *Engine) assemble(ctx context.Context, s *Session, k int, held *heldChunk) (int, error) {
 	now := e.opt.Now()
 	token := newID()
 	if err := e.sessions.ClaimPart(ctx, s.ID, k, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
@@ -214,7 +223,7 @@ func (e *Engine) assemble(ctx context.Context, s *Session, k int) (int, error) {
 		}
 		return 0, fmt.Errorf("claim part %d of %s: %w", k, s.ID, err)
 	}
-	done, err := e.assembleClaimed(ctx, s, k, token)
+	done, err := e.assembleClaimed(ctx, s, k, token, held)
 	if err != nil {
 		// Let the next request retry at once rather than after the claim
 		// lapses; if this release fails too, the lapse still frees it.
@@ -226,7 +235,7 @@ func (e *Engine) assemble(ctx context.Context, s *Session, k int) (int, error) {
 }
 
 // assembleClaimed does the work of assemble once the claim is held.
-func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token string) (int, error) {
+func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token string, held *heldChunk) (int, error) {
 	p, err := e.sessions.GetPart(ctx, s.ID, k)
 	if err != nil {
 		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
@@ -239,7 +248,7 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, err
 	}
-	body, err := e.partBody(ctx, chunks, size)
+	body, err := e.partBody(ctx, chunks, size, held)
 	if err != nil {
 		return 0, fmt.Errorf("read part %d of %s: %w", k+1, s.ID, err)
 	}
@@ -392,9 +401,9 @@ const partFetchers = 4
 
 // partBody returns the bytes of a part: in memory when it is small enough,
 // otherwise as a stream.
-func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64) (io.ReadCloser, error) {
+func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64, held *heldChunk) (io.ReadCloser, error) {
 	if size > e.opt.MaxBufferedPart {
-		return &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks}, nil
+		return &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks, held: held}, nil
 	}
 	buf := make([]byte, size)
 	errs := make(chan error, len(chunks))
@@ -403,6 +412,11 @@ func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64)
 	for _, c := range chunks {
 		dst := buf[off : off+c.Size]
 		off += c.Size
+		if held.is(c) {
+			copy(dst, held.data)
+			errs <- nil
+			continue
+		}
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -419,6 +433,11 @@ func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64)
 		return nil, first
 	}
 	return io.NopCloser(bytes.NewReader(buf)), nil
+}
+
+// is reports whether c is the held chunk (and so h is not nil).
+func (h *heldChunk) is(c ChunkRecord) bool {
+	return h != nil && c.Key == h.key && int64(len(h.data)) == c.Size
 }
 
 // fetchChunk reads one staged chunk into dst, which must be its size.
@@ -444,6 +463,7 @@ type stagedReader struct {
 	ctx    context.Context
 	blobs  Blobs
 	chunks []ChunkRecord
+	held   *heldChunk
 	cur    io.ReadCloser
 }
 
@@ -453,9 +473,9 @@ func (r *stagedReader) Read(p []byte) (int, error) {
 			if len(r.chunks) == 0 {
 				return 0, io.EOF
 			}
-			rc, err := r.blobs.OpenStaged(r.ctx, r.chunks[0].Key)
+			rc, err := r.open(r.chunks[0])
 			if err != nil {
-				return 0, fmt.Errorf("open staged chunk %d: %w", r.chunks[0].Index, err)
+				return 0, err
 			}
 			r.cur, r.chunks = rc, r.chunks[1:]
 		}
@@ -470,6 +490,17 @@ func (r *stagedReader) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+func (r *stagedReader) open(c ChunkRecord) (io.ReadCloser, error) {
+	if r.held.is(c) {
+		return io.NopCloser(bytes.NewReader(r.held.data)), nil
+	}
+	rc, err := r.blobs.OpenStaged(r.ctx, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("open staged chunk %d: %w", c.Index, err)
+	}
+	return rc, nil
 }
 
 func (r *stagedReader) Close() error {

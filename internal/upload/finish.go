@@ -97,7 +97,7 @@ func (e *Engine) readyParts(ctx context.Context, s *Session) ([]*Part, error) {
 		if e.opt.Now().Before(p.ClaimUntil) {
 			return nil, refuse(CodeBusy, "part %d of upload %s is being assembled; retry shortly", k+1, s.ID)
 		}
-		if done, err := e.assemble(ctx, s, k); err != nil {
+		if done, err := e.assemble(ctx, s, k, nil); err != nil {
 			return nil, err
 		} else if done < 0 {
 			return nil, refuse(CodeBusy, "part %d of upload %s is being assembled; retry shortly", k+1, s.ID)

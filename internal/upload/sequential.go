@@ -105,7 +105,7 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 		return nil, err
 	}
 	if s.Seal != nil {
-		if err := e.settleSeal(ctx, s); err != nil {
+		if err := e.settleSeal(ctx, s, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -137,7 +137,7 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	}
 	e.keepAlive(ctx, s)
 	if s.Seal != nil {
-		if err := e.settleSeal(ctx, s); err != nil {
+		if err := e.settleSeal(ctx, s, &heldChunk{key: key, data: data}); err != nil {
 			return nil, err
 		}
 	}
@@ -257,7 +257,8 @@ func (e *Engine) committedByMe(ctx context.Context, fresh *Session, c Commit) (b
 // seal so that the upload takes bytes again, and assembles the part. Each
 // step is idempotent, so a request that finds a seal a crashed one left
 // finishes it.
-func (e *Engine) settleSeal(ctx context.Context, s *Session) error {
+// held, if not nil, is a piece the request has in memory.
+func (e *Engine) settleSeal(ctx context.Context, s *Session, held *heldChunk) error {
 	seal := s.Seal
 	chunks, err := sealChunks(s.ID, seal)
 	if err != nil {
@@ -270,7 +271,7 @@ func (e *Engine) settleSeal(ctx context.Context, s *Session) error {
 		return fmt.Errorf("clear seal of %s: %w", s.ID, err)
 	}
 	s.Seal = nil
-	if _, err := e.assemble(ctx, s, seal.Part); err != nil {
+	if _, err := e.assemble(ctx, s, seal.Part, held); err != nil {
 		return err
 	}
 	return nil
@@ -387,7 +388,7 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 		}
 	}
 	if s.Seal != nil {
-		if err := e.settleSeal(ctx, s); err != nil {
+		if err := e.settleSeal(ctx, s, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -397,7 +398,7 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 		if err := e.commit(ctx, s, c); err != nil {
 			return nil, err
 		}
-		if err := e.settleSeal(ctx, s); err != nil {
+		if err := e.settleSeal(ctx, s, nil); err != nil {
 			return nil, err
 		}
 	}
