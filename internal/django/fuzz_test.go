@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -75,16 +77,14 @@ func FuzzChunk(f *testing.F) {
 		if len(u.Calls) == 0 {
 			return
 		}
-		if r.MultipartForm == nil {
-			t.Fatalf("a body that is not a form reached the stores: %v", u.Calls)
-		}
-		if id := strings.TrimSpace(r.PostFormValue("upload_id")); id != "" {
+		std := stdForm(t, contentType, "", body)
+		if id := strings.TrimSpace(std.PostFormValue("upload_id")); id != "" {
 			if !engineID(id) || !slices.Equal(u.Calls, []string{"GetSession"}) || u.IDs[0] != id {
 				t.Fatalf("upload_id %q: store calls %v %q", id, u.Calls, u.IDs)
 			}
 			return
 		}
-		fh, err := filePart(r.MultipartForm)
+		fh, err := stdFilePart(std.MultipartForm)
 		if err != nil {
 			t.Fatalf("a form without its one chunk reached the stores: %v", err)
 		}
@@ -133,6 +133,37 @@ func FuzzComplete(f *testing.F) {
 			t.Fatalf("upload_id %q md5 %q: store calls %v %q", id, md5, u.Calls, u.IDs)
 		}
 	})
+}
+
+// stdForm parses body as a multipart form with the standard library, as
+// the handler read it before reqbody: the reference for what a request
+// that reached the stores carried.
+func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+	r.URL.RawQuery = rawQuery
+	r.Header.Set("Content-Type", contentType)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
+	}
+	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
+	return r
+}
+
+// stdFilePart finds the chunk in a form the standard library read: the
+// one file in the field FileField, or else the form's only file.
+func stdFilePart(form *multipart.Form) (*multipart.FileHeader, error) {
+	if fhs := form.File[FileField]; len(fhs) == 1 {
+		return fhs[0], nil
+	}
+	var all []*multipart.FileHeader
+	for _, fhs := range form.File {
+		all = append(all, fhs...)
+	}
+	if len(all) != 1 {
+		return nil, fmt.Errorf("the form has %d files", len(all))
+	}
+	return all[0], nil
 }
 
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.

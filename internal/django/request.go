@@ -3,13 +3,12 @@ package django
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"strings"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/reqbody"
 	"chunkup/internal/upload"
 )
 
@@ -34,8 +33,7 @@ type chunk struct {
 // field name is a setting of the original's view, which chunkup cannot
 // share with the page).
 func readChunk(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, limit+formOverhead)
-	err := r.ParseMultipartForm(limit + formOverhead)
+	form, err := reqbody.ReadForm(w, r, FileField, reqbody.FormLimits{Body: limit + formOverhead, File: limit, Fields: formOverhead})
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -45,49 +43,31 @@ func readChunk(w http.ResponseWriter, r *http.Request, limit int64) (chunk, erro
 	case err != nil:
 		return chunk{}, refusal("the multipart form could not be read: %v", err)
 	}
-	fh, err := filePart(r.MultipartForm)
+	f, err := filePart(form)
 	if err != nil {
 		return chunk{}, err
 	}
-	data, err := readPart(fh)
-	if err != nil {
-		return chunk{}, err
+	if f.Size > limit {
+		return chunk{}, overLimit(limit, "chunk is %d bytes, over the limit of %d bytes", f.Size, limit)
 	}
-	if int64(len(data)) > limit {
-		return chunk{}, overLimit(limit, "chunk is %d bytes, over the limit of %d bytes", len(data), limit)
-	}
-	return chunk{data: data, filename: fh.Filename, contentType: fileType(fh.Header.Get("Content-Type")),
-		uploadID: strings.TrimSpace(r.PostFormValue("upload_id"))}, nil
+	return chunk{data: f.Data, filename: f.Name, contentType: fileType(f.ContentType),
+		uploadID: strings.TrimSpace(form.PostFormValue("upload_id"))}, nil
 }
 
-func filePart(form *multipart.Form) (*multipart.FileHeader, error) {
-	if fhs := form.File[FileField]; len(fhs) == 1 {
-		return fhs[0], nil
+// filePart is the chunk's part of the form: the one file in the field
+// FileField, or else the form's only file.
+func filePart(form *reqbody.Form) (*reqbody.File, error) {
+	if form.Files[FileField] == 1 {
+		return form.File, nil // ReadForm keeps FileField's file first
 	}
-	var all []*multipart.FileHeader
-	for _, fhs := range form.File {
-		all = append(all, fhs...)
-	}
-	switch len(all) {
+	switch n := form.FileCount(); n {
 	case 0:
 		return nil, refusal("No chunk file was submitted")
 	case 1:
-		return all[0], nil
+		return form.File, nil
+	default:
+		return nil, refusal("the form has %d files; send one chunk per request, in the field %q", n, FileField)
 	}
-	return nil, refusal("the form has %d files; send one chunk per request, in the field %q", len(all), FileField)
-}
-
-func readPart(fh *multipart.FileHeader) ([]byte, error) {
-	f, err := fh.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open form file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read form file: %w", err)
-	}
-	return data, nil
 }
 
 // fileType keeps a Content-Type that names a file's type.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -141,9 +142,9 @@ func FuzzUpload(f *testing.F) {
 			return
 		}
 		name, data := "", body
-		if r.MultipartForm != nil {
+		if mt, _, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
 			var files []*multipart.FileHeader
-			for _, fhs := range r.MultipartForm.File {
+			for _, fhs := range stdForm(t, contentType, "", body).MultipartForm.File {
 				files = append(files, fhs...)
 			}
 			if len(files) != 1 {
@@ -217,6 +218,21 @@ func FuzzResume(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stdForm parses body as a multipart form with the standard library, as
+// the handler read it before reqbody: the reference for what a request
+// that reached the stores carried.
+func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+	r.URL.RawQuery = rawQuery
+	r.Header.Set("Content-Type", contentType)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
+	}
+	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
+	return r
 }
 
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.

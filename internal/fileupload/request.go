@@ -3,14 +3,13 @@ package fileupload
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/reqbody"
 	"chunkup/internal/upload"
 )
 
@@ -86,7 +85,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error
 }
 
 func readRaw(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := reqbody.Read(w, r, limit)
 	if err != nil {
 		return chunk{}, bodyError(err, limit)
 	}
@@ -94,30 +93,18 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error)
 }
 
 func readForm(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, limit+formOverhead)
-	if err := r.ParseMultipartForm(limit + formOverhead); err != nil {
+	form, err := reqbody.ReadForm(w, r, "", reqbody.FormLimits{Body: limit + formOverhead, File: limit, Fields: formOverhead})
+	if err != nil {
 		return chunk{}, bodyError(err, limit)
 	}
-	var files []*multipart.FileHeader
-	for _, fhs := range r.MultipartForm.File {
-		files = append(files, fhs...)
+	if n := form.FileCount(); n != 1 {
+		return chunk{}, refusal("the form has %d files; send one file per request (the plugin's default, singleFileUploads: true)", n)
 	}
-	if len(files) != 1 {
-		return chunk{}, refusal("the form has %d files; send one file per request (the plugin's default, singleFileUploads: true)", len(files))
-	}
-	f, err := files[0].Open()
-	if err != nil {
-		return chunk{}, fmt.Errorf("open form file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return chunk{}, fmt.Errorf("read form file: %w", err)
-	}
-	if int64(len(data)) > limit {
+	f := form.File
+	if f.Size > limit {
 		return chunk{}, tooLarge(limit)
 	}
-	return chunk{data: data, name: files[0].Filename, contentType: fileType(files[0].Header.Get("Content-Type"))}, nil
+	return chunk{data: f.Data, name: f.Name, contentType: fileType(f.ContentType)}, nil
 }
 
 func bodyError(err error, limit int64) error {

@@ -3,13 +3,13 @@ package multipleupload
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"chunkup/internal/reqbody"
 	"chunkup/internal/upload"
 )
 
@@ -136,7 +136,7 @@ func (hd headers) identifier(g upload.Geometry) string {
 
 // readBody reads a raw chunk of at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := reqbody.Read(w, r, limit)
 	if err != nil {
 		return nil, readError(err, upload.CodeChunkTooLarge, limit, "a chunk")
 	}
@@ -157,25 +157,20 @@ func (h *Handler) readFile(w http.ResponseWriter, r *http.Request) (file, error)
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
 		return file{}, &upload.Error{Code: upload.CodeInvalid, Message: "send the file as multipart/form-data in the field \"file\""}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit+formOverhead)
-	if err := r.ParseMultipartForm(limit + formOverhead); err != nil {
-		return file{}, readError(err, upload.CodeFileTooLarge, limit, "a file sent whole")
-	}
-	f, fh, err := r.FormFile("file")
+	form, err := reqbody.ReadForm(w, r, "file", reqbody.FormLimits{Body: limit + formOverhead, File: limit, Fields: formOverhead})
 	if err != nil {
-		return file{}, &upload.Error{Code: upload.CodeInvalid, Message: "the form has no file field \"file\""}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	switch {
-	case err != nil:
 		return file{}, readError(err, upload.CodeFileTooLarge, limit, "a file sent whole")
-	case int64(len(data)) > limit:
+	}
+	f := form.File
+	switch {
+	case form.Files["file"] == 0:
+		return file{}, &upload.Error{Code: upload.CodeInvalid, Message: "the form has no file field \"file\""}
+	case f.Size > limit:
 		return file{}, readError(&http.MaxBytesError{Limit: limit}, upload.CodeFileTooLarge, limit, "a file sent whole")
-	case fh.Filename == "":
+	case f.Name == "":
 		return file{}, &upload.Error{Code: upload.CodeInvalid, Message: "the field \"file\" has no file name"}
 	}
-	return file{name: fh.Filename, contentType: fileType(fh.Header.Get("Content-Type")), data: data}, nil
+	return file{name: f.Name, contentType: fileType(f.ContentType), data: f.Data}, nil
 }
 
 // readError turns a failed read into a refusal: code with its limit if

@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"chunkup/internal/reqbody"
 	"chunkup/internal/upload"
 )
 
@@ -130,7 +130,7 @@ func (a *API) PutChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := a.engine.Limits().MaxChunkSize
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := reqbody.Read(w, r, limit)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		a.fail(w, r, &upload.Error{Code: upload.CodeChunkTooLarge, Limit: limit, Message: fmt.Sprintf("chunk is over the limit of %d bytes", limit)})

@@ -3,12 +3,12 @@ package resumable
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"chunkup/internal/reqbody"
 	"chunkup/internal/upload"
 )
 
@@ -38,33 +38,28 @@ type chunk struct {
 // the raw body, and finds the parameters where the dialect puts them.
 func (h *Handler) readChunk(w http.ResponseWriter, r *http.Request) (chunk, error) {
 	limit := h.engine.Limits().MaxChunkSize
-	body := http.MaxBytesReader(w, r.Body, limit+formOverhead)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		data, err := io.ReadAll(body)
+		data, err := reqbody.Read(w, r, limit+formOverhead)
 		if err != nil {
 			return chunk{}, readError(err, limit)
 		}
 		return chunk{data: data, get: r.URL.Query().Get, contentType: fileType(r.Header.Get("Content-Type"))}, nil
 	}
-	r.Body = body
-	if err := r.ParseMultipartForm(limit + formOverhead); err != nil {
+	// The chunk's length is checked against the parameters, not here: the
+	// file may take all the room the body has.
+	form, err := reqbody.ReadForm(w, r, "file", reqbody.FormLimits{Body: limit + formOverhead, File: limit + formOverhead, Fields: formOverhead})
+	if err != nil {
 		return chunk{}, readError(err, limit)
 	}
-	f, fh, err := r.FormFile("file")
-	if err != nil {
+	if form.Files["file"] == 0 {
 		return chunk{}, &upload.Error{Code: upload.CodeInvalid, Message: "the form has no file field \"file\""}
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return chunk{}, readError(err, limit)
-	}
-	get := r.FormValue
+	get := form.FormValue
 	if h.d.FormOnly {
-		get = r.PostFormValue
+		get = form.PostFormValue
 	}
-	return chunk{data: data, get: get, contentType: fileType(fh.Header.Get("Content-Type"))}, nil
+	return chunk{data: form.File.Data, get: get, contentType: fileType(form.File.ContentType)}, nil
 }
 
 // fileType keeps a Content-Type that names a file's type, and drops one
