@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/reqbody"
 )
 
 // form is what a request's body carries: its fields and, for a chunk,
@@ -47,22 +48,22 @@ func (a *API) readForm(w http.ResponseWriter, r *http.Request, withFile bool) (*
 	if withFile {
 		limit += a.engine.Limits().MaxChunkSize
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
 	mediaType, params, err := mime.ParseMediaType(ct)
 	switch {
 	case err != nil:
 		return nil, refusal(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request.", ct))
 	case mediaType == "multipart/form-data":
-		return f, a.readMultipart(f, body, params["boundary"], withFile)
+		return f, a.readMultipart(f, http.MaxBytesReader(w, r.Body, limit), params["boundary"], withFile, reqbody.Len(r))
 	case mediaType == "application/x-www-form-urlencoded":
-		return f, readURLEncoded(f, body)
+		return f, readURLEncoded(f, w, r, limit)
 	case mediaType == "application/json":
-		return f, readJSON(f, body)
+		return f, readJSON(f, http.MaxBytesReader(w, r.Body, limit))
 	}
 	return nil, refusal(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request.", mediaType))
 }
 
-func (a *API) readMultipart(f *form, body io.Reader, boundary string, withFile bool) error {
+// readMultipart reads a multipart body of size bytes (-1 if unknown).
+func (a *API) readMultipart(f *form, body io.Reader, boundary string, withFile bool, size int64) error {
 	if boundary == "" {
 		return refusal(http.StatusBadRequest, "Multipart form parse error - Invalid boundary in multipart: None")
 	}
@@ -73,7 +74,7 @@ func (a *API) readMultipart(f *form, body io.Reader, boundary string, withFile b
 			return nil
 		}
 		if err == nil {
-			err = a.readPart(f, p, withFile)
+			err = a.readPart(f, p, withFile, size)
 		}
 		if err != nil {
 			return a.bodyError(f, err, withFile)
@@ -82,12 +83,12 @@ func (a *API) readMultipart(f *form, body io.Reader, boundary string, withFile b
 }
 
 // readPart reads one part of a multipart form into f.
-func (a *API) readPart(f *form, p *multipart.Part, withFile bool) error {
+func (a *API) readPart(f *form, p *multipart.Part, withFile bool, size int64) error {
 	defer p.Close()
 	name := p.FormName()
 	switch {
 	case name == "file" && withFile:
-		return a.readFile(f, p)
+		return a.readFile(f, p, size)
 	case p.FileName() != "" || name == "file":
 		_, err := io.Copy(io.Discard, p)
 		return err
@@ -103,17 +104,14 @@ func (a *API) readPart(f *form, p *multipart.Part, withFile bool) error {
 	return nil
 }
 
-// readFile keeps the chunk, or notes that it is over the chunk limit.
-func (a *API) readFile(f *form, p *multipart.Part) error {
+// readFile keeps the chunk, or notes that it is over the chunk limit. The
+// chunk is read into one buffer, of at most size bytes (the body's length,
+// -1 if unknown).
+func (a *API) readFile(f *form, p *multipart.Part, size int64) error {
 	limit := a.engine.Limits().MaxChunkSize
-	data, err := io.ReadAll(io.LimitReader(p, limit+1))
+	data, n, err := reqbody.ReadPart(p, limit, size)
 	f.hasFile, f.fileType = true, p.Header.Get("Content-Type")
-	if int64(len(data)) > limit {
-		f.file, f.tooLarge = nil, true
-		_, err = io.Copy(io.Discard, p)
-		return err
-	}
-	f.file, f.tooLarge = data, false
+	f.file, f.tooLarge = data, n > limit
 	return err
 }
 
@@ -135,8 +133,8 @@ func (a *API) bodyError(f *form, err error, withFile bool) error {
 	return refusal(http.StatusBadRequest, "Multipart form parse error - "+err.Error())
 }
 
-func readURLEncoded(f *form, body io.Reader) error {
-	raw, err := io.ReadAll(body)
+func readURLEncoded(f *form, w http.ResponseWriter, r *http.Request, limit int64) error {
+	raw, err := reqbody.Read(w, r, limit)
 	if err != nil {
 		return refusal(http.StatusBadRequest, "Form parse error - "+err.Error())
 	}
