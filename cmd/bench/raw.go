@@ -65,12 +65,13 @@ func rawUpload(ctx context.Context, c *s3.Client, bucket, key string, f file, pa
 		return rawResult{}, err
 	}
 	var whole uint64
+	combiner := crc64nvme.NewCombiner()
 	for i, crc := range crcs {
 		lo, hi := int64(i)*partSize, min(int64(i+1)*partSize, f.size())
 		if i == 0 {
 			whole = crc
 		} else {
-			whole = crc64nvme.Combine(whole, crc, hi-lo)
+			whole = combiner.Combine(whole, crc, hi-lo)
 		}
 	}
 	cstart := time.Now()

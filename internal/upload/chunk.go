@@ -317,7 +317,7 @@ func (e *Engine) partSum(chunks []ChunkRecord) (int64, uint64) {
 		if i == 0 {
 			crc = c.CRC
 		} else {
-			crc = crc64nvme.Combine(crc, c.CRC, c.Size)
+			crc = e.crcJoin.Combine(crc, c.CRC, c.Size)
 		}
 		size += c.Size
 	}

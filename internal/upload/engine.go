@@ -79,6 +79,7 @@ type Engine struct {
 	blobs    Blobs
 	opt      Options
 	crcTable *crc64nvme.Table
+	crcJoin  *crc64nvme.Combiner
 }
 
 // New returns an engine over the given stores.
@@ -99,7 +100,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	if opt.Logger == nil {
 		opt.Logger = def.Logger
 	}
-	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcTable: crc64nvme.MakeTable()}
+	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcTable: crc64nvme.MakeTable(), crcJoin: crc64nvme.NewCombiner()}
 }
 
 // orDefault sets *v to def when it is the zero value: an option left unset.

@@ -151,7 +151,7 @@ func (e *Engine) join(ctx context.Context, s *Session, parts []*Part) (Object, e
 	for k, p := range parts {
 		list[k] = CompletedPart{Number: k + 1, ETag: p.ETag, CRC: p.CRC}
 	}
-	whole := wholeCRC(parts)
+	whole := e.wholeCRC(parts)
 	obj, err := e.blobs.CompleteMultipart(ctx, s.Key, mpu, list, whole)
 	if err != nil {
 		// A completion that S3 carried out but whose answer was lost
@@ -165,13 +165,13 @@ func (e *Engine) join(ctx context.Context, s *Session, parts []*Part) (Object, e
 }
 
 // wholeCRC combines the parts' CRC64NVMEs into the whole file's.
-func wholeCRC(parts []*Part) uint64 {
+func (e *Engine) wholeCRC(parts []*Part) uint64 {
 	var whole uint64
 	for k, p := range parts {
 		if k == 0 {
 			whole = p.CRC
 		} else {
-			whole = crc64nvme.Combine(whole, p.CRC, p.Size)
+			whole = e.crcJoin.Combine(whole, p.CRC, p.Size)
 		}
 	}
 	return whole
@@ -184,7 +184,7 @@ func (e *Engine) verifyCRC(s *Session, parts []*Part) error {
 	if s.Verify == "" || err != nil || want.Alg != "crc64nvme" {
 		return nil
 	}
-	got := wholeCRC(parts)
+	got := e.wholeCRC(parts)
 	if s.Size == 0 {
 		got = crc64nvme.Checksum(nil, e.crcTable)
 	}

@@ -176,7 +176,7 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 func (e *Engine) nextCommit(s *Session, n int64, suffix string, crc uint64, hashes map[string][]byte) Commit {
 	c := Commit{Old: s.Offset, New: s.Offset + n, PartStart: s.PartStart, Piece: suffix, Hashes: hashes, PartCRC: crc}
 	if len(s.Pending) > 0 {
-		c.PartCRC = crc64nvme.Combine(s.PartCRC, crc, n)
+		c.PartCRC = e.crcJoin.Combine(s.PartCRC, crc, n)
 	}
 	if c.New-s.PartStart >= s.PartSize || c.New == s.Size {
 		c.Seal = &Seal{Part: s.NextPart, Start: s.PartStart, End: c.New, Keys: append(slices.Clone(s.Pending), suffix), CRC: c.PartCRC}
