@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"chunkup/internal/lambdahttp"
@@ -44,14 +43,14 @@ type invocation struct {
 // for heap in isolation.
 type lambdaRunner struct {
 	mux      *http.ServeMux
-	handlers map[string]lambda.Handler // by function
-	payload  bytes.Buffer              // the runtime's (pooled) payload buffer
+	handlers map[string]*lambdahttp.Function // by function
+	payload  bytes.Buffer                    // the runtime's (pooled) payload buffer
 	mu       sync.Mutex
 	seen     []invocation
 }
 
 func newLambdaRunner(routes []routeInfo, handler func(function string) http.Handler) *lambdaRunner {
-	l := &lambdaRunner{mux: http.NewServeMux(), handlers: map[string]lambda.Handler{}}
+	l := &lambdaRunner{mux: http.NewServeMux(), handlers: map[string]*lambdahttp.Function{}}
 	for _, r := range routes {
 		if _, ok := l.handlers[r.Function]; !ok {
 			l.handlers[r.Function] = lambdahttp.New(handler(r.Function))
@@ -98,7 +97,7 @@ func (l *lambdaRunner) RoundTrip(r *http.Request) (*http.Response, error) {
 	payload = nil
 	// The event's decoding alone, as the function does it first.
 	t := time.Now()
-	if _, _, err := lambdahttp.DecodeEvent(l.payload.Bytes()); err != nil {
+	if _, _, err := l.handlers[fn].DecodeEvent(l.payload.Bytes()); err != nil {
 		return nil, err
 	}
 	decode := time.Since(t)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"chunkup/internal/b64"
 	"chunkup/internal/lambdahttp"
 )
 
@@ -97,6 +98,7 @@ type Options struct {
 type gateway struct {
 	table     routeTable
 	functions map[string]*lambdahttp.Function
+	b64       *b64.Codec
 	cors      cors
 	log       *slog.Logger
 	accountID string
@@ -139,7 +141,7 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	g := &gateway{table: table, functions: functions, cors: c, log: opts.Logger,
+	g := &gateway{table: table, functions: functions, b64: b64.New(), cors: c, log: opts.Logger,
 		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout,
 		auth: opts.Authorizer}
 	g.setDefaults()
@@ -242,7 +244,7 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		}
 		x.jwt = jwt
 	}
-	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body)
+	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body, g.b64)
 	x.eventBytes = len(payload)
 	if err != nil {
 		g.logError(r.Context(), x, err)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"chunkup/internal/b64"
 )
 
 // errIntegrationTimeout means the function did not answer within the
@@ -49,7 +50,7 @@ func encodeJSON(v any) ([]byte, error) {
 // against its 6 MB synchronous request limit. A binary body is
 // base64-encoded straight into the payload, as the event's "body" member,
 // sparing the copies a string and encoding/json would make of a chunk.
-func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte) ([]byte, error) {
+func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, codec *b64.Codec) ([]byte, error) {
 	if !base64Body(contentType, body) {
 		ev.Body, ev.IsBase64Encoded = string(body), false
 		return encodeJSON(ev)
@@ -67,10 +68,10 @@ func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []b
 		return nil, fmt.Errorf("encode event: unexpected end %q", head[max(0, len(head)-len(tail)):])
 	}
 	head = head[:len(head)-len(tail)]
-	n := base64.StdEncoding.EncodedLen(len(body))
+	n := b64.EncodedLen(len(body))
 	out := make([]byte, 0, len(head)+len(`,"body":""`)+n+len(tail))
 	out = append(append(out, head...), `,"body":"`...)
-	out = base64.StdEncoding.AppendEncode(out, body)
+	out = codec.AppendEncode(out, body)
 	out = append(append(out, '"'), tail...)
 	return out, nil
 }

@@ -2,13 +2,14 @@ package lambdahttp
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"chunkup/internal/b64"
 )
 
 // DecodeEvent decodes an API Gateway HTTP API (payload 2.0) event and its
@@ -20,18 +21,18 @@ import (
 // megabytes. encoding/json would scan it twice, unquote it into a string
 // and leave a base64 decode to follow, so DecodeEvent lifts the body's
 // string out of the payload first, decodes the small rest with
-// encoding/json, and base64-decodes the body once, into a buffer of its
-// exact size. Anything unusual (a body that needs unquoting, keys that
+// encoding/json, and base64-decodes the body once (with package b64), into
+// a buffer of its exact size. Anything unusual (a body that needs unquoting, keys that
 // only encoding/json's case folding would match) takes the general path.
-func DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error) {
+func (f *Function) DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error) {
 	var ev events.APIGatewayV2HTTPRequest
 	start, end, ok := findBody(payload)
 	if !ok {
-		return decodeEventSlowly(payload)
+		return f.decodeEventSlowly(payload)
 	}
 	raw := payload[start+1 : end-1]
 	if bytes.IndexByte(raw, '\\') >= 0 {
-		return decodeEventSlowly(payload) // escapes: encoding/json unquotes
+		return f.decodeEventSlowly(payload) // escapes: encoding/json unquotes
 	}
 	rest := make([]byte, 0, start+2+len(payload)-end)
 	rest = append(append(append(rest, payload[:start]...), `""`...), payload[end:]...)
@@ -40,16 +41,16 @@ func DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error)
 	}
 	if !ev.IsBase64Encoded {
 		if !plainString(raw) || !utf8.Valid(raw) {
-			return decodeEventSlowly(payload)
+			return f.decodeEventSlowly(payload)
 		}
 		return ev, bytes.Clone(raw), nil
 	}
 	// A control character is not valid inside a JSON string; the base64
 	// decoder refuses all but line breaks, which it would skip.
 	if bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-		return decodeEventSlowly(payload)
+		return f.decodeEventSlowly(payload)
 	}
-	body, err := decodeBase64(raw)
+	body, err := f.decodeBase64(raw)
 	if err != nil {
 		return ev, nil, err
 	}
@@ -57,7 +58,7 @@ func DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error)
 }
 
 // decodeEventSlowly is DecodeEvent by encoding/json alone.
-func decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error) {
+func (f *Function) decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error) {
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return ev, nil, fmt.Errorf("decode event: %w", err)
@@ -67,7 +68,7 @@ func decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, 
 	if !ev.IsBase64Encoded {
 		return ev, []byte(body), nil
 	}
-	decoded, err := decodeBase64([]byte(body))
+	decoded, err := f.decodeBase64([]byte(body))
 	if err != nil {
 		return ev, nil, err
 	}
@@ -79,9 +80,9 @@ var errBadBase64 = errors.New("event body is not valid base64")
 
 // decodeBase64 decodes a body as aws-lambda-go-api-proxy does (standard
 // alphabet, padded; line breaks skipped), into a buffer of its size.
-func decodeBase64(raw []byte) ([]byte, error) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
-	n, err := base64.StdEncoding.Decode(out, raw)
+func (f *Function) decodeBase64(raw []byte) ([]byte, error) {
+	out := make([]byte, b64.DecodedLen(len(raw)))
+	n, err := f.b64.Decode(out, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadBase64, err)
 	}

@@ -7,7 +7,7 @@
 // itself rather than an event aws-lambda-go has already decoded, so that
 // a chunk's bytes are decoded once, straight from the payload, instead of
 // being scanned, unquoted into a string and base64-decoded into a third
-// copy (see DecodeEvent).
+// copy (see Function.DecodeEvent).
 package lambdahttp
 
 import (
@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"chunkup/internal/b64"
 )
 
 // Function is an http.Handler as a Lambda function. It implements
@@ -27,15 +29,16 @@ import (
 type Function struct {
 	handler  http.Handler
 	accessor core.RequestAccessorV2
+	b64      *b64.Codec
 }
 
 // New returns the function that serves h.
-func New(h http.Handler) *Function { return &Function{handler: h} }
+func New(h http.Handler) *Function { return &Function{handler: h, b64: b64.New()} }
 
 // Invoke answers one invocation: payload is the event as the Lambda
 // service sends it, the result the response as it expects it back.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	ev, body, err := DecodeEvent(payload)
+	ev, body, err := f.DecodeEvent(payload)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func TestDecodeEventMatchesEncodingJSON(t *testing.T) {
 	for name, p := range payloads {
 		t.Run(name, func(t *testing.T) {
 			wantEv, wantBody, wantErr := referenceDecode(p)
-			ev, body, err := DecodeEvent(p)
+			ev, body, err := New(nil).DecodeEvent(p)
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("error %v, encoding/json says %v", err, wantErr)
 			}
@@ -151,7 +151,7 @@ func TestDecodeEventRefusesWhatEncodingJSONRefuses(t *testing.T) {
 		`{"headers":{"a":"b"],"body":"aGk=","isBase64Encoded":true}`,
 		`["body","aGk="]`,
 	} {
-		if _, _, err := DecodeEvent([]byte(p)); err == nil {
+		if _, _, err := New(nil).DecodeEvent([]byte(p)); err == nil {
 			t.Errorf("%q decoded without an error", p)
 		}
 	}
@@ -163,7 +163,8 @@ func TestDecodeEventRefusesWhatEncodingJSONRefuses(t *testing.T) {
 func TestDecodeEventCopiesOnce(t *testing.T) {
 	chunk := randomBytes(4<<20, 2)
 	p := marshal(t, sampleEvent(chunk, true))
-	fast := allocated(func() { _, _, _ = DecodeEvent(p) })
+	fn := New(nil)
+	fast := allocated(func() { _, _, _ = fn.DecodeEvent(p) })
 	slow := allocated(func() { _, _, _ = referenceDecode(p) })
 	if fast > int64(len(chunk))*11/10 {
 		t.Errorf("DecodeEvent allocated %d bytes for a %d-byte chunk; want about one chunk", fast, len(chunk))
@@ -271,7 +272,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"requestContext":{"body":"no"},"body":"eWVz","isBase64Encoded":true}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		wantEv, wantBody, wantErr := referenceDecode(p)
-		ev, body, err := DecodeEvent(p)
+		ev, body, err := New(nil).DecodeEvent(p)
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("error %v, encoding/json says %v", err, wantErr)
 		}

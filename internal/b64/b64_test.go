@@ -1,0 +1,124 @@
+package b64
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestEncodeMatchesEncodingBase64(t *testing.T) {
+	c := New()
+	for n := 0; n < 200; n++ {
+		src := randomBytes(n, uint64(n))
+		want := base64.StdEncoding.EncodeToString(src)
+		dst := make([]byte, EncodedLen(n))
+		c.Encode(dst, src)
+		if string(dst) != want {
+			t.Fatalf("%d bytes: %q, want %q", n, dst, want)
+		}
+		if got := c.AppendEncode([]byte("x"), src); string(got) != "x"+want {
+			t.Fatalf("%d bytes appended: %q", n, got)
+		}
+	}
+}
+
+// check decodes src with both decoders and compares everything they say.
+func check(t *testing.T, c *Codec, src []byte) {
+	t.Helper()
+	want := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+	wn, werr := base64.StdEncoding.Decode(want, src)
+	got := make([]byte, DecodedLen(len(src)))
+	gn, gerr := c.Decode(got, src)
+	var wc, gc base64.CorruptInputError
+	switch {
+	case (werr == nil) != (gerr == nil):
+		t.Fatalf("%q: error %v, encoding/base64 says %v", src, gerr, werr)
+	case werr != nil && (!errors.As(werr, &wc) || !errors.As(gerr, &gc) || wc != gc):
+		t.Fatalf("%q: error %v, encoding/base64 says %v", src, gerr, werr)
+	case werr == nil && (gn != wn || !bytes.Equal(got[:gn], want[:wn])):
+		t.Fatalf("%q: decoded %d bytes %x, encoding/base64 %d bytes %x", src, gn, got[:gn], wn, want[:wn])
+	}
+}
+
+func TestDecodeMatchesEncodingBase64(t *testing.T) {
+	c := New()
+	for n := 0; n < 200; n++ {
+		enc := []byte(base64.StdEncoding.EncodeToString(randomBytes(n, uint64(n))))
+		check(t, c, enc)
+		if len(enc) > 10 {
+			for _, bad := range []byte{'!', '=', '\n', '\r', '-', 0} {
+				for _, at := range []int{0, 5, 9, len(enc) / 2, len(enc) - 1} {
+					mangled := bytes.Clone(enc)
+					mangled[at] = bad
+					check(t, c, mangled)
+				}
+			}
+			check(t, c, enc[:len(enc)-1])
+			check(t, c, append(bytes.Clone(enc[:8]), append([]byte("\r\n"), enc[8:]...)...))
+		}
+	}
+	big := []byte(base64.StdEncoding.EncodeToString(randomBytes(4<<20+1, 9)))
+	check(t, c, big)
+}
+
+func FuzzDecode(f *testing.F) {
+	c := New()
+	f.Add([]byte("aGVsbG8gd29ybGQhIQ=="))
+	f.Add([]byte("aGVsbG8gd29y\nbGQhIQ=="))
+	f.Add([]byte("YWJjZGVmZ2hpamtsbW5vcA"))
+	f.Fuzz(func(t *testing.T, src []byte) { check(t, c, src) })
+}
+
+func FuzzEncode(f *testing.F) {
+	c := New()
+	f.Add([]byte("hello, world"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		dst := make([]byte, EncodedLen(len(src)))
+		c.Encode(dst, src)
+		if want := base64.StdEncoding.EncodeToString(src); string(dst) != want {
+			t.Fatalf("%x: %q, want %q", src, dst, want)
+		}
+	})
+}
+
+func BenchmarkCodec(b *testing.B) {
+	c := New()
+	src := randomBytes(4<<20, 1)
+	enc := make([]byte, EncodedLen(len(src)))
+	dst := make([]byte, len(src)+8)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for i := 0; i < b.N; i++ {
+			c.Encode(enc, src)
+		}
+	})
+	b.Run("encode/encoding-base64", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for i := 0; i < b.N; i++ {
+			base64.StdEncoding.Encode(enc, src)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for i := 0; i < b.N; i++ {
+			c.Decode(dst, enc)
+		}
+	})
+	b.Run("decode/encoding-base64", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for i := 0; i < b.N; i++ {
+			base64.StdEncoding.Decode(dst, enc)
+		}
+	})
+}
