@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -99,6 +100,10 @@ type gateway struct {
 	table     routeTable
 	functions map[string]*lambdahttp.Function
 	b64       *b64.Codec
+	// bodies and payloads recycle the buffers of a request's body and of
+	// its event's JSON: megabytes each for a chunk, otherwise allocated
+	// and zeroed anew for every request.
+	bodies, payloads sync.Pool
 	cors      cors
 	log       *slog.Logger
 	accountID string
@@ -220,7 +225,12 @@ func (g *gateway) routesOptions(r *http.Request) bool {
 
 // handle takes a request from the front door to the function and back.
 func (g *gateway) handle(r *http.Request, x *exchange) reply {
-	body, err := readBody(r)
+	buf, _ := g.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer g.bodies.Put(buf) // the event holds a copy
+	body, err := readBody(r, buf)
 	x.reqBytes = len(body)
 	if errors.Is(err, errBodyTooLarge) {
 		return bodyTooLarge()
@@ -244,7 +254,11 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		}
 		x.jwt = jwt
 	}
-	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body, g.b64)
+	var into []byte
+	if p, ok := g.payloads.Get().(*[]byte); ok {
+		into = *p
+	}
+	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body, g.b64, into)
 	x.eventBytes = len(payload)
 	if err != nil {
 		g.logError(r.Context(), x, err)
@@ -258,13 +272,13 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 
 var errBodyTooLarge = errors.New("request body over the payload quota")
 
-// readBody reads the whole body, refusing one over MaxBodyBytes.
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads the whole body into buf, refusing one over MaxBodyBytes.
+func readBody(r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+	buf.Reset()
 	if r.ContentLength > MaxBodyBytes {
 		drain(r.Body)
 		return nil, errBodyTooLarge
 	}
-	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room for ReadFrom to see EOF without growing
 	}

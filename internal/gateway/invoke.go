@@ -46,11 +46,11 @@ func encodeJSON(v any) ([]byte, error) {
 }
 
 // encodeEvent is the invoke payload for an event and its body (sent with
-// contentType): the JSON API Gateway sends, whose size Lambda checks
+// contentType), written into into's array when it is large enough: the JSON API Gateway sends, whose size Lambda checks
 // against its 6 MB synchronous request limit. A binary body is
 // base64-encoded straight into the payload, as the event's "body" member,
 // sparing the copies a string and encoding/json would make of a chunk.
-func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, codec *b64.Codec) ([]byte, error) {
+func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, codec *b64.Codec, into []byte) ([]byte, error) {
 	if !base64Body(contentType, body) {
 		ev.Body, ev.IsBase64Encoded = string(body), false
 		return encodeJSON(ev)
@@ -69,7 +69,10 @@ func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []b
 	}
 	head = head[:len(head)-len(tail)]
 	n := b64.EncodedLen(len(body))
-	out := make([]byte, 0, len(head)+len(`,"body":""`)+n+len(tail))
+	out := into[:0]
+	if need := len(head) + len(`,"body":""`) + n + len(tail); cap(out) < need {
+		out = make([]byte, 0, need)
+	}
 	out = append(append(out, head...), `,"body":"`...)
 	out = codec.AppendEncode(out, body)
 	out = append(append(out, '"'), tail...)
@@ -132,6 +135,7 @@ func (g *gateway) call(ctx context.Context, function string, payload []byte, don
 		}
 	}()
 	resp, err := g.functions[function].Invoke(ctx, payload)
+	g.payloads.Put(&payload) // its array is reused for the next event
 	if err != nil {
 		err = fmt.Errorf("%s: %w", function, err)
 	}
