@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/reqbody/reqbodytest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -77,7 +78,7 @@ func FuzzChunk(f *testing.F) {
 		if len(u.Calls) == 0 {
 			return
 		}
-		std := stdForm(t, contentType, "", body)
+		std := reqbodytest.StdForm(t, contentType, "", body)
 		if id := strings.TrimSpace(std.PostFormValue("upload_id")); id != "" {
 			if !engineID(id) || !slices.Equal(u.Calls, []string{"GetSession"}) || u.IDs[0] != id {
 				t.Fatalf("upload_id %q: store calls %v %q", id, u.Calls, u.IDs)
@@ -133,21 +134,6 @@ func FuzzComplete(f *testing.F) {
 			t.Fatalf("upload_id %q md5 %q: store calls %v %q", id, md5, u.Calls, u.IDs)
 		}
 	})
-}
-
-// stdForm parses body as a multipart form with the standard library, as
-// the handler read it before reqbody: the reference for what a request
-// that reached the stores carried.
-func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-	r.URL.RawQuery = rawQuery
-	r.Header.Set("Content-Type", contentType)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
-	}
-	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
-	return r
 }
 
 // stdFilePart finds the chunk in a form the standard library read: the

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/reqbody/reqbodytest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -144,7 +145,7 @@ func FuzzUpload(f *testing.F) {
 		name, data := "", body
 		if mt, _, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
 			var files []*multipart.FileHeader
-			for _, fhs := range stdForm(t, contentType, "", body).MultipartForm.File {
+			for _, fhs := range reqbodytest.StdForm(t, contentType, "", body).MultipartForm.File {
 				files = append(files, fhs...)
 			}
 			if len(files) != 1 {
@@ -218,21 +219,6 @@ func FuzzResume(f *testing.F) {
 			}
 		}
 	})
-}
-
-// stdForm parses body as a multipart form with the standard library, as
-// the handler read it before reqbody: the reference for what a request
-// that reached the stores carried.
-func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-	r.URL.RawQuery = rawQuery
-	r.Header.Set("Content-Type", contentType)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
-	}
-	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
-	return r
 }
 
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.

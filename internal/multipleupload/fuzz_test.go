@@ -15,6 +15,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"chunkup/internal/reqbody/reqbodytest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -203,7 +204,7 @@ func FuzzFile(f *testing.F) {
 		if !slices.Equal(u.Calls, []string{"CreateSession"}) {
 			t.Fatalf("store calls %v", u.Calls)
 		}
-		file, fh, err := stdForm(t, contentType, "", body).FormFile("file")
+		file, fh, err := reqbodytest.StdForm(t, contentType, "", body).FormFile("file")
 		if err != nil {
 			t.Fatalf("a form without the file reached the stores: %v", err)
 		}
@@ -216,21 +217,6 @@ func FuzzFile(f *testing.F) {
 			t.Fatalf("the file %q of %d bytes became %+v (%v)", fh.Filename, len(data), s, err)
 		}
 	})
-}
-
-// stdForm parses body as a multipart form with the standard library, as
-// the handler read it before reqbody: the reference for what a request
-// that reached the stores carried.
-func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-	r.URL.RawQuery = rawQuery
-	r.Header.Set("Content-Type", contentType)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
-	}
-	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
-	return r
 }
 
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"chunkup/internal/reqbody/reqbodytest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -177,7 +178,7 @@ func FuzzUpload(f *testing.F) {
 		}
 		get, data := r.URL.Query().Get, body
 		if mt, _, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
-			std := stdForm(t, contentType, rawQuery, body)
+			std := reqbodytest.StdForm(t, contentType, rawQuery, body)
 			get = std.FormValue
 			if flow {
 				get = std.PostFormValue
@@ -193,21 +194,6 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("a %d-byte chunk reached the stores as %+v", len(data), p)
 		}
 	})
-}
-
-// stdForm parses body as a multipart form with the standard library, as
-// the handler read it before reqbody: the reference for what a request
-// that reached the stores carried.
-func stdForm(t *testing.T, contentType, rawQuery string, body []byte) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-	r.URL.RawQuery = rawQuery
-	r.Header.Set("Content-Type", contentType)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
-	}
-	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
-	return r
 }
 
 // fuzzLimits are small enough that a fuzzer's inputs reach every limit.
