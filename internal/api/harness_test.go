@@ -54,6 +54,9 @@ type envOptions struct {
 	// auth puts a JWT authorizer trusting a local issuer in front of every
 	// route, as a stack deployed with AuthIssuer set has.
 	auth bool
+	// dynamo adjusts the DynamoDB client the engine uses (not the test's
+	// own), as a test that counts the engine's requests needs.
+	dynamo func(*dynamodb.Options)
 }
 
 type clock struct {
@@ -96,7 +99,11 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if tweak != nil {
 		tweak(&opt)
 	}
-	engine := upload.New(dynamo.New(db, table), blobs, opt)
+	engineDB := db
+	if o.dynamo != nil {
+		engineDB = dynamodb.New(db.Options(), o.dynamo)
+	}
+	engine := upload.New(dynamo.New(engineDB, table), blobs, opt)
 	svc := api.New(engine, opt.Logger)
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {

@@ -69,7 +69,7 @@ func TestCrashedClaimLapses(t *testing.T) {
 	}
 	store := dynamo.New(e.db, e.table)
 	now := e.clock.Now()
-	if err := store.ClaimPart(context.Background(), up.ID, 0, "dead-request", now.Add(45*time.Second), now); err != nil {
+	if _, err := store.ClaimPart(context.Background(), up.ID, 0, "dead-request", now.Add(45*time.Second), now); err != nil {
 		t.Fatalf("claim as the dead request: %v", err)
 	}
 	for n := 4; n < up.Chunks; n++ {

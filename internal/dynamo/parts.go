@@ -82,9 +82,11 @@ func (st *Store) queryParts(ctx context.Context, id string, keysOnly bool, each 
 	}
 }
 
-// ClaimPart takes the right to assemble a part.
-func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// ClaimPart takes the right to assemble a part and returns the part as
+// the claim left it. The write returns the whole item (which costs no
+// read units), so the claimant has the chunk list without a GetItem.
+func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*upload.Part, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &st.table,
 		Key:              partKey(id, k),
 		UpdateExpression: aws.String("SET claim = :t, claimUntil = :u"),
@@ -92,8 +94,12 @@ func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, 
 		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(etag) AND " +
 			"(attribute_not_exists(claimUntil) OR claimUntil <= :now OR claim = :t)"),
 		ExpressionAttributeValues: item{":t": str(token), ":u": millis(until), ":now": millis(now)},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
-	return wrap("claim part", err)
+	if err != nil {
+		return nil, wrap("claim part", err)
+	}
+	return decodePart(out.Attributes), nil
 }
 
 // ReleasePart gives up a claim after a failed assembly.

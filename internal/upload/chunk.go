@@ -44,13 +44,13 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return ChunkResult{}, fmt.Errorf("stage chunk %d of %s: %w", index, s.ID, err)
 	}
 	k := s.PartOf(index)
-	count, err := e.recordChunk(ctx, s, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
+	count, part, err := e.recordChunk(ctx, s, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
 	if errors.Is(err, ErrConflict) {
 		// Sent before: the first copy stands and this one is dropped.
 		if err := e.blobs.DeleteStaged(ctx, []string{key}); err != nil {
 			e.log(ctx, s).Warn("drop duplicate chunk", "chunk", index, "err", err)
 		}
-		return e.afterDuplicate(ctx, s, k)
+		return e.afterDuplicate(ctx, s, k, part)
 	}
 	if err != nil {
 		return ChunkResult{}, err
@@ -70,23 +70,26 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 // recordChunk records a staged chunk in its part. A conditional write
 // that lost may have lost to itself: when its first attempt took effect
 // but the answer never came, the SDK's retry finds the chunk recorded.
-// The staging key, unique to this request, tells the two apart.
-func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkRecord) (int, error) {
+// The staging key, unique to this request, tells the two apart. When the
+// chunk was recorded by another request (ErrConflict), it also returns
+// the part as it read it, so that the duplicate is answered without
+// reading the part again.
+func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkRecord) (int, *Part, error) {
 	count, err := e.sessions.RecordChunk(ctx, s.ID, k, c)
 	if !errors.Is(err, ErrConflict) {
 		if err != nil {
-			return 0, fmt.Errorf("record chunk %d of %s: %w", c.Index, s.ID, err)
+			return 0, nil, fmt.Errorf("record chunk %d of %s: %w", c.Index, s.ID, err)
 		}
-		return count, nil
+		return count, nil, nil
 	}
 	p, gerr := e.sessions.GetPart(ctx, s.ID, k)
 	if gerr != nil {
-		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, gerr)
+		return 0, nil, fmt.Errorf("read part %d of %s: %w", k, s.ID, gerr)
 	}
 	if mine, ok := p.Chunks[c.Index]; ok && mine.Key == c.Key && !p.Assembled() {
-		return len(p.Chunks), nil
+		return len(p.Chunks), nil, nil
 	}
-	return 0, err
+	return 0, p, err
 }
 
 func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
@@ -126,14 +129,17 @@ func stateAllowsChunks(s *Session) error {
 // assembler died, or an assembled part that was never counted. While
 // another request is assembling the chunk's part it waits for that (a
 // client must not take a chunk for done before its part is safe), and
-// answers busy if the part is still not done when it must stop.
-func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int) (ChunkResult, error) {
+// answers busy if the part is still not done when it must stop. p, if
+// not nil, is the part as the request has just read it.
+func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int, p *Part) (ChunkResult, error) {
 	first, end := s.PartChunks(k)
 	stop := time.Now().Add(e.opt.DuplicateWait)
-	for {
-		p, err := e.sessions.GetPart(ctx, s.ID, k)
-		if err != nil {
-			return ChunkResult{}, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
+	for ; ; p = nil {
+		if p == nil {
+			var err error
+			if p, err = e.sessions.GetPart(ctx, s.ID, k); err != nil {
+				return ChunkResult{}, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
+			}
 		}
 		now := e.opt.Now()
 		switch {
@@ -217,13 +223,14 @@ type heldChunk struct {
 func (e *Engine) assemble(ctx context.Context, s *Session, k int, held *heldChunk) (int, error) {
 	now := e.opt.Now()
 	token := newID()
-	if err := e.sessions.ClaimPart(ctx, s.ID, k, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
+	p, err := e.sessions.ClaimPart(ctx, s.ID, k, token, now.Add(e.opt.ClaimTimeout), now)
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			return -1, nil
 		}
 		return 0, fmt.Errorf("claim part %d of %s: %w", k, s.ID, err)
 	}
-	done, err := e.assembleClaimed(ctx, s, k, token, held)
+	done, err := e.assembleClaimed(ctx, s, k, token, p, held)
 	if err != nil {
 		// Let the next request retry at once rather than after the claim
 		// lapses; if this release fails too, the lapse still frees it.
@@ -234,12 +241,9 @@ func (e *Engine) assemble(ctx context.Context, s *Session, k int, held *heldChun
 	return done, err
 }
 
-// assembleClaimed does the work of assemble once the claim is held.
-func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token string, held *heldChunk) (int, error) {
-	p, err := e.sessions.GetPart(ctx, s.ID, k)
-	if err != nil {
-		return 0, fmt.Errorf("read part %d of %s: %w", k, s.ID, err)
-	}
+// assembleClaimed does the work of assemble once the claim is held on
+// part k, which the claim's write returned as p.
+func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token string, p *Part, held *heldChunk) (int, error) {
 	chunks, size, crc, err := e.partContents(s, k, p)
 	if err != nil {
 		return 0, err

@@ -57,7 +57,9 @@ type Sessions interface {
 	ListParts(ctx context.Context, id string) ([]*Part, error)
 	// ClaimPart takes the right to assemble part k until until, if it is not
 	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
-	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) error
+	// It returns the part as the claim left it: the chunks to assemble, read
+	// in the same write, so the claimant need not read the part again.
+	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*Part, error)
 	// ReleasePart gives up a claim that token holds, after a failed
 	// assembly, so that the next request may retry at once.
 	ReleasePart(ctx context.Context, id string, k int, token string) error

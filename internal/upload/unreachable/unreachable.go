@@ -82,8 +82,8 @@ func (u *Stores) GetPart(context.Context, string, int) (*upload.Part, error) {
 func (u *Stores) ListParts(context.Context, string) ([]*upload.Part, error) {
 	return nil, u.hit("ListParts")
 }
-func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time.Time) error {
-	return u.hit("ClaimPart")
+func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time.Time) (*upload.Part, error) {
+	return nil, u.hit("ClaimPart")
 }
 func (u *Stores) ReleasePart(context.Context, string, int, string) error {
 	return u.hit("ReleasePart")
