@@ -37,17 +37,19 @@ type options struct {
 
 // plan is what a run measures.
 type plan struct {
-	Sizes      []int64 // throughput file sizes: the small one for every row, the large one for some
-	Small      int64   // the small completion-latency file
-	Chunks     []int64
-	Pars       []int
-	Reps       int   // repetitions of the small completion-latency upload
-	ColdRuns   int   // process starts for the cold start
-	RawPart    int64 // part size of the raw ceiling uploads
-	HeapChunks []int64
-	HeapParts  int  // parts in the isolated-invocation file (plus one chunk)
-	LargeAll   bool // the optional large-file runs are planned (not in quick mode)
-	AllPars    bool // every dialect at every parallelism (quick mode: native only)
+	Sizes  []int64 // throughput file sizes: the small one for every row, the large one for some
+	Small  int64   // the small completion-latency file
+	Chunks []int64
+	Pars   []int
+	Reps   int // repetitions of the small completion-latency upload
+	// TargetRepeats is how many more times the throughput target's case runs.
+	TargetRepeats int
+	ColdRuns      int   // process starts for the cold start
+	RawPart       int64 // part size of the raw ceiling uploads
+	HeapChunks    []int64
+	HeapParts     int  // parts in the isolated-invocation file (plus one chunk)
+	LargeAll      bool // the optional large-file runs are planned (not in quick mode)
+	AllPars       bool // every dialect at every parallelism (quick mode: native only)
 	// HeapDialects limits the isolated invocations to these (all if empty).
 	HeapDialects []string
 }
@@ -56,10 +58,10 @@ func newPlan(o options) plan {
 	p := plan{
 		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
-		Reps: 3, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
+		Reps: 3, TargetRepeats: 2, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
 	}
 	if o.Quick {
-		p.Small, p.Sizes, p.Reps, p.ColdRuns = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2
+		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 0
 		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
 	}
 	return p
@@ -91,6 +93,10 @@ type Report struct {
 	Ceiling []RawRun `json:"ceiling"`
 	Runs    []Run    `json:"runs"`
 	Latency []Run    `json:"latency"` // the small completion-latency uploads
+	// Repeats are more runs of the throughput target's case (native,
+	// 4 MiB chunks ×4, the small file), each after a ceiling run, so that
+	// the target is judged on medians rather than one run.
+	Repeats []Run `json:"repeats,omitempty"`
 	Heap    []HeapRow
 	RSS     []RSSRow   `json:"rss"`
 	Cold    *ColdStart `json:"cold"`
@@ -273,6 +279,24 @@ func run(ctx context.Context, o options) (*Report, error) {
 			if err := ceiling(size, 4); err != nil {
 				return nil, err
 			}
+		}
+	}
+	// The target's case again, each time after a ceiling run: on a
+	// shared machine one run is at the mercy of whatever else runs then.
+	if native := slices.IndexFunc(ds, func(d *dialect) bool { return d.Name == "native" }); native >= 0 {
+		for range p.TargetRepeats {
+			if o.Budget > 0 && time.Since(start)+lastOf[p.Sizes[0]]*2 > o.Budget+o.Budget/10 {
+				break
+			}
+			if err := ceiling(p.Sizes[0], 4); err != nil {
+				return nil, err
+			}
+			r, err := e.measureUpload(ctx, ds[native], fileOf(p.Sizes[0], name("native", p.Sizes[0], 4*mib, 4)), 4*mib, 4)
+			if err != nil {
+				return nil, err
+			}
+			rep.Repeats = append(rep.Repeats, r)
+			o.logf("native 4 MiB chunks ×4 %s again: %.1f MB/s", sizeName(p.Sizes[0]), float64(r.Size)/r.Seconds/1e6)
 		}
 	}
 	sort.SliceStable(rep.Runs, func(i, j int) bool {
