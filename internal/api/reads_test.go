@@ -8,46 +8,73 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 )
 
 // opCounter counts the DynamoDB requests a client sends, by operation
-// (a request the SDK retries counts once).
+// (a request the SDK retries counts once), and the read units that the
+// reads consumed.
 type opCounter struct {
-	mu  sync.Mutex
-	ops map[string]int
+	mu    sync.Mutex
+	ops   map[string]int
+	units map[string]float64
 }
 
-func newOpCounter() *opCounter { return &opCounter{ops: map[string]int{}} }
+func newOpCounter() *opCounter { return &opCounter{ops: map[string]int{}, units: map[string]float64{}} }
 
-// install adds the counting step to a client's options.
+// install adds the counting step to a client's options. It asks every
+// read for its consumed capacity.
 func (c *opCounter) install(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 		count := middleware.InitializeMiddlewareFunc("CountOperations", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			switch p := in.Parameters.(type) {
+			case *dynamodb.GetItemInput:
+				p.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+			case *dynamodb.QueryInput:
+				p.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+			}
+			out, md, err := next.HandleInitialize(ctx, in)
+			var used *types.ConsumedCapacity
+			switch r := out.Result.(type) {
+			case *dynamodb.GetItemOutput:
+				used = r.ConsumedCapacity
+			case *dynamodb.QueryOutput:
+				used = r.ConsumedCapacity
+			}
+			op := awsmiddleware.GetOperationName(ctx)
 			c.mu.Lock()
-			c.ops[awsmiddleware.GetOperationName(ctx)]++
+			c.ops[op]++
+			if used != nil {
+				c.units[op] += aws.ToFloat64(used.CapacityUnits)
+			}
 			c.mu.Unlock()
-			return next.HandleInitialize(ctx, in)
+			return out, md, err
 		})
 		return st.Initialize.Add(count, middleware.After)
 	})
 }
 
-// take returns the counts since the last take and starts again from zero.
-func (c *opCounter) take() map[string]int {
+// take returns the counts and read units since the last take and starts
+// again from zero.
+func (c *opCounter) take() (map[string]int, map[string]float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := maps.Clone(c.ops)
+	ops, units := maps.Clone(c.ops), maps.Clone(c.units)
 	clear(c.ops)
-	return out
+	clear(c.units)
+	return ops, units
 }
 
 // reads is the number of read requests in counts.
@@ -77,7 +104,8 @@ func TestResumableReadsPerChunk(t *testing.T) {
 		if st := e.testResumable(f, i); st != http.StatusNoContent {
 			t.Fatalf("test chunk %d: %d, want 204", i, st)
 		}
-		for k, v := range ops.take() {
+		got, _ := ops.take()
+		for k, v := range got {
 			gets[k] += v
 		}
 		if st, out := e.sendResumable(f, i); st != 200 {
@@ -85,7 +113,8 @@ func TestResumableReadsPerChunk(t *testing.T) {
 		} else if i == n && out["state"] != "complete" {
 			t.Fatalf("last chunk: %v, want the file complete", out)
 		}
-		for k, v := range ops.take() {
+		got, _ = ops.take()
+		for k, v := range got {
 			posts[k] += v
 		}
 	}
@@ -102,4 +131,76 @@ func TestResumableReadsPerChunk(t *testing.T) {
 	if g, q := reads(posts); g > 2*n+1 || q > 1 {
 		t.Errorf("%d chunk POSTs cost %d GetItem and %d Query, want at most %d and 1", n, g, q, 2*n+1)
 	}
+}
+
+// TestMultipleUploadReadsDoNotGrow uploads a small file and one four
+// times larger through MultipleUpload, in order, and counts the reads.
+// Each chunk is answered with how many chunks are in. That count used to
+// come from a second read of the session and a query of every part
+// record, on every chunk: reads per chunk grew with the file (quadratic
+// in all). Now the read that finds the session (a query of the session
+// and its last few part records, one read unit) finds the count too.
+func TestMultipleUploadReadsDoNotGrow(t *testing.T) {
+	ops := newOpCounter()
+	e := newEnvWith(t, envOptions{dynamo: ops.install})
+	var perChunk []float64
+	for _, size := range []int{6 << 20, 24 << 20} {
+		f := newMUFile(randomBytes(size+5, uint64(size)), "grow.bin", fmt.Sprintf("grow-%d", size), 1<<20)
+		ops.take()
+		var a muAnswer
+		for i := range f.count {
+			var st int
+			if st, a = e.muChunk(f, i); st != 200 {
+				t.Fatalf("%d-byte file, chunk %d: %d %+v", size, i, st, a)
+			}
+			if i < f.count-1 && (a.ChunksReceived == nil || *a.ChunksReceived != i+1) {
+				t.Fatalf("%d-byte file, chunk %d: %+v, want chunksReceived %d", size, i, a, i+1)
+			}
+		}
+		counts, units := ops.take()
+		e.checkFinished(a, f.name, f.data)
+		g, q := reads(counts)
+		rru := units["GetItem"] + units["Query"]
+		t.Logf("%d chunks: %v; read units %v", f.count, counts, units)
+		// Every chunk but the first reads the identifier record (GetItem)
+		// and the session with its last parts (Query); the first creates
+		// the upload. The first part reads the session once more to start
+		// the multipart upload; the completion lists the parts once.
+		if g > f.count+1 || q > f.count {
+			t.Errorf("%d chunks cost %d GetItem and %d Query, want at most %d and %d", f.count, g, q, f.count+1, f.count)
+		}
+		perChunk = append(perChunk, rru/float64(f.count))
+	}
+	// Half a unit of slack: the completion's one listing of every part
+	// weighs more for the larger file.
+	if perChunk[1] > perChunk[0]+0.5 {
+		t.Errorf("read units per chunk grew with the file: %.2f for the small one, %.2f for the large one", perChunk[0], perChunk[1])
+	}
+}
+
+// TestMultipleUploadCountsOutOfOrder: chunks sent one at a time in a
+// random order fill many parts at once, which the read of the session
+// and its last few part records cannot account for; the count is still
+// exact (the part records are read as well), and a chunk sent twice adds
+// nothing.
+func TestMultipleUploadCountsOutOfOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	f := newMUFile(randomBytes(27<<20+9, 88), "shuffled.bin", "shuffled-1", 1<<20) // 28 chunks, 6 parts
+	order := rand.New(rand.NewPCG(88, 3)).Perm(f.count)
+	var a muAnswer
+	for k, i := range order {
+		var st int
+		if st, a = e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d: %d %+v", i, st, a)
+		}
+		if k < f.count-1 && (a.ChunksReceived == nil || *a.ChunksReceived != k+1) {
+			t.Fatalf("chunk %d (%d-th sent): %+v, want chunksReceived %d", i, k+1, a, k+1)
+		}
+		if k%7 == 3 {
+			if st, a := e.muChunk(f, i); st != 200 || a.ChunksReceived == nil || *a.ChunksReceived != k+1 {
+				t.Fatalf("chunk %d again: %d %+v, want chunksReceived %d", i, st, a, k+1)
+			}
+		}
+	}
+	e.checkFinished(a, f.name, f.data)
 }

@@ -84,56 +84,49 @@ func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	s, err := h.storeChunk(r, hd, data)
+	s, received, err := h.storeChunk(r, hd, data)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.answerChunk(w, r, s)
+	if s.State == upload.StateComplete {
+		// This chunk finished the file, or it came after the file was.
+		writeJSON(w, http.StatusOK, fileAnswer(s))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "chunksReceived": received})
 }
 
 // storeChunk opens the upload the chunk belongs to, creating it for the
-// first chunk to arrive, and adds the chunk.
-func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.Session, error) {
+// first chunk to arrive, and adds the chunk. It returns the upload and
+// how many of its chunks are in: those the upload held when it was read,
+// and this one if it was new. The count comes with the read that finds
+// the upload rather than from reading every part record again (which
+// grows with the file on every chunk); chunks that other requests add
+// meanwhile are counted by the next answer.
+func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.Session, int, error) {
 	g, err := hd.geometry(int64(len(data)))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	s, err := h.engine.Open(r.Context(), upload.NewUpload{
+	s, held, err := h.engine.OpenCounted(r.Context(), upload.NewUpload{
 		Owner: h.owner(r), Identifier: hd.identifier(g), Name: hd.name,
 		ContentType: fileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res, err := h.engine.AddChunk(r.Context(), s, hd.index, data)
 	if upload.CodeOf(err) == upload.CodeComplete {
-		return s, nil // a chunk again after the file was finished: it is here
+		return s, s.Chunks, nil // a chunk again after the file was finished: it is here
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return res.Session, nil
-}
-
-// answerChunk says how far the upload has come: the whole-file answer if
-// it is complete (this chunk finished it, or a copy of it did), else the
-// number of chunks received.
-func (h *Handler) answerChunk(w http.ResponseWriter, r *http.Request, s *upload.Session) {
-	if s.State == upload.StateComplete {
-		writeJSON(w, http.StatusOK, fileAnswer(s))
-		return
+	if res.Stored {
+		held++
 	}
-	st, err := h.engine.Status(r.Context(), h.owner(r), s.ID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if st.State == upload.StateComplete {
-		writeJSON(w, http.StatusOK, fileAnswer(st.Session))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "chunksReceived": st.Received})
+	return res.Session, min(held, s.Chunks), nil
 }
 
 // fileAnswer is the answer for a finished file. Besides the fields

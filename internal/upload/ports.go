@@ -55,6 +55,10 @@ type Sessions interface {
 	GetPart(ctx context.Context, id string, k int) (*Part, error)
 	// ListParts reads every part record of a session, in order.
 	ListParts(ctx context.Context, id string) ([]*Part, error)
+	// ReadProgress reads a session (strongly consistent; ErrNotFound if
+	// none) and, in the same request, just after it, the records of its
+	// highest-numbered parts, at most parts of them, highest first.
+	ReadProgress(ctx context.Context, id string, parts int) (*Session, []*Part, error)
 	// ClaimPart takes the right to assemble part k until until, if it is not
 	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
 	// It returns the part as the claim left it: the chunks to assemble, read

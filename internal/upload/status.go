@@ -123,16 +123,40 @@ func (e *Engine) Find(ctx context.Context, owner, identifier string, g Geometry)
 // or was aborted or expired, starts a new upload: same-named files of one
 // owner do not corrupt each other.
 func (e *Engine) Open(ctx context.Context, req NewUpload) (*Session, error) {
+	s, _, err := e.open(ctx, req, false)
+	return s, err
+}
+
+// OpenCounted is Open for clients whose every answer says how many of the
+// file's chunks are in (MultipleUpload). It also returns how many chunks
+// the upload held when this request read it, before the request adds
+// any: the same read that finds the session finds them, as long as the
+// parts still being filled are the upload's last few (as they are when a
+// client sends its chunks in order); otherwise the part records are read
+// as well. A new upload holds none.
+func (e *Engine) OpenCounted(ctx context.Context, req NewUpload) (*Session, int, error) {
+	return e.open(ctx, req, true)
+}
+
+// open does the work of Open, and of OpenCounted if counted is set.
+func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Session, int, error) {
 	if err := e.checkRequest(req); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		old, err := e.byIdentifier(ctx, req.Owner, req.Identifier)
+		var old *Session
+		var received int
+		var err error
+		if counted {
+			old, received, err = e.byIdentifierCounted(ctx, req.Owner, req.Identifier)
+		} else {
+			old, err = e.byIdentifier(ctx, req.Owner, req.Identifier)
+		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if old != nil && reusable(old, req.Geometry) {
-			return old, nil
+			return old, received, nil
 		}
 		replaces := ""
 		if old != nil {
@@ -140,21 +164,21 @@ func (e *Engine) Open(ctx context.Context, req NewUpload) (*Session, error) {
 		}
 		s, err := e.newSession(req)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if err := e.sessions.CreateSession(ctx, s); err != nil {
-			return nil, fmt.Errorf("create session: %w", err)
+			return nil, 0, fmt.Errorf("create session: %w", err)
 		}
 		won, err := e.bind(ctx, s, replaces)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if won {
 			e.log(ctx, s).Info("upload created", "identifier", req.Identifier, "size", s.Size, "chunks", s.Chunks, "replaces", replaces)
-			return s, nil
+			return s, 0, nil
 		}
 	}
-	return nil, refuse(CodeBusy, "identifier %q is changing hands too fast; retry", req.Identifier)
+	return nil, 0, refuse(CodeBusy, "identifier %q is changing hands too fast; retry", req.Identifier)
 }
 
 // bind points the new session's identifier at it (replacing replaces, if
@@ -182,24 +206,104 @@ func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, e
 }
 
 func (e *Engine) byIdentifier(ctx context.Context, owner, identifier string) (*Session, error) {
+	s, _, err := e.resolve(ctx, owner, identifier, func(id string) (*Session, int, error) {
+		s, err := e.sessions.GetSession(ctx, id)
+		return s, 0, err
+	})
+	return s, err
+}
+
+// byIdentifierCounted is byIdentifier that also counts the chunks the
+// upload holds, reading the session and its last parts in one request.
+func (e *Engine) byIdentifierCounted(ctx context.Context, owner, identifier string) (*Session, int, error) {
+	return e.resolve(ctx, owner, identifier, func(id string) (*Session, int, error) {
+		s, tail, err := e.sessions.ReadProgress(ctx, id, progressParts)
+		if err != nil {
+			return nil, 0, err
+		}
+		n, ok := tailCount(s, tail, progressParts)
+		if !ok {
+			parts, err := e.partTable(ctx, s)
+			if err != nil {
+				return nil, 0, err
+			}
+			n = s.Chunks - countRanges(missingRanges(s, parts))
+		}
+		return s, n, nil
+	})
+}
+
+// resolve follows the owner's identifier to its session, which read
+// returns with a count of its chunks if it keeps one.
+func (e *Engine) resolve(ctx context.Context, owner, identifier string, read func(id string) (*Session, int, error)) (*Session, int, error) {
 	id, err := e.sessions.LookupIdentifier(ctx, owner, identifier)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up identifier: %w", err)
+		return nil, 0, fmt.Errorf("look up identifier: %w", err)
 	}
-	s, err := e.sessions.GetSession(ctx, id)
+	s, n, err := read(id)
 	if errors.Is(err, ErrNotFound) {
 		// The pointer outlived its session; treat it as free but let
 		// BindIdentifier replace exactly this pointer.
-		return &Session{ID: id, State: StateAborted}, nil
+		return &Session{ID: id, State: StateAborted}, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read session %s: %w", id, err)
+		return nil, 0, fmt.Errorf("read session %s: %w", id, err)
 	}
 	e.settleExpiry(s)
-	return s, nil
+	return s, n, nil
+}
+
+// progressParts is how many of an upload's highest-numbered part records
+// OpenCounted reads with its session: a client sending its chunks in
+// order, a few at a time, fills at most two parts at once, and a session
+// with a few part records fits in one read unit.
+const progressParts = 4
+
+// tailCount counts the chunks of indexed upload s that are in, from the
+// records of its highest-numbered parts, tail, highest first, as read
+// just after s (at most limit of them). It reports false when it cannot
+// tell: when parts below those records may lack chunks.
+//
+// Every part that s.PartsDone counts was assembled before s was read,
+// and is marked counted in its record right after it is counted. Taking
+// the parts of tail that are marked as the counted ones among them: if
+// at least as many of the counted parts lie below the lowest record of
+// tail as there are parts below it, every part below is assembled and
+// holds all its chunks; if not, it reports false. A part of tail that is
+// assembled but not marked is taken to be between its assembly and its
+// count. If it is between its count and its mark instead (two writes in
+// a row), the answer can run ahead by up to one part's chunks at that
+// moment, as it can for good once a crash between those writes has made
+// a later request count the part again: harmless in a count of chunks
+// received, and nothing the upload does depends on it.
+func tailCount(s *Session, tail []*Part, limit int) (int, bool) {
+	n, counted, low := 0, 0, 0
+	for _, p := range tail {
+		if p.Index < 0 || p.Index >= s.Parts {
+			continue
+		}
+		first, end := s.PartChunks(p.Index)
+		if p.Assembled() {
+			n += end - first
+		} else {
+			n += len(p.Chunks)
+		}
+		if p.Counted {
+			counted++
+		}
+		low = p.Index
+	}
+	if len(tail) < limit || low == 0 {
+		return n, true // every part record was read
+	}
+	if s.PartsDone-counted < low {
+		return 0, false
+	}
+	below, _ := s.PartChunks(low)
+	return min(below+n, s.Chunks), true
 }
 
 // reusable reports whether s can take chunks of a file with geometry g.

@@ -82,6 +82,10 @@ func (u *Stores) GetPart(context.Context, string, int) (*upload.Part, error) {
 func (u *Stores) ListParts(context.Context, string) ([]*upload.Part, error) {
 	return nil, u.hit("ListParts")
 }
+func (u *Stores) ReadProgress(_ context.Context, id string, _ int) (*upload.Session, []*upload.Part, error) {
+	u.IDs = append(u.IDs, id)
+	return nil, nil, u.hit("ReadProgress")
+}
 func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time.Time) (*upload.Part, error) {
 	return nil, u.hit("ClaimPart")
 }
