@@ -116,23 +116,48 @@ func (st *Store) DeleteSession(ctx context.Context, id string) error {
 
 // LookupIdentifier follows an owner's identifier to its upload id.
 func (st *Store) LookupIdentifier(ctx context.Context, owner, ident string) (string, error) {
+	b, err := st.LookupBinding(ctx, owner, ident)
+	return b.ID, err
+}
+
+// LookupBinding reads an owner's identifier record: the upload id it
+// points at, and the upload's kind and part plan.
+func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload.Binding, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.table, Key: identKey(owner, ident), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return "", fmt.Errorf("get identifier: %w", err)
+		return upload.Binding{}, fmt.Errorf("get identifier: %w", err)
 	}
 	if out.Item == nil {
-		return "", upload.ErrNotFound
+		return upload.Binding{}, upload.ErrNotFound
 	}
-	return item(out.Item).str("id"), nil
+	it := item(out.Item)
+	b := upload.Binding{ID: it.str("id"), Kind: upload.Kind(it.str("kind"))}
+	b.Plan.Size = it.int("size")
+	b.Plan.ChunkSize = it.int("chunkSize")
+	b.Plan.Chunks = int(it.int("chunks"))
+	b.Plan.ChunksPerPart = int(it.int("cpp"))
+	b.Plan.Parts = int(it.int("parts"))
+	return b, nil
 }
 
-// BindIdentifier points an identifier at id, if it points nowhere or still
-// at replaces.
-func (st *Store) BindIdentifier(ctx context.Context, owner, ident, id, replaces string, _ time.Time) error {
-	it := identKey(owner, ident)
-	it["id"] = str(id)
+// BindIdentifier points an identifier at session s, if it points nowhere
+// or still at replaces. The record carries the session's kind and part
+// plan, which never change, so that a chunk can be judged against the
+// upload before its session is read.
+func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces string, _ time.Time) error {
+	it := identKey(s.Owner, s.Identifier)
+	it["id"] = str(s.ID)
+	if s.Kind != upload.Indexed {
+		it["kind"] = str(string(s.Kind))
+	} else if s.Chunks > 0 && s.ChunksPerPart > 0 {
+		it["size"] = num(s.Size)
+		it["chunkSize"] = num(s.ChunkSize)
+		it["chunks"] = num(int64(s.Chunks))
+		it["cpp"] = num(int64(s.ChunksPerPart))
+		it["parts"] = num(int64(s.Parts))
+	}
 	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
 	if replaces == "" {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")

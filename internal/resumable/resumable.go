@@ -45,21 +45,12 @@ func (h *Handler) Test(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	s, err := h.engine.Find(r.Context(), h.owner(r), h.d.Scope+p.identifier, p.geometry)
+	s, err := h.engine.FindChunk(r.Context(), h.owner(r), h.d.Scope+p.identifier, p.geometry, p.number-1)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if s == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	ok, err := h.engine.HasChunk(r.Context(), s, p.number-1)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

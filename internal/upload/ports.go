@@ -27,9 +27,13 @@ type Sessions interface {
 
 	// LookupIdentifier returns the upload an owner's identifier points at.
 	LookupIdentifier(ctx context.Context, owner, identifier string) (string, error)
-	// BindIdentifier points owner's identifier at id if it points nowhere
-	// (replaces == "") or still at replaces; otherwise ErrConflict.
-	BindIdentifier(ctx context.Context, owner, identifier, id, replaces string, expires time.Time) error
+	// LookupBinding returns what an owner's identifier points at: the
+	// upload's id, kind and part plan; ErrNotFound if it points nowhere.
+	LookupBinding(ctx context.Context, owner, identifier string) (Binding, error)
+	// BindIdentifier points the identifier of s's owner at s, with s's
+	// kind and part plan, if it points nowhere (replaces == "") or still
+	// at replaces; otherwise ErrConflict.
+	BindIdentifier(ctx context.Context, s *Session, replaces string, expires time.Time) error
 
 	// ClaimMultipart takes the right to start the session's multipart
 	// upload until until, if none is recorded and nobody holds an unexpired
@@ -102,6 +106,16 @@ type Sessions interface {
 	// ListExpired returns up to limit ids of sessions still in the sweep's
 	// index (open, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Binding is what an owner's identifier points at: the upload's id and,
+// since they never change, its kind and part plan, so that a request can
+// judge a chunk against the upload before it reads the session. A binding
+// written before bindings carried the plan has a zero Plan.
+type Binding struct {
+	ID   string
+	Kind Kind
+	Plan Plan
 }
 
 // AssembledPart is what S3 gave a part, and the chunks it was made of.

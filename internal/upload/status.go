@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Status is where an upload stands: the session and, while it is open, the
@@ -48,25 +49,82 @@ func (e *Engine) HasChunk(ctx context.Context, s *Session, index int) (bool, err
 	if s.State != StateOpen && s.State != StateCompleting {
 		return false, nil
 	}
-	k := s.PartOf(index)
-	p, err := e.sessions.GetPart(ctx, s.ID, k)
+	p, err := e.sessions.GetPart(ctx, s.ID, s.PartOf(index))
 	if err != nil {
 		return false, fmt.Errorf("read part of chunk %d of %s: %w", index, s.ID, err)
 	}
+	return partHolds(s.Plan, p, index, e.opt.Now()), nil
+}
+
+// partHolds reports whether chunk index of an upload with plan pl is
+// stored, by the record of its part, p, at time now.
+func partHolds(pl Plan, p *Part, index int, now time.Time) bool {
 	if p.Assembled() {
-		return true, nil
+		return true
 	}
 	_, ok := p.Chunks[index]
-	first, end := s.PartChunks(k)
-	if ok && len(p.Chunks) == end-first && !e.opt.Now().Before(p.ClaimUntil) {
+	first, end := pl.PartChunks(pl.PartOf(index))
+	if ok && len(p.Chunks) == end-first && !now.Before(p.ClaimUntil) {
 		// Every chunk of the part is in but nobody is assembling it: the
 		// request that completed it failed or died. Which chunk that was
 		// only its client knows, so every chunk of the part counts as
 		// missing: the client sends it again, and that request assembles
 		// the part.
-		return false, nil
+		return false
 	}
-	return ok, nil
+	return ok
+}
+
+// FindChunk is Find and HasChunk in one, for a client's "is this chunk
+// here?": it returns the owner's live upload that the client calls
+// identifier, if it has geometry g and holds chunk index (from 0), and
+// nil if the chunk should be sent. A chunk its part record lacks is to
+// be sent whatever the session says, so the part record is read first,
+// found by the part plan that the identifier's binding carries, and the
+// session only when the chunk is there, to tell that the upload still
+// lives. (Answering "send it" is always safe: a chunk sent again is
+// stored once.) It writes nothing.
+func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geometry, index int) (*Session, error) {
+	b, err := e.sessions.LookupBinding(ctx, owner, identifier)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up identifier: %w", err)
+	}
+	if b.Kind == Indexed && b.Plan.Chunks > 0 {
+		if b.Plan.Geometry != g || index < 0 || index >= g.Chunks {
+			return nil, nil
+		}
+		p, err := e.sessions.GetPart(ctx, b.ID, b.Plan.PartOf(index))
+		if err != nil {
+			return nil, fmt.Errorf("read part of chunk %d of %s: %w", index, b.ID, err)
+		}
+		if !partHolds(b.Plan, p, index, e.opt.Now()) {
+			return nil, nil
+		}
+	}
+	s, err := e.sessions.GetSession(ctx, b.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil // the binding outlived its session
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session %s: %w", b.ID, err)
+	}
+	e.settleExpiry(s)
+	if !reusable(s, g) {
+		return nil, nil
+	}
+	if b.Kind == Indexed && b.Plan.Chunks > 0 {
+		// The part holds the chunk; a reusable upload is open, completing
+		// or complete, each of which keeps it.
+		return s, nil
+	}
+	ok, err := e.HasChunk(ctx, s, index)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return s, nil
 }
 
 func missingRanges(s *Session, parts []*Part) []Range {
@@ -189,7 +247,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 // and a concurrent request may already have stored a chunk in it: the
 // sweep removes it if it was never used.
 func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, error) {
-	err := e.sessions.BindIdentifier(ctx, s.Owner, s.Identifier, s.ID, replaces, s.ExpiresAt.Add(e.opt.Retention))
+	err := e.sessions.BindIdentifier(ctx, s, replaces, s.ExpiresAt.Add(e.opt.Retention))
 	if err == nil {
 		return true, nil
 	}

@@ -59,8 +59,12 @@ func (u *Stores) LookupIdentifier(_ context.Context, _, ident string) (string, e
 	u.Idents = append(u.Idents, ident)
 	return "", u.hit("LookupIdentifier")
 }
+func (u *Stores) LookupBinding(_ context.Context, _, ident string) (upload.Binding, error) {
+	u.Idents = append(u.Idents, ident)
+	return upload.Binding{}, u.hit("LookupBinding")
+}
 func (u *Stores) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
-func (u *Stores) BindIdentifier(context.Context, string, string, string, string, time.Time) error {
+func (u *Stores) BindIdentifier(context.Context, *upload.Session, string, time.Time) error {
 	return u.hit("BindIdentifier")
 }
 func (u *Stores) ClaimMultipart(context.Context, string, string, time.Time, time.Time) error {
