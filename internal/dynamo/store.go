@@ -8,6 +8,15 @@
 //	U#<id>, P#<part>       one S3 part: its staged chunks, then its ETag
 //	I#<owner>#<ident>, I   an owner's client identifier → upload id
 //
+// An identifier record of an indexed upload also carries what never
+// changes about the upload (its part plan, name, type, key) and, while
+// the upload is open, openUntil: its expiry as last copied there, which
+// never runs ahead of the session's. The chunk path takes the upload
+// from the record alone while openUntil is set and not yet past. Every
+// write that moves a session out of open (BeginComplete, EndSession)
+// first removes openUntil from its identifier's record, so a record that
+// has it was read while the session was open.
+//
 // Sessions that the sweep must look at carry a "sweep" attribute (one of a
 // few shards) and are found through the sparse index of that name, sorted
 // by expiresAt.
@@ -121,7 +130,8 @@ func (st *Store) LookupIdentifier(ctx context.Context, owner, ident string) (str
 }
 
 // LookupBinding reads an owner's identifier record: the upload id it
-// points at, and the upload's kind and part plan.
+// points at, the upload's kind and part plan, and, while the record says
+// the upload is open, the upload as the record describes it.
 func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload.Binding, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.table, Key: identKey(owner, ident), ConsistentRead: aws.Bool(true),
@@ -139,13 +149,22 @@ func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload
 	b.Plan.Chunks = int(it.int("chunks"))
 	b.Plan.ChunksPerPart = int(it.int("cpp"))
 	b.Plan.Parts = int(it.int("parts"))
+	if _, open := it["openUntil"]; open && b.Kind == upload.Indexed && b.Plan.Chunks > 0 {
+		b.Live = &upload.Session{
+			ID: b.ID, Owner: owner, Identifier: ident, Plan: b.Plan, State: upload.StateOpen,
+			Name: it.str("name"), ContentType: it.str("ctype"), Key: it.str("key"),
+			AutoComplete: it.bool("auto"), Verify: it.str("verify"), MultipartID: it.str("mpu"),
+			CreatedAt: it.time("createdAt"), ExpiresAt: it.time("openUntil"),
+		}
+	}
 	return b, nil
 }
 
 // BindIdentifier points an identifier at session s, if it points nowhere
 // or still at replaces. The record carries the session's kind and part
 // plan, which never change, so that a chunk can be judged against the
-// upload before its session is read.
+// upload before its session is read; for an open indexed session, also
+// the rest of what a chunk needs of it, and openUntil.
 func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces string, _ time.Time) error {
 	it := identKey(s.Owner, s.Identifier)
 	it["id"] = str(s.ID)
@@ -157,6 +176,16 @@ func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces
 		it["chunks"] = num(int64(s.Chunks))
 		it["cpp"] = num(int64(s.ChunksPerPart))
 		it["parts"] = num(int64(s.Parts))
+		if s.State == upload.StateOpen {
+			for name, v := range map[string]string{"name": s.Name, "ctype": s.ContentType, "key": s.Key, "verify": s.Verify, "mpu": s.MultipartID} {
+				if v != "" {
+					it[name] = str(v)
+				}
+			}
+			it["auto"] = boolean(s.AutoComplete)
+			it["createdAt"] = millis(s.CreatedAt)
+			it["openUntil"] = millis(s.ExpiresAt)
+		}
 	}
 	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
 	if replaces == "" {
@@ -167,6 +196,57 @@ func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces
 	}
 	_, err := st.db.PutItem(ctx, in)
 	return wrap("bind identifier", err)
+}
+
+// closeBinding removes openUntil from the record of session id's
+// identifier, if the session has one and the record still points at it.
+// It runs before any write that moves the session out of open: a session
+// that is not open never has a record that says it is. It reads the
+// session to find the record, once per completion or end of an upload.
+func (st *Store) closeBinding(ctx context.Context, id string) error {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: sessionKey(id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression:     aws.String("#o, ident, kind"),
+		ExpressionAttributeNames: map[string]string{"#o": "owner"},
+	})
+	if err != nil {
+		return fmt.Errorf("read identifier of session: %w", err)
+	}
+	s := item(out.Item)
+	if s.str("ident") == "" || s.str("kind") != "" {
+		return nil // no identifier, or one whose record never says open
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       identKey(s.str("owner"), s.str("ident")),
+		UpdateExpression:          aws.String("REMOVE openUntil"),
+		ConditionExpression:       aws.String("id = :id"),
+		ExpressionAttributeValues: item{":id": str(id)},
+	})
+	if err != nil && !isConflict(err) { // a record that points elsewhere, or none, is not this session's
+		return fmt.Errorf("close identifier record: %w", err)
+	}
+	return nil
+}
+
+// copyToBinding applies update to the identifier record of indexed
+// session id, whose item s a write returned, under cond, if the session
+// has an identifier and its record still points at it. It is
+// best effort: a record that lags the session only makes chunks read the
+// session (an expiry copied late is an earlier one, a multipart id
+// missing is looked up).
+func (st *Store) copyToBinding(ctx context.Context, id string, s item, update, cond string, vals item) {
+	if s.str("ident") == "" || s.str("kind") != "" {
+		return
+	}
+	vals[":id"] = str(id)
+	_, _ = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       identKey(s.str("owner"), s.str("ident")),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("id = :id AND " + cond),
+		ExpressionAttributeValues: vals,
+	})
 }
 
 // ClaimMultipart takes the right to start the multipart upload, counting
@@ -198,7 +278,8 @@ func (st *Store) ReleaseMultipart(ctx context.Context, id, token string) error {
 }
 
 // SetMultipartID records the multipart upload unless one is recorded, and
-// drops the claim to start it.
+// drops the claim to start it. It copies the id to the identifier's
+// record, for the chunks that take the upload from there.
 func (st *Store) SetMultipartID(ctx context.Context, id, mpu string, retried bool) (string, error) {
 	update := "SET mpu = :m REMOVE mpuClaim, mpuClaimUntil"
 	vals := item{":m": str(mpu)}
@@ -206,14 +287,16 @@ func (st *Store) SetMultipartID(ctx context.Context, id, mpu string, retried boo
 		update = "SET mpu = :m, mpuRetried = :r REMOVE mpuClaim, mpuClaimUntil"
 		vals[":r"] = boolean(true)
 	}
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(id),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(mpu) OR mpu = :m)"),
 		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err == nil {
+		st.copyToBinding(ctx, id, out.Attributes, "SET mpu = :m", "attribute_exists(openUntil)", item{":m": str(mpu)})
 		return mpu, nil
 	}
 	if !isConflict(err) {
@@ -229,21 +312,32 @@ func (st *Store) SetMultipartID(ctx context.Context, id, mpu string, retried boo
 	return s.MultipartID, nil
 }
 
-// Touch moves an open session's expiry forward.
+// Touch moves an open session's expiry forward, then its copy in the
+// identifier's record (after, so the copy never runs ahead; not if the
+// record says the session is no longer open).
 func (st *Store) Touch(ctx context.Context, id string, expires, now time.Time) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(id),
 		UpdateExpression:          aws.String("SET expiresAt = :e, updatedAt = :now"),
 		ConditionExpression:       aws.String("#s = :open AND expiresAt < :e"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{":e": millis(expires), ":now": millis(now), ":open": str(string(upload.StateOpen))},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
-	return wrap("touch session", err)
+	if err != nil {
+		return wrap("touch session", err)
+	}
+	st.copyToBinding(ctx, id, out.Attributes, "SET openUntil = :e", "openUntil < :e", item{":e": millis(expires)})
+	return nil
 }
 
-// BeginComplete takes the right to finish an upload.
+// BeginComplete takes the right to finish an upload, having first taken
+// back its identifier record's word that it is open.
 func (st *Store) BeginComplete(ctx context.Context, id, token string, until, now time.Time) error {
+	if err := st.closeBinding(ctx, id); err != nil {
+		return fmt.Errorf("begin completion: %w", err)
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      sessionKey(id),
@@ -277,10 +371,14 @@ func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
 	return wrap("finish completion", err)
 }
 
-// EndSession moves a session to aborted or expired. An aborted session
+// EndSession moves a session to aborted or expired, having first taken
+// back its identifier record's word that it is open. An aborted session
 // becomes due for the sweep at once, so that its data is released even
 // if the request that aborted it dies.
 func (st *Store) EndSession(ctx context.Context, id string, from []upload.State, to upload.State, now time.Time) error {
+	if err := st.closeBinding(ctx, id); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
 	vals := item{":to": str(string(to)), ":now": millis(now)}
 	names := make([]string, len(from))
 	for i, s := range from {

@@ -190,7 +190,7 @@ func FuzzUpload(f *testing.F) {
 			data, _ = io.ReadAll(f)
 			f.Close()
 		}
-		if p := checkLookup(t, h, u, get, "LookupIdentifier"); int64(len(data)) != p.current {
+		if p := checkLookup(t, h, u, get, "LookupBinding"); int64(len(data)) != p.current {
 			t.Fatalf("a %d-byte chunk reached the stores as %+v", len(data), p)
 		}
 	})

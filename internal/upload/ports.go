@@ -28,11 +28,12 @@ type Sessions interface {
 	// LookupIdentifier returns the upload an owner's identifier points at.
 	LookupIdentifier(ctx context.Context, owner, identifier string) (string, error)
 	// LookupBinding returns what an owner's identifier points at: the
-	// upload's id, kind and part plan; ErrNotFound if it points nowhere.
+	// upload's id, kind and part plan, and the upload itself while it is
+	// open (Binding.Live); ErrNotFound if it points nowhere.
 	LookupBinding(ctx context.Context, owner, identifier string) (Binding, error)
-	// BindIdentifier points the identifier of s's owner at s, with s's
-	// kind and part plan, if it points nowhere (replaces == "") or still
-	// at replaces; otherwise ErrConflict.
+	// BindIdentifier points the identifier of s's owner at s, with what
+	// a Binding carries of s, if it points nowhere (replaces == "") or
+	// still at replaces; otherwise ErrConflict.
 	BindIdentifier(ctx context.Context, s *Session, replaces string, expires time.Time) error
 
 	// ClaimMultipart takes the right to start the session's multipart
@@ -48,7 +49,8 @@ type Sessions interface {
 	// retried says S3 may have received the request that started it more
 	// than once (Session.MultipartRetried).
 	SetMultipartID(ctx context.Context, id, multipartID string, retried bool) (string, error)
-	// Touch moves an open session's expiry.
+	// Touch moves an open session's expiry (and the copy its binding
+	// keeps, after it).
 	Touch(ctx context.Context, id string, expires, now time.Time) error
 
 	// RecordChunk adds a staged chunk to part k unless that chunk is
@@ -92,13 +94,14 @@ type Sessions interface {
 	ClearSeal(ctx context.Context, id string, k int) error
 
 	// BeginComplete moves an open session (or one whose completion claim
-	// has lapsed) to completing under token; otherwise ErrConflict.
+	// has lapsed) to completing under token; otherwise ErrConflict. Its
+	// binding stops saying it is open first.
 	BeginComplete(ctx context.Context, id, token string, until, now time.Time) error
 	// FinishComplete records the finished object, if token holds the claim.
 	FinishComplete(ctx context.Context, s *Session) error
 	// EndSession moves a session in one of states from to state to (aborted
 	// or expired), keeping it as a tombstone; ErrConflict if its state is
-	// no longer one of from.
+	// no longer one of from. Its binding stops saying it is open first.
 	EndSession(ctx context.Context, id string, from []State, to State, now time.Time) error
 	// Forget drops a finished or ended session from the sweep's index, lets
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
@@ -116,6 +119,13 @@ type Binding struct {
 	ID   string
 	Kind Kind
 	Plan Plan
+	// Live, if not nil, is the indexed upload as its binding describes it
+	// while it is open: what never changes, its multipart upload if
+	// recorded there, and an expiry no later than the session's. A
+	// session's binding loses it before the session leaves the open state
+	// (Sessions.BeginComplete and EndSession see to it), so a binding read
+	// with Live was read while the upload was open.
+	Live *Session
 }
 
 // AssembledPart is what S3 gave a part, and the chunks it was made of.

@@ -81,9 +81,9 @@ func partHolds(pl Plan, p *Part, index int, now time.Time) bool {
 // nil if the chunk should be sent. A chunk its part record lacks is to
 // be sent whatever the session says, so the part record is read first,
 // found by the part plan that the identifier's binding carries, and the
-// session only when the chunk is there, to tell that the upload still
-// lives. (Answering "send it" is always safe: a chunk sent again is
-// stored once.) It writes nothing.
+// session only when the chunk is there and the binding does not say the
+// upload is open, to tell that it still lives. (Answering "send it" is
+// always safe: a chunk sent again is stored once.) It writes nothing.
 func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geometry, index int) (*Session, error) {
 	b, err := e.sessions.LookupBinding(ctx, owner, identifier)
 	if errors.Is(err, ErrNotFound) {
@@ -102,6 +102,9 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		}
 		if !partHolds(b.Plan, p, index, e.opt.Now()) {
 			return nil, nil
+		}
+		if s := e.live(b); s != nil {
+			return s, nil // the binding says the upload is open
 		}
 	}
 	s, err := e.sessions.GetSession(ctx, b.ID)
@@ -208,7 +211,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 		if counted {
 			old, received, err = e.byIdentifierCounted(ctx, req.Owner, req.Identifier)
 		} else {
-			old, err = e.byIdentifier(ctx, req.Owner, req.Identifier)
+			old, err = e.byBinding(ctx, req.Owner, req.Identifier)
 		}
 		if err != nil {
 			return nil, 0, err
@@ -291,6 +294,42 @@ func (e *Engine) byIdentifierCounted(ctx context.Context, owner, identifier stri
 	})
 }
 
+// byBinding is byIdentifier for indexed uploads: while the identifier's
+// binding says the upload is open and not yet due to expire, the upload
+// is taken from the binding, and its session is not read. The binding
+// says so only while the session is open (it loses Live before the
+// session leaves that state), so this request has seen it open, as one
+// that read the session would have; the writes that follow judge the
+// rest as they would (a chunk of an assembled part is a duplicate,
+// completion takes its own claim).
+func (e *Engine) byBinding(ctx context.Context, owner, identifier string) (*Session, error) {
+	b, err := e.sessions.LookupBinding(ctx, owner, identifier)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up identifier: %w", err)
+	}
+	if s := e.live(b); s != nil {
+		return s, nil
+	}
+	s, _, err := e.readBound(ctx, b.ID, func(id string) (*Session, int, error) {
+		s, err := e.sessions.GetSession(ctx, id)
+		return s, 0, err
+	})
+	return s, err
+}
+
+// live returns the upload binding b describes, if b says it is open and
+// its expiry, as b has it, has not come; otherwise nil.
+func (e *Engine) live(b Binding) *Session {
+	if b.Live == nil || !e.opt.Now().Before(b.Live.ExpiresAt) {
+		return nil
+	}
+	s := *b.Live
+	return &s
+}
+
 // resolve follows the owner's identifier to its session, which read
 // returns with a count of its chunks if it keeps one.
 func (e *Engine) resolve(ctx context.Context, owner, identifier string, read func(id string) (*Session, int, error)) (*Session, int, error) {
@@ -301,6 +340,11 @@ func (e *Engine) resolve(ctx context.Context, owner, identifier string, read fun
 	if err != nil {
 		return nil, 0, fmt.Errorf("look up identifier: %w", err)
 	}
+	return e.readBound(ctx, id, read)
+}
+
+// readBound reads, with read, session id that an identifier points at.
+func (e *Engine) readBound(ctx context.Context, id string, read func(id string) (*Session, int, error)) (*Session, int, error) {
 	s, n, err := read(id)
 	if errors.Is(err, ErrNotFound) {
 		// The pointer outlived its session; treat it as free but let
