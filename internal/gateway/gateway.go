@@ -104,13 +104,13 @@ type gateway struct {
 	// its event's JSON: megabytes each for a chunk, otherwise allocated
 	// and zeroed anew for every request.
 	bodies, payloads sync.Pool
-	cors      cors
-	log       *slog.Logger
-	accountID string
-	apiID     string
-	region    string
-	timeout   time.Duration
-	auth      *JWTAuthorizer
+	cors             cors
+	log              *slog.Logger
+	accountID        string
+	apiID            string
+	region           string
+	timeout          time.Duration
+	auth             *JWTAuthorizer
 	// observe, when set (by tests), sees each event a function receives.
 	observe func(events.APIGatewayV2HTTPRequest)
 }
