@@ -240,17 +240,25 @@ func TestResumableTestWithOldBinding(t *testing.T) {
 			t.Errorf("test chunk %d: %d, want %d", n, st, want)
 		}
 	}
-	var last map[string]any
-	for n := 4; n <= f.chunks(); n++ {
-		var st int
-		if st, last = e.sendResumable(f, n); st != 200 {
-			t.Fatalf("chunk %d: %d %v", n, st, last)
-		}
-	}
-	if last["state"] != "complete" {
-		t.Fatalf("last chunk: %v, want the file complete", last)
-	}
+	e.sendResumableRest(f, 4)
 	if st := e.testResumable(f, 2); st != 200 {
 		t.Errorf("test chunk 2 of the finished file: %d, want 200", st)
 	}
+}
+
+// sendResumableRest sends chunks first to the last, each answered 200,
+// and returns the last answer, which must say the file is complete.
+func (e *env) sendResumableRest(f resumableFile, first int) map[string]any {
+	e.t.Helper()
+	var last map[string]any
+	for n := first; n <= f.chunks(); n++ {
+		var st int
+		if st, last = e.sendResumable(f, n); st != 200 {
+			e.t.Fatalf("chunk %d: %d %v", n, st, last)
+		}
+	}
+	if last["state"] != "complete" {
+		e.t.Fatalf("last chunk: %v, want the file complete", last)
+	}
+	return last
 }
