@@ -85,7 +85,7 @@ fuzz:
 		for target in $$(grep '^Fuzz' <<<"$$list"); do \
 			echo "fuzz ./$$pkg $$target for $(FUZZTIME)"; \
 			for try in 1 2; do \
-				out=$$(GOFLAGS="$(ROOT_GOFLAGS)" $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1); rc=$$?; \
+				out=$$(GOFLAGS="$(ROOT_GOFLAGS)" $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1) && rc=0 || rc=$$?; \
 				echo "$$out"; \
 				if [ $$rc -eq 0 ]; then break; fi; \
 				if [ $$try -eq 1 ] && grep -q 'context deadline exceeded' <<<"$$out" && ! grep -q 'Failing input written' <<<"$$out"; then \
