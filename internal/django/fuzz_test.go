@@ -3,8 +3,6 @@ package django
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
-	"chunkup/internal/reqbody/reqbodytest"
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -36,7 +34,7 @@ type djangoError struct {
 func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) {
 	t.Helper()
 	var e djangoError
-	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a django-chunked-upload error: %v", rec.Code, rec.Body, err)
 	}
 	if e.Detail == "" || rec.Header().Get("Content-Type") != "application/json" {
@@ -65,8 +63,8 @@ func engineID(id string) bool {
 // 4xx {"detail": …}.
 func FuzzChunk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentRange, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/chunked-upload", bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		if contentRange != "" {
@@ -78,7 +76,7 @@ func FuzzChunk(f *testing.F) {
 		if len(u.Calls) == 0 {
 			return
 		}
-		std := reqbodytest.StdForm(t, contentType, "", body)
+		std := dialecttest.StdForm(t, contentType, "", body)
 		if id := strings.TrimSpace(std.PostFormValue("upload_id")); id != "" {
 			if !engineID(id) || !slices.Equal(u.Calls, []string{"GetSession"}) || u.IDs[0] != id {
 				t.Fatalf("upload_id %q: store calls %v %q", id, u.Calls, u.IDs)
@@ -101,14 +99,14 @@ func FuzzChunk(f *testing.F) {
 				t.Fatalf("Content-Range %q reached the stores: %v", contentRange, err)
 			}
 		}
-		if rg.Start != 0 || rg.Len() != int64(len(data)) || rg.Total > fuzzLimits.MaxFileSize || int64(len(data)) > fuzzLimits.MaxChunkSize {
+		if rg.Start != 0 || rg.Len() != int64(len(data)) || rg.Total > dialecttest.Limits().MaxFileSize || int64(len(data)) > dialecttest.Limits().MaxChunkSize {
 			t.Fatalf("%d bytes at %+v reached the stores", len(data), rg)
 		}
 		if !slices.Equal(u.Calls, []string{"CreateSession"}) {
 			t.Fatalf("store calls %v", u.Calls)
 		}
 		s := u.Created[0]
-		if s.Size != rg.Total || s.Name != fh.Filename || s.Name == "" || len(s.Name) > fuzzLimits.MaxNameLength || !utf8.ValidString(s.Name) ||
+		if s.Size != rg.Total || s.Name != fh.Filename || s.Name == "" || len(s.Name) > dialecttest.Limits().MaxNameLength || !utf8.ValidString(s.Name) ||
 			s.Key != upload.ObjectKey(s.ID, s.Name) || s.Kind != upload.Sequential {
 			t.Fatalf("the chunk %q at %+v became %+v", fh.Filename, rg, s)
 		}
@@ -119,8 +117,8 @@ func FuzzChunk(f *testing.F) {
 // only an upload_id of the engine's shape with an md5 reaches the stores.
 func FuzzComplete(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/chunked-upload/complete", bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		rec := httptest.NewRecorder()
@@ -150,27 +148,4 @@ func stdFilePart(form *multipart.Form) (*multipart.FileHeader, error) {
 		return nil, fmt.Errorf("the form has %d files", len(all))
 	}
 	return all[0], nil
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

@@ -14,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
-	"chunkup/internal/upload/unreachable"
 )
 
 // rangeDetails are the original's answers to a Content-Range it does not
@@ -28,9 +28,9 @@ var rangeDetails = []string{"Error in request headers", "End of chunk exceeds re
 // its three answers, with the limit when (and only when) TOTAL is over it.
 func FuzzParseRange(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
-		a := &API{engine: upload.New(nil, nil, upload.Options{Limits: fuzzLimits})}
+		a := &API{engine: upload.New(nil, nil, upload.Options{Limits: dialecttest.Limits()})}
 		rng, err := a.parseRange(v)
-		if want, perr := contentrange.Parse(v); perr == nil && want.Total <= fuzzLimits.MaxFileSize {
+		if want, perr := contentrange.Parse(v); perr == nil && want.Total <= dialecttest.Limits().MaxFileSize {
 			if err != nil || rng != want {
 				t.Fatalf("parseRange(%q) = %+v, %v; contentrange takes it as %+v", v, rng, err, want)
 			}
@@ -44,7 +44,7 @@ func FuzzParseRange(f *testing.F) {
 		known := slices.ContainsFunc(rangeDetails, func(d string) bool { return strings.HasPrefix(detail, d) })
 		limit, hasLimit := p.body["limit"]
 		overLimit := strings.HasPrefix(detail, "Size of file exceeds the limit")
-		if !known || hasLimit != overLimit || hasLimit && limit != fuzzLimits.MaxFileSize {
+		if !known || hasLimit != overLimit || hasLimit && limit != dialecttest.Limits().MaxFileSize {
 			t.Fatalf("parseRange(%q): %v", v, p.body)
 		}
 	})
@@ -97,8 +97,8 @@ func FuzzRequest(f *testing.F) {
 				r.Header.Set(k, v)
 			}
 		}
-		engine, u := newUnreachable()
-		a := New(engine, "/drf/uploads", fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		a := New(engine, "/drf/uploads", dialecttest.Owner, slog.New(slog.DiscardHandler))
 		mux := drfMux(a)
 		if _, pattern := mux.Handler(r); pattern == "" {
 			return // no route: API Gateway answers, not the dialect
@@ -114,7 +114,7 @@ func FuzzRequest(f *testing.F) {
 			ExpectedOffset *int64          `json:"expected_offset"`
 			ProvidedOffset *int64          `json:"provided_offset"`
 		}
-		if err := decodeStrict(rec.Body.Bytes(), &e); err != nil || rec.Header().Get("Content-Type") != "application/json" {
+		if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("%s %s: %d %q is not a DRF error: %v", method, target, rec.Code, rec.Body, err)
 		}
 		var detail string
@@ -141,38 +141,15 @@ func FuzzRequest(f *testing.F) {
 			t.Fatalf("%s %s: store calls %v", method, target, u.Calls)
 		}
 		s := u.Created[0]
-		if s.Name == "" || s.Name != strings.TrimSpace(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength || !utf8.ValidString(s.Name) ||
-			s.Size < 0 || s.Size > fuzzLimits.MaxFileSize || s.Key != upload.ObjectKey(s.ID, s.Name) || s.Kind != upload.Sequential {
+		if s.Name == "" || s.Name != strings.TrimSpace(s.Name) || len(s.Name) > dialecttest.Limits().MaxNameLength || !utf8.ValidString(s.Name) ||
+			s.Size < 0 || s.Size > dialecttest.Limits().MaxFileSize || s.Key != upload.ObjectKey(s.ID, s.Name) || s.Kind != upload.Sequential {
 			t.Fatalf("%s %s: created %+v", method, target, s)
 		}
 		if method == http.MethodPut {
 			rg, err := contentrange.Parse(contentRange)
-			if err != nil || rg.Start != 0 || rg.Total != s.Size || rg.Len() > fuzzLimits.MaxChunkSize {
+			if err != nil || rg.Start != 0 || rg.Total != s.Size || rg.Len() > dialecttest.Limits().MaxChunkSize {
 				t.Fatalf("PUT with Content-Range %q created %+v: %v", contentRange, s, err)
 			}
 		}
 	})
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

@@ -2,8 +2,6 @@ package fileupload
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/contentrange"
-	"chunkup/internal/reqbody/reqbodytest"
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -93,7 +91,7 @@ type fuError struct {
 func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) {
 	t.Helper()
 	var e fuError
-	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a jQuery-File-Upload error: %v", rec.Code, rec.Body, err)
 	}
 	if e.Error == "" || len(e.Files) > 1 || len(e.Files) == 1 && (e.Files[0].Name == "" || e.Files[0].Size == nil || e.Files[0].Error != e.Error) ||
@@ -112,7 +110,7 @@ func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.S
 // takes, as the lookup key of the upload it names.
 func checkName(t *testing.T, u *unreachable.Stores, name string) {
 	t.Helper()
-	if name == "" || len(name) > fuzzLimits.MaxNameLength || !utf8.ValidString(name) {
+	if name == "" || len(name) > dialecttest.Limits().MaxNameLength || !utf8.ValidString(name) {
 		t.Fatalf("the name %q (%d bytes) reached the stores: %v", name, len(name), u.Calls)
 	}
 	if !slices.Equal(u.Calls, []string{"LookupIdentifier"}) || u.Idents[0] != identifier(name) {
@@ -128,8 +126,8 @@ func checkName(t *testing.T, u *unreachable.Stores, name string) {
 // in the dialect's error shape.
 func FuzzUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, disposition, contentRange, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/fileupload", bytes.NewReader(body))
 		for k, v := range map[string]string{"Content-Disposition": disposition, "Content-Range": contentRange, "Content-Type": contentType} {
 			if v != "" {
@@ -145,7 +143,7 @@ func FuzzUpload(f *testing.F) {
 		name, data := "", body
 		if mt, _, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
 			var files []*multipart.FileHeader
-			for _, fhs := range reqbodytest.StdForm(t, contentType, "", body).MultipartForm.File {
+			for _, fhs := range dialecttest.StdForm(t, contentType, "", body).MultipartForm.File {
 				files = append(files, fhs...)
 			}
 			if len(files) != 1 {
@@ -176,7 +174,7 @@ func FuzzUpload(f *testing.F) {
 				t.Fatalf("Content-Range %q for %d bytes reached the stores: %v", contentRange, len(data), err)
 			}
 		}
-		if rg.Total > fuzzLimits.MaxFileSize || int64(len(data)) > fuzzLimits.MaxChunkSize {
+		if rg.Total > dialecttest.Limits().MaxFileSize || int64(len(data)) > dialecttest.Limits().MaxChunkSize {
 			t.Fatalf("%d bytes of a %d-byte file reached the stores", len(data), rg.Total)
 		}
 	})
@@ -188,8 +186,8 @@ func FuzzUpload(f *testing.F) {
 // nothing to resume and needs no store; any other name is looked up.
 func FuzzResume(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rawQuery string) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("GET", "/fileupload", nil)
 		r.URL.RawQuery = rawQuery
 		rec := httptest.NewRecorder()
@@ -208,38 +206,15 @@ func FuzzResume(f *testing.F) {
 		}
 		switch {
 		case name == "":
-			if err := decodeStrict(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 || got.Files == nil || len(*got.Files) != 0 || len(u.Calls) > 0 {
+			if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 || got.Files == nil || len(*got.Files) != 0 || len(u.Calls) > 0 {
 				t.Fatalf("no file name: %d %q, store calls %v", rec.Code, rec.Body, u.Calls)
 			}
 		case len(u.Calls) > 0:
 			checkName(t, u, name)
 		case rec.Code == http.StatusOK:
-			if err := decodeStrict(rec.Body.Bytes(), &got); err != nil || got.File != nil || got.Files != nil {
+			if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &got); err != nil || got.File != nil || got.Files != nil {
 				t.Fatalf("%q: %q without a store call", rawQuery, rec.Body)
 			}
 		}
 	})
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

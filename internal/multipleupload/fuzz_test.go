@@ -2,8 +2,6 @@ package multipleupload
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"chunkup/internal/reqbody/reqbodytest"
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -53,7 +51,7 @@ func encodeURIComponent(s string) string {
 // What it refuses is a 4xx refusal.
 func FuzzParseHeaders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, uploadID, index, count, name, size string) {
-		hd, err := parseHeaders(chunkHeaders(uploadID, index, count, name, size), fuzzLimits)
+		hd, err := parseHeaders(chunkHeaders(uploadID, index, count, name, size), dialecttest.Limits())
 		if err != nil {
 			e, ok := upload.AsError(err)
 			if st := status(upload.CodeOf(err)); !ok || e.Message == "" || st < 400 || st > 499 {
@@ -68,7 +66,7 @@ func FuzzParseHeaders(f *testing.F) {
 			}
 			return n
 		}
-		l := fuzzLimits
+		l := dialecttest.Limits()
 		switch {
 		case hd.uploadID != strings.TrimSpace(uploadID) || hd.uploadID == "" || len(hd.uploadID) > MaxUploadIDLength:
 			t.Fatalf("upload id %q from %q", hd.uploadID, uploadID)
@@ -82,7 +80,7 @@ func FuzzParseHeaders(f *testing.F) {
 		if !utf8.ValidString(name) {
 			return
 		}
-		again, err := parseHeaders(chunkHeaders(uploadID, index, count, encodeURIComponent(name), size), fuzzLimits)
+		again, err := parseHeaders(chunkHeaders(uploadID, index, count, encodeURIComponent(name), size), dialecttest.Limits())
 		if err != nil || again.name != name {
 			t.Fatalf("the name %q, encoded as %q, came back as %q, %v", name, encodeURIComponent(name), again.name, err)
 		}
@@ -95,7 +93,7 @@ func FuzzParseHeaders(f *testing.F) {
 // length, and is the same whichever chunk of that file arrives first.
 func FuzzGeometry(f *testing.F) {
 	f.Fuzz(func(t *testing.T, size int64, count, index int, n int64) {
-		l := fuzzLimits
+		l := dialecttest.Limits()
 		if index < 0 || index >= count || count > l.MaxChunks || size < 0 || size > l.MaxFileSize || n < 0 || n > l.MaxChunkSize {
 			return // parseHeaders and readBody refuse these
 		}
@@ -137,7 +135,7 @@ type muError struct {
 func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) {
 	t.Helper()
 	var e muError
-	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a MultipleUpload error: %v", rec.Code, rec.Body, err)
 	}
 	if e.Success == nil || *e.Success || e.Error == "" || e.Code == "" || rec.Code != status(e.Code) || rec.Header().Get("Content-Type") != "application/json" {
@@ -157,8 +155,8 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.St
 // upload id and geometry.
 func FuzzChunk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, uploadID, index, count, name, size, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/multipleupload/upload-chunk", bytes.NewReader(body))
 		r.Header = chunkHeaders(uploadID, index, count, name, size)
 		r.Header.Set("Content-Type", contentType)
@@ -168,12 +166,12 @@ func FuzzChunk(f *testing.F) {
 		if len(u.Calls) == 0 {
 			return
 		}
-		hd, err := parseHeaders(r.Header, fuzzLimits)
+		hd, err := parseHeaders(r.Header, dialecttest.Limits())
 		if err != nil {
 			t.Fatalf("headers parseHeaders refuses (%v) reached the stores", err)
 		}
 		g, err := hd.geometry(int64(len(body)))
-		if err != nil || int64(len(body)) > fuzzLimits.MaxChunkSize {
+		if err != nil || int64(len(body)) > dialecttest.Limits().MaxChunkSize {
 			t.Fatalf("a %d-byte chunk with %+v reached the stores: %v", len(body), hd, err)
 		}
 		if _, err := upload.NewPlan(g); err != nil {
@@ -191,8 +189,8 @@ func FuzzChunk(f *testing.F) {
 // one chunk.
 func FuzzFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/multipleupload/upload", bytes.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		rec := httptest.NewRecorder()
@@ -204,7 +202,7 @@ func FuzzFile(f *testing.F) {
 		if !slices.Equal(u.Calls, []string{"CreateSession"}) {
 			t.Fatalf("store calls %v", u.Calls)
 		}
-		file, fh, err := reqbodytest.StdForm(t, contentType, "", body).FormFile("file")
+		file, fh, err := dialecttest.StdForm(t, contentType, "", body).FormFile("file")
 		if err != nil {
 			t.Fatalf("a form without the file reached the stores: %v", err)
 		}
@@ -213,31 +211,8 @@ func FuzzFile(f *testing.F) {
 		s := u.Created[0]
 		plan, err := upload.NewPlan(s.Geometry)
 		if s.Name != fh.Filename || s.Size != int64(len(data)) || s.Chunks != 1 || err != nil || plan != s.Plan ||
-			s.Size > fuzzLimits.MaxChunkSize || !utf8.ValidString(s.Name) || len(s.Name) > fuzzLimits.MaxNameLength {
+			s.Size > dialecttest.Limits().MaxChunkSize || !utf8.ValidString(s.Name) || len(s.Name) > dialecttest.Limits().MaxNameLength {
 			t.Fatalf("the file %q of %d bytes became %+v (%v)", fh.Filename, len(data), s, err)
 		}
 	})
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -33,7 +33,7 @@ type nativeError struct {
 func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) upload.Code {
 	t.Helper()
 	var e nativeError
-	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a native error: %v", rec.Code, rec.Body, err)
 	}
 	if e.Error.Code == "" || e.Error.Message == "" || rec.Code != statusOf(e.Error.Code) || rec.Header().Get("Content-Type") != "application/json" {
@@ -54,8 +54,8 @@ func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.S
 // the engine takes and a geometry NewPlan accepts, within every limit.
 func FuzzCreate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		engine, u := newUnreachable()
-		a := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		a := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		rec := httptest.NewRecorder()
 		a.Create(rec, httptest.NewRequest("POST", "/v1/uploads", bytes.NewReader(body)))
 		if rec.Code == http.StatusCreated {
@@ -88,7 +88,7 @@ func FuzzCreate(f *testing.F) {
 		}
 		chunk := req.ChunkSize
 		if chunk == 0 {
-			chunk = min(DefaultChunkSize, fuzzLimits.MaxChunkSize)
+			chunk = min(DefaultChunkSize, dialecttest.Limits().MaxChunkSize)
 		}
 		if s.Name != req.Name || s.Size != *req.Size || s.ContentType != req.Type || s.ChunkSize != chunk {
 			t.Fatalf("%q became the upload %q %d %q chunks of %d", body, s.Name, s.Size, s.ContentType, s.ChunkSize)
@@ -101,7 +101,7 @@ func FuzzCreate(f *testing.F) {
 func checkSession(t *testing.T, s *upload.Session) {
 	t.Helper()
 	plan, err := upload.NewPlan(s.Geometry)
-	l := fuzzLimits
+	l := dialecttest.Limits()
 	switch {
 	case err != nil || plan != s.Plan:
 		t.Fatalf("session plan %+v; NewPlan gives %+v, %v", s.Plan, plan, err)
@@ -124,8 +124,8 @@ func checkSession(t *testing.T, s *upload.Session) {
 // not read or does not match, 404 for an id no upload can have).
 func FuzzPutChunk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, n, checksum, contentMD5 string, body []byte) {
-		engine, u := newUnreachable()
-		a := New(engine, fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		a := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("PUT", "/v1/uploads/x/chunks/0", bytes.NewReader(body))
 		r.SetPathValue("id", id)
 		r.SetPathValue("n", n)
@@ -152,7 +152,7 @@ func FuzzPutChunk(f *testing.F) {
 			if code != upload.CodeChunkRange || len(u.Calls) > 0 {
 				t.Fatalf("chunk number %q: %s, store calls %v", n, code, u.Calls)
 			}
-		case int64(len(body)) > fuzzLimits.MaxChunkSize:
+		case int64(len(body)) > dialecttest.Limits().MaxChunkSize:
 			if code != upload.CodeChunkTooLarge || len(u.Calls) > 0 {
 				t.Fatalf("a %d-byte chunk: %s, store calls %v", len(body), code, u.Calls)
 			}
@@ -191,27 +191,4 @@ func FuzzPutChunk(f *testing.F) {
 func engineID(id string) bool {
 	_, err := hex.DecodeString(id)
 	return len(id) == 32 && err == nil
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

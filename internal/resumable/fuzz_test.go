@@ -2,8 +2,6 @@ package resumable
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -14,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"chunkup/internal/reqbody/reqbodytest"
+	"chunkup/internal/dialecttest"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -43,8 +41,8 @@ func fuzzNumber(v string) (int64, bool) {
 // refuses is a refusal that the dialect answers with a 4xx.
 func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, flow bool, number, chunkSize, current, total, chunks, identifier, filename, fileType string) {
-		engine, u := newUnreachable()
-		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := NewDialect(engine, dialectOf(flow), dialecttest.Owner, slog.New(slog.DiscardHandler))
 		pre := h.d.Prefix
 		q := map[string]string{
 			pre + "ChunkNumber": number, pre + "ChunkSize": chunkSize, pre + "CurrentChunkSize": current,
@@ -75,7 +73,7 @@ func FuzzParse(f *testing.F) {
 		if p.fileType != fileType && h.d.TypeParam || p.fileType != "" && !h.d.TypeParam {
 			t.Fatalf("parse took type %q from %q", p.fileType, fileType)
 		}
-		if p.number < 1 || p.number > g.Chunks || g.Chunks > fuzzLimits.MaxChunks {
+		if p.number < 1 || p.number > g.Chunks || g.Chunks > dialecttest.Limits().MaxChunks {
 			t.Fatalf("parse accepted chunk %d of %d", p.number, g.Chunks)
 		}
 		if _, err := upload.NewPlan(g); err != nil {
@@ -113,7 +111,7 @@ type resumableError struct {
 func checkAnswer(t *testing.T, h *Handler, rec *httptest.ResponseRecorder, u *unreachable.Stores) {
 	t.Helper()
 	var e resumableError
-	if err := decodeStrict(rec.Body.Bytes(), &e); err != nil {
+	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a %s error: %v", rec.Code, rec.Body, h.d.Prefix, err)
 	}
 	if e.Error == "" || e.Message == "" || rec.Code != h.d.Status(e.Error) || rec.Header().Get("Content-Type") != "application/json" {
@@ -146,8 +144,8 @@ func checkLookup(t *testing.T, h *Handler, u *unreachable.Stores, get func(strin
 // dialect.
 func FuzzTest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, flow bool, rawQuery string) {
-		engine, u := newUnreachable()
-		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := NewDialect(engine, dialectOf(flow), dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("GET", "/resumable", nil)
 		r.URL.RawQuery = rawQuery
 		rec := httptest.NewRecorder()
@@ -165,8 +163,8 @@ func FuzzTest(f *testing.F) {
 // where the dialect reads them, and a chunk of CurrentChunkSize bytes.
 func FuzzUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, flow bool, rawQuery, contentType string, body []byte) {
-		engine, u := newUnreachable()
-		h := NewDialect(engine, dialectOf(flow), fuzzOwner, slog.New(slog.DiscardHandler))
+		engine, u := dialecttest.Unreachable()
+		h := NewDialect(engine, dialectOf(flow), dialecttest.Owner, slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/resumable", bytes.NewReader(body))
 		r.URL.RawQuery = rawQuery
 		r.Header.Set("Content-Type", contentType)
@@ -178,7 +176,7 @@ func FuzzUpload(f *testing.F) {
 		}
 		get, data := r.URL.Query().Get, body
 		if mt, _, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
-			std := reqbodytest.StdForm(t, contentType, rawQuery, body)
+			std := dialecttest.StdForm(t, contentType, rawQuery, body)
 			get = std.FormValue
 			if flow {
 				get = std.PostFormValue
@@ -194,27 +192,4 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("a %d-byte chunk reached the stores as %+v", len(data), p)
 		}
 	})
-}
-
-// fuzzLimits are small enough that a fuzzer's inputs reach every limit.
-var fuzzLimits = upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
-
-// newUnreachable returns an engine on stores that fail every call, and
-// the stores.
-func newUnreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(fuzzLimits) }
-
-func fuzzOwner(*http.Request) string { return "fuzz" }
-
-// decodeStrict decodes a whole answer body into v, refusing fields v does
-// not have and anything after the one JSON value.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
 }

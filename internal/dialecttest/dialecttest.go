@@ -1,0 +1,59 @@
+// Package dialecttest is what the dialects' fuzz tests share: an engine
+// whose stores cannot be reached, limits small enough for a fuzzer to hit,
+// a strict reading of an answer, and the standard library's reading of a
+// form to hold package reqbody's to.
+package dialecttest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"chunkup/internal/upload"
+	"chunkup/internal/upload/unreachable"
+)
+
+// Limits are small enough that a fuzzer's inputs reach every limit.
+func Limits() upload.Limits {
+	return upload.Limits{MaxFileSize: 50 << 30, MaxChunkSize: 1024, MaxChunks: 100000, MaxNameLength: 255}
+}
+
+// Unreachable returns an engine with Limits on stores that fail every
+// call, and the stores: what a parser refuses must never reach them.
+func Unreachable() (*upload.Engine, *unreachable.Stores) { return unreachable.New(Limits()) }
+
+// Owner names every fuzzed request's caller.
+func Owner(*http.Request) string { return "fuzz" }
+
+// DecodeStrict decodes a whole answer body into v, refusing fields v does
+// not have and anything after the one JSON value.
+func DecodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+// StdForm parses body as a multipart form with http.Request's
+// ParseMultipartForm, as the dialects read forms before reqbody. A form
+// the standard library refuses fails the test: it should never have
+// reached the stores.
+func StdForm(t testing.TB, contentType, rawQuery string, body []byte) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+	r.URL.RawQuery = rawQuery
+	r.Header.Set("Content-Type", contentType)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		t.Fatalf("a form the standard library refuses (%v) reached the stores", err)
+	}
+	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
+	return r
+}
