@@ -133,6 +133,22 @@ func (c *client) do(ctx context.Context, method, path string, header http.Header
 	}
 }
 
+// call sends a request, fails unless the answer has status want, and
+// decodes the answer's JSON into v.
+func (c *client) call(ctx context.Context, what, method, path string, header http.Header, body []byte, want int, v any) (response, error) {
+	r, err := c.do(ctx, method, path, header, body)
+	if err != nil {
+		return r, err
+	}
+	if err := r.expect(what, want); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return r, fmt.Errorf("%s: %w", what, err)
+	}
+	return r, nil
+}
+
 // expect fails unless the response has one of the statuses.
 func (r response) expect(what string, statuses ...int) error {
 	for _, s := range statuses {
@@ -213,17 +229,11 @@ func (f *finisher) result(c *client) (uploadResult, error) {
 // uploadNative: POST /v1/uploads, PUT each chunk, POST …/complete.
 func uploadNative(ctx context.Context, c *client, f file, chunk int64, par int) (uploadResult, error) {
 	body, _ := json.Marshal(map[string]any{"name": f.name, "size": f.size(), "type": "application/octet-stream", "chunkSize": chunk})
-	r, err := c.do(ctx, "POST", "/v1/uploads", http.Header{"Content-Type": {"application/json"}}, body)
-	if err != nil {
-		return uploadResult{}, err
-	}
-	if err := r.expect("create", http.StatusCreated); err != nil {
-		return uploadResult{}, err
-	}
 	var up struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(r.body, &up); err != nil {
+	r, err := c.call(ctx, "create", "POST", "/v1/uploads", http.Header{"Content-Type": {"application/json"}}, body, http.StatusCreated, &up)
+	if err != nil {
 		return uploadResult{}, err
 	}
 	n := chunkCount(f.size(), chunk)
@@ -239,17 +249,11 @@ func uploadNative(ctx context.Context, c *client, f file, chunk int64, par int) 
 	if err != nil {
 		return uploadResult{}, err
 	}
-	r, err = c.do(ctx, "POST", "/v1/uploads/"+up.ID+"/complete", nil, nil)
-	if err != nil {
-		return uploadResult{}, err
-	}
-	if err := r.expect("complete", http.StatusOK); err != nil {
-		return uploadResult{}, err
-	}
 	var done struct {
 		Key string `json:"key"`
 	}
-	if err := json.Unmarshal(r.body, &done); err != nil {
+	r, err = c.call(ctx, "complete", "POST", "/v1/uploads/"+up.ID+"/complete", nil, nil, http.StatusOK, &done)
+	if err != nil {
 		return uploadResult{}, err
 	}
 	return uploadResult{Key: done.Key, Requests: c.requests, Retries: c.retries, Complete: r.took, S3Complete: r.s3done}, nil
@@ -306,19 +310,13 @@ func uploadResumable(prefix, path string, queryToo bool) func(context.Context, *
 			if queryToo {
 				target += "?" + q.Encode()
 			}
-			r, err = c.do(ctx, "POST", target, http.Header{"Content-Type": {mw.FormDataContentType()}}, form.Bytes())
-			if err != nil {
-				return err
-			}
-			if err := r.expect(fmt.Sprintf("chunk %d", i+1), http.StatusOK); err != nil {
-				return err
-			}
 			var a struct {
 				State string `json:"state"`
 				Key   string `json:"key"`
 			}
-			if err := json.Unmarshal(r.body, &a); err != nil {
-				return fmt.Errorf("chunk %d: %w", i+1, err)
+			r, err = c.call(ctx, fmt.Sprintf("chunk %d", i+1), "POST", target, http.Header{"Content-Type": {mw.FormDataContentType()}}, form.Bytes(), http.StatusOK, &a)
+			if err != nil {
+				return err
 			}
 			if a.State == "complete" {
 				fin.finish(a.Key, r)
@@ -348,19 +346,13 @@ func uploadMultipleUpload(ctx context.Context, c *client, f file, chunk int64, p
 			"X-File-Name":   {url.PathEscape(f.name)},
 			"X-File-Size":   {strconv.FormatInt(f.size(), 10)},
 		}
-		r, err := c.do(ctx, "POST", "/multipleupload/upload-chunk", h, f.data[lo:hi])
-		if err != nil {
-			return err
-		}
-		if err := r.expect(fmt.Sprintf("chunk %d", i), http.StatusOK); err != nil {
-			return err
-		}
 		var a struct {
 			FileGUID string `json:"fileGuid"`
 			Key      string `json:"key"`
 		}
-		if err := json.Unmarshal(r.body, &a); err != nil {
-			return fmt.Errorf("chunk %d: %w", i, err)
+		r, err := c.call(ctx, fmt.Sprintf("chunk %d", i), "POST", "/multipleupload/upload-chunk", h, f.data[lo:hi], http.StatusOK, &a)
+		if err != nil {
+			return err
 		}
 		if a.FileGUID != "" {
 			fin.finish(a.Key, r)
@@ -416,33 +408,21 @@ func uploadDjango(ctx context.Context, c *client, f file, chunk int64, _ int) (u
 			fields = append(fields, [2]string{"upload_id", id})
 		}
 		body, ct := form(fields, "file", f.name, f.data[lo:hi])
-		r, err := c.do(ctx, "POST", "/chunked-upload", http.Header{"Content-Type": {ct}, "Content-Range": {contentRange(lo, hi, f.size())}}, body)
-		if err != nil {
-			return uploadResult{}, err
-		}
-		if err := r.expect(fmt.Sprintf("chunk %d", i), http.StatusOK); err != nil {
-			return uploadResult{}, err
-		}
 		var a struct {
 			UploadID string `json:"upload_id"`
 		}
-		if err := json.Unmarshal(r.body, &a); err != nil {
+		_, err := c.call(ctx, fmt.Sprintf("chunk %d", i), "POST", "/chunked-upload", http.Header{"Content-Type": {ct}, "Content-Range": {contentRange(lo, hi, f.size())}}, body, http.StatusOK, &a)
+		if err != nil {
 			return uploadResult{}, err
 		}
 		id = a.UploadID
 	}
 	q := url.Values{"upload_id": {id}, "md5": {sum}}
-	r, err := c.do(ctx, "POST", "/chunked-upload/complete", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(q.Encode()))
-	if err != nil {
-		return uploadResult{}, err
-	}
-	if err := r.expect("complete", http.StatusOK); err != nil {
-		return uploadResult{}, err
-	}
 	var done struct {
 		Key string `json:"key"`
 	}
-	if err := json.Unmarshal(r.body, &done); err != nil {
+	r, err := c.call(ctx, "complete", "POST", "/chunked-upload/complete", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(q.Encode()), http.StatusOK, &done)
+	if err != nil {
 		return uploadResult{}, err
 	}
 	return uploadResult{Key: done.Key, Requests: c.requests, Retries: c.retries, Complete: r.took, S3Complete: r.s3done}, nil
@@ -460,33 +440,21 @@ func uploadDRF(ctx context.Context, c *client, f file, chunk int64, _ int) (uplo
 		if id != "" {
 			path += "/" + id
 		}
-		r, err := c.do(ctx, "PUT", path, http.Header{"Content-Type": {ct}, "Content-Range": {contentRange(lo, hi, f.size())}}, body)
-		if err != nil {
-			return uploadResult{}, err
-		}
-		if err := r.expect(fmt.Sprintf("chunk %d", i), http.StatusOK); err != nil {
-			return uploadResult{}, err
-		}
 		var a struct {
 			ID string `json:"id"`
 		}
-		if err := json.Unmarshal(r.body, &a); err != nil {
+		_, err := c.call(ctx, fmt.Sprintf("chunk %d", i), "PUT", path, http.Header{"Content-Type": {ct}, "Content-Range": {contentRange(lo, hi, f.size())}}, body, http.StatusOK, &a)
+		if err != nil {
 			return uploadResult{}, err
 		}
 		id = a.ID
 	}
 	q := url.Values{"md5": {sum}}
-	r, err := c.do(ctx, "POST", "/drf/uploads/"+id, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(q.Encode()))
-	if err != nil {
-		return uploadResult{}, err
-	}
-	if err := r.expect("complete", http.StatusOK); err != nil {
-		return uploadResult{}, err
-	}
 	var done struct {
 		Status int `json:"status"`
 	}
-	if err := json.Unmarshal(r.body, &done); err != nil {
+	r, err := c.call(ctx, "complete", "POST", "/drf/uploads/"+id, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(q.Encode()), http.StatusOK, &done)
+	if err != nil {
 		return uploadResult{}, err
 	}
 	if done.Status != 2 {
@@ -509,20 +477,14 @@ func uploadFileUpload(ctx context.Context, c *client, f file, chunk int64, _ int
 			"Content-Range":       {contentRange(lo, hi, f.size())},
 			"Content-Disposition": {fmt.Sprintf(`attachment; filename=%q`, f.name)},
 		}
-		r, err := c.do(ctx, "POST", "/fileupload", h, body)
-		if err != nil {
-			return uploadResult{}, err
-		}
-		if err := r.expect(fmt.Sprintf("chunk %d", i), http.StatusOK); err != nil {
-			return uploadResult{}, err
-		}
 		var a struct {
 			Files []struct {
 				Key   string `json:"key"`
 				Error string `json:"error"`
 			} `json:"files"`
 		}
-		if err := json.Unmarshal(r.body, &a); err != nil {
+		r, err := c.call(ctx, fmt.Sprintf("chunk %d", i), "POST", "/fileupload", h, body, http.StatusOK, &a)
+		if err != nil {
 			return uploadResult{}, err
 		}
 		if len(a.Files) == 1 && a.Files[0].Key != "" {
