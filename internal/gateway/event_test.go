@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"chunkup/internal/b64"
+	"chunkup/internal/lambdahttp"
 )
 
 // TestEventJSONUsesAWSFieldNames marshals the event built for a sample
@@ -165,7 +166,7 @@ func TestEncodeEventAsEncodingJSON(t *testing.T) {
 		} else {
 			want.Body = string(c.body)
 		}
-		wantJSON, err := encodeJSON(want)
+		wantJSON, err := lambdahttp.EncodeJSON(want)
 		if err != nil {
 			t.Fatal(err)
 		}

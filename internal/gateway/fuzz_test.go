@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"chunkup/internal/lambdahttp"
 	"chunkup/internal/localauth"
 )
 
@@ -45,7 +46,7 @@ var fuzzRoutes = []Route{
 // U+FFFD.
 func viaJSON[T any](t *testing.T, v T) T {
 	t.Helper()
-	b, err := encodeJSON(v)
+	b, err := lambdahttp.EncodeJSON(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"chunkup/internal/b64"
+	"chunkup/internal/lambdahttp"
 )
 
 // errIntegrationTimeout means the function did not answer within the
@@ -33,18 +34,6 @@ type outcome struct {
 	err  error
 }
 
-// encodeJSON encodes v as the Lambda service carries it: without HTML
-// escaping (aws-lambda-go's response encoder does not escape HTML either).
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode JSON: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 // encodeEvent is the invoke payload for an event and its body (sent with
 // contentType), written into into's array when it is large enough: the JSON API Gateway sends, whose size Lambda checks
 // against its 6 MB synchronous request limit. A binary body is
@@ -53,10 +42,10 @@ func encodeJSON(v any) ([]byte, error) {
 func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, codec *b64.Codec, into []byte) ([]byte, error) {
 	if !base64Body(contentType, body) {
 		ev.Body, ev.IsBase64Encoded = string(body), false
-		return encodeJSON(ev)
+		return lambdahttp.EncodeJSON(ev)
 	}
 	ev.Body, ev.IsBase64Encoded = "", true
-	head, err := encodeJSON(ev)
+	head, err := lambdahttp.EncodeJSON(ev)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return EncodeResponse(resp)
+	return EncodeJSON(resp)
 }
 
 // Serve runs the handler on an event whose body has been decoded already
@@ -71,14 +71,15 @@ func (f *Function) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest,
 	return resp, nil
 }
 
-// EncodeResponse encodes a response as aws-lambda-go does (no HTML
-// escaping, no trailing newline).
-func EncodeResponse(resp events.APIGatewayV2HTTPResponse) ([]byte, error) {
+// EncodeJSON encodes v as the Lambda service carries events and
+// responses: no HTML escaping (aws-lambda-go's encoder does none), no
+// trailing newline.
+func EncodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(resp); err != nil {
-		return nil, fmt.Errorf("encode response: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
