@@ -123,6 +123,24 @@ func TestQuick(t *testing.T) {
 	if wantChecks := 2 + 1 + nd*nc + len(p.HeapDialects)*len(p.HeapChunks); len(checks) != wantChecks {
 		t.Errorf("%d targets checked, want %d", len(checks), wantChecks)
 	}
+	// The throughput target's case ran again, after a ceiling run of its
+	// own, and the target of the small size is the median of the pairs.
+	if len(rep.Repeats) != p.TargetRepeats {
+		t.Errorf("%d repeats of the target's case, want %d", len(rep.Repeats), p.TargetRepeats)
+	}
+	for _, x := range rep.Repeats {
+		checkCounts(t, x)
+		if x.Dialect != "native" || x.Size != small || x.Chunk != 4*mib || x.Par != 4 || x.Ceiling <= 0 {
+			t.Errorf("repeat %s %s ×%d %s, paired ceiling %.0f B/s: not the target's case after a ceiling run",
+				x.Dialect, sizeName(x.Chunk), x.Par, sizeName(x.Size), x.Ceiling)
+		}
+	}
+	wantMedian := fmt.Sprintf("median of %d runs each against a ceiling run", 1+p.TargetRepeats)
+	for _, c := range checks {
+		if strings.Contains(c.Name, "ceiling") && strings.Contains(c.Name, sizeName(small)+":") && !strings.Contains(c.Got, wantMedian) {
+			t.Errorf("target %q: %q does not say %q", c.Name, c.Got, wantMedian)
+		}
+	}
 	md := rep.Markdown()
 	if n := strings.Count(md, "\n| "); n != len(rows)+1 {
 		t.Errorf("markdown has %d table lines, want %d", n, len(rows)+1)

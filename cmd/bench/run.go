@@ -61,7 +61,7 @@ func newPlan(o options) plan {
 		Reps: 3, TargetRepeats: 2, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
 	}
 	if o.Quick {
-		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 0
+		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 1
 		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
 	}
 	return p
