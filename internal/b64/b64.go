@@ -1,31 +1,39 @@
 // Package b64 encodes and decodes standard, padded base64 (RFC 4648, the
 // form API Gateway gives a binary body in its Lambda event) with the same
-// results as encoding/base64's StdEncoding, about three times as fast on
-// megabyte inputs.
+// results as encoding/base64's StdEncoding, one and a half times as fast
+// to encode and twice as fast to decode on megabyte inputs.
 //
 // Every chunk crosses API Gateway as base64: the gateway encodes it and
 // the function decodes it, and at 700 MB/s (encoding/base64, one value at
 // a time) those two passes were a third of the CPU a chunk costs. Here
-// each step handles 12 bits through a lookup table, 48 bits per 64-bit
-// load and store; anything but plain alphabet (padding, line breaks,
-// invalid input) is left to encoding/base64 from the quantum where it
-// starts, so errors and edge cases are its own.
+// encoding takes 12 bits at a time through a lookup table, 48 bits per
+// 64-bit load and store, and decoding looks each letter up in a table for
+// its place in the quantum, so that a quantum is four lookups ORed
+// together (one bit marks a letter outside the alphabet). Anything but
+// plain alphabet (padding, line breaks, invalid input) is left to
+// encoding/base64 from the quantum where it starts, so errors and edge
+// cases are its own.
 package b64
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 )
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-// invalid marks a pair of characters that is not two alphabet letters.
-const invalid = 0xFFFF
+// invalid is set in a decoded quantum when one of its letters is not in
+// the alphabet.
+const invalid = 1 << 31
 
-// Codec holds the lookup tables (136 KiB), built once per caller.
+// Codec holds the lookup tables (12 KiB, small enough to stay in the
+// first-level cache), built once per caller.
 type Codec struct {
 	enc [1 << 12]uint16 // 12 bits → their two letters, first in the low byte
-	dec [1 << 16]uint16 // two letters (little-endian) → their 12 bits, or invalid
+	// dec[p][c] is letter c's six bits placed for position p of a
+	// four-letter quantum (the first in bits 18–23), or invalid.
+	dec [4][256]uint32
 }
 
 // New builds the tables.
@@ -34,20 +42,15 @@ func New() *Codec {
 	for v := range c.enc {
 		c.enc[v] = uint16(alphabet[v>>6]) | uint16(alphabet[v&63])<<8
 	}
-	var six [256]int
-	for i := range six {
-		six[i] = -1
+	for p := range c.dec {
+		for l := range c.dec[p] {
+			c.dec[p][l] = invalid
+		}
 	}
 	for i := 0; i < len(alphabet); i++ {
-		six[alphabet[i]] = i
-	}
-	for pair := range c.dec {
-		hi, lo := six[pair&0xFF], six[pair>>8]
-		if hi < 0 || lo < 0 {
-			c.dec[pair] = invalid
-			continue
+		for p := range c.dec {
+			c.dec[p][alphabet[i]] = uint32(i) << (18 - 6*p)
 		}
-		c.dec[pair] = uint16(hi<<6 | lo)
 	}
 	return c
 }
@@ -98,37 +101,61 @@ func (c *Codec) AppendEncode(dst, src []byte) []byte {
 // bytes, and returns the bytes written. It answers exactly as
 // base64.StdEncoding.Decode does, errors included.
 func (c *Codec) Decode(dst, src []byte) (int, error) {
-	i, j := 0, 0
-	// Eight letters become six bytes, stored as eight; stop while eight
-	// bytes of room remain, and leave the last quantum (where padding
-	// goes) to encoding/base64. Sixteen at a time while there is room.
-	for ; i+16 < len(src) && j+14 <= len(dst); i, j = i+16, j+12 {
-		x, y := binary.LittleEndian.Uint64(src[i:]), binary.LittleEndian.Uint64(src[i+8:])
-		a, b := c.dec[x&0xFFFF], c.dec[x>>16&0xFFFF]
-		d, e := c.dec[x>>32&0xFFFF], c.dec[x>>48]
-		f, g := c.dec[y&0xFFFF], c.dec[y>>16&0xFFFF]
-		h, k := c.dec[y>>32&0xFFFF], c.dec[y>>48]
-		if a|b|d|e|f|g|h|k > 0xFFF {
-			break
-		}
-		binary.BigEndian.PutUint64(dst[j:], (uint64(a)<<36|uint64(b)<<24|uint64(d)<<12|uint64(e))<<16)
-		binary.BigEndian.PutUint64(dst[j+6:], (uint64(f)<<36|uint64(g)<<24|uint64(h)<<12|uint64(k))<<16)
-	}
-	for ; i+8 < len(src) && j+8 <= len(dst); i, j = i+8, j+6 {
-		x := binary.LittleEndian.Uint64(src[i:])
-		a, b := c.dec[x&0xFFFF], c.dec[x>>16&0xFFFF]
-		d, e := c.dec[x>>32&0xFFFF], c.dec[x>>48]
-		if a|b|d|e > 0xFFF {
-			break
-		}
-		v := uint64(a)<<36 | uint64(b)<<24 | uint64(d)<<12 | uint64(e)
-		binary.BigEndian.PutUint64(dst[j:], v<<16)
+	i, j := c.decodePlain(dst, src)
+	n, err := base64.StdEncoding.Decode(dst[j:], src[i:])
+	return j + n, shift(err, i)
+}
+
+// DecodeStrict is Decode for a body that must be one unbroken string (as
+// inside a JSON string, where a raw line break is not allowed): it
+// refuses the line breaks that encoding/base64 skips.
+func (c *Codec) DecodeStrict(dst, src []byte) (int, error) {
+	i, j := c.decodePlain(dst, src)
+	if k := bytes.IndexAny(src[i:], "\r\n"); k >= 0 {
+		return j, base64.CorruptInputError(i + k)
 	}
 	n, err := base64.StdEncoding.Decode(dst[j:], src[i:])
-	if cerr, ok := err.(base64.CorruptInputError); ok {
-		err = base64.CorruptInputError(int64(cerr) + int64(i))
+	return j + n, shift(err, i)
+}
+
+// decodePlain decodes the leading run of src that is plain alphabet, up
+// to the last quantum (where padding goes), and returns how many letters
+// it read and bytes it wrote. Four letters become three bytes; eight
+// become six, stored as eight, so it stops while eight bytes of room
+// remain.
+func (c *Codec) decodePlain(dst, src []byte) (i, j int) {
+	d0, d1, d2, d3 := &c.dec[0], &c.dec[1], &c.dec[2], &c.dec[3]
+	for ; i+16 < len(src) && j+14 <= len(dst); i, j = i+16, j+12 {
+		s := src[i : i+16 : i+16]
+		a := d0[s[0]] | d1[s[1]] | d2[s[2]] | d3[s[3]]
+		b := d0[s[4]] | d1[s[5]] | d2[s[6]] | d3[s[7]]
+		e := d0[s[8]] | d1[s[9]] | d2[s[10]] | d3[s[11]]
+		f := d0[s[12]] | d1[s[13]] | d2[s[14]] | d3[s[15]]
+		if (a|b|e|f)&invalid != 0 {
+			break
+		}
+		binary.BigEndian.PutUint64(dst[j:], (uint64(a)<<24|uint64(b))<<16)
+		binary.BigEndian.PutUint64(dst[j+6:], (uint64(e)<<24|uint64(f))<<16)
 	}
-	return j + n, err
+	for ; i+8 < len(src) && j+8 <= len(dst); i, j = i+8, j+6 {
+		s := src[i : i+8 : i+8]
+		a := d0[s[0]] | d1[s[1]] | d2[s[2]] | d3[s[3]]
+		b := d0[s[4]] | d1[s[5]] | d2[s[6]] | d3[s[7]]
+		if (a|b)&invalid != 0 {
+			break
+		}
+		binary.BigEndian.PutUint64(dst[j:], (uint64(a)<<24|uint64(b))<<16)
+	}
+	return i, j
+}
+
+// shift moves the position in a decode error of encoding/base64's, which
+// started at src[i], to count from the start of src.
+func shift(err error, i int) error {
+	if cerr, ok := err.(base64.CorruptInputError); ok {
+		return base64.CorruptInputError(int64(cerr) + int64(i))
+	}
+	return err
 }
 
 // DecodedLen is the most bytes the encoding of n letters decodes to.

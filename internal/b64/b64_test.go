@@ -51,6 +51,29 @@ func check(t *testing.T, c *Codec, src []byte) {
 	}
 }
 
+// checkStrict holds DecodeStrict to Decode, except that it must refuse a
+// line break, at the first one.
+func checkStrict(t *testing.T, c *Codec, src []byte) {
+	t.Helper()
+	want := make([]byte, DecodedLen(len(src)))
+	wn, werr := c.Decode(want, src)
+	got := make([]byte, DecodedLen(len(src)))
+	gn, gerr := c.DecodeStrict(got, src)
+	if at := bytes.IndexAny(src, "\r\n"); at >= 0 {
+		var ce base64.CorruptInputError
+		if !errors.As(gerr, &ce) || int(ce) > at {
+			t.Fatalf("%q: DecodeStrict says %v, want an error at or before %d", src, gerr, at)
+		}
+		return
+	}
+	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+		t.Fatalf("%q: DecodeStrict says %v, Decode %v", src, gerr, werr)
+	}
+	if werr == nil && (gn != wn || !bytes.Equal(got[:gn], want[:wn])) {
+		t.Fatalf("%q: DecodeStrict gave %x, Decode %x", src, got[:gn], want[:wn])
+	}
+}
+
 func TestDecodeMatchesEncodingBase64(t *testing.T) {
 	c := New()
 	for n := 0; n < 200; n++ {
@@ -62,10 +85,14 @@ func TestDecodeMatchesEncodingBase64(t *testing.T) {
 					mangled := bytes.Clone(enc)
 					mangled[at] = bad
 					check(t, c, mangled)
+					checkStrict(t, c, mangled)
 				}
 			}
 			check(t, c, enc[:len(enc)-1])
-			check(t, c, append(bytes.Clone(enc[:8]), append([]byte("\r\n"), enc[8:]...)...))
+			broken := append(bytes.Clone(enc[:8]), append([]byte("\r\n"), enc[8:]...)...)
+			check(t, c, broken)
+			checkStrict(t, c, broken)
+			checkStrict(t, c, enc)
 		}
 	}
 	big := []byte(base64.StdEncoding.EncodeToString(randomBytes(4<<20+1, 9)))
@@ -77,7 +104,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("aGVsbG8gd29ybGQhIQ=="))
 	f.Add([]byte("aGVsbG8gd29y\nbGQhIQ=="))
 	f.Add([]byte("YWJjZGVmZ2hpamtsbW5vcA"))
-	f.Fuzz(func(t *testing.T, src []byte) { check(t, c, src) })
+	f.Fuzz(func(t *testing.T, src []byte) {
+		check(t, c, src)
+		checkStrict(t, c, src)
+	})
 }
 
 func FuzzEncode(f *testing.F) {
