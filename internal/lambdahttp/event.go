@@ -22,8 +22,9 @@ import (
 // and leave a base64 decode to follow, so DecodeEvent lifts the body's
 // string out of the payload first, decodes the small rest with
 // encoding/json, and base64-decodes the body once (with package b64), into
-// a buffer of its exact size. Anything unusual (a body that needs unquoting, keys that
-// only encoding/json's case folding would match) takes the general path.
+// a buffer of its exact size, in the same pass that checks it. Anything
+// unusual (a body that needs unquoting, keys that only encoding/json's
+// case folding would match) takes the general path.
 func (f *Function) DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, []byte, error) {
 	var ev events.APIGatewayV2HTTPRequest
 	start, end, ok := findBody(payload)
@@ -31,28 +32,25 @@ func (f *Function) DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, 
 		return f.decodeEventSlowly(payload)
 	}
 	raw := payload[start+1 : end-1]
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		return f.decodeEventSlowly(payload) // escapes: encoding/json unquotes
-	}
 	rest := make([]byte, 0, start+2+len(payload)-end)
 	rest = append(append(append(rest, payload[:start]...), `""`...), payload[end:]...)
 	if err := json.Unmarshal(rest, &ev); err != nil {
 		return ev, nil, fmt.Errorf("decode event: %w", err)
 	}
 	if !ev.IsBase64Encoded {
-		if !plainString(raw) || !utf8.Valid(raw) {
-			return f.decodeEventSlowly(payload)
+		if bytes.IndexByte(raw, '\\') >= 0 || !plainString(raw) || !utf8.Valid(raw) {
+			return f.decodeEventSlowly(payload) // escapes: encoding/json unquotes
 		}
 		return ev, bytes.Clone(raw), nil
 	}
-	// A control character is not valid inside a JSON string; the base64
-	// decoder refuses all but line breaks, which it would skip.
-	if bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-		return f.decodeEventSlowly(payload)
-	}
-	body, err := f.decodeBase64(raw)
+	// The strict decode refuses what the string would mean other than its
+	// bytes: an escape (a backslash is not base64) or a control character
+	// (not valid in a JSON string; the base64 decoder refuses all but line
+	// breaks, which the strict decode refuses too). encoding/json then
+	// unquotes or refuses it, with no scan of the string beforehand.
+	body, err := f.decodeBase64(raw, f.b64.DecodeStrict)
 	if err != nil {
-		return ev, nil, err
+		return f.decodeEventSlowly(payload)
 	}
 	return ev, body, nil
 }
@@ -68,7 +66,7 @@ func (f *Function) decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPReq
 	if !ev.IsBase64Encoded {
 		return ev, []byte(body), nil
 	}
-	decoded, err := f.decodeBase64([]byte(body))
+	decoded, err := f.decodeBase64([]byte(body), f.b64.Decode)
 	if err != nil {
 		return ev, nil, err
 	}
@@ -78,11 +76,12 @@ func (f *Function) decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPReq
 // errBadBase64 means an event said its body was base64 and it was not.
 var errBadBase64 = errors.New("event body is not valid base64")
 
-// decodeBase64 decodes a body as aws-lambda-go-api-proxy does (standard
-// alphabet, padded; line breaks skipped), into a buffer of its size.
-func (f *Function) decodeBase64(raw []byte) ([]byte, error) {
+// decodeBase64 decodes a body with decode, one of the b64 codec's: as
+// aws-lambda-go-api-proxy does (standard alphabet, padded; line breaks
+// skipped), or strictly. The result has a buffer of its own.
+func (f *Function) decodeBase64(raw []byte, decode func(dst, src []byte) (int, error)) ([]byte, error) {
 	out := make([]byte, b64.DecodedLen(len(raw)))
-	n, err := f.b64.Decode(out, raw)
+	n, err := decode(out, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadBase64, err)
 	}

@@ -104,6 +104,7 @@ func TestDecodeEventMatchesEncodingJSON(t *testing.T) {
 		"text with unicode":    marshal(t, sampleEvent([]byte("naïve café ✓"), false)),
 		"body first, spaced":   []byte(" {\n \"body\" : \"aGVsbG8=\" , \"isBase64Encoded\" : true , \"rawPath\" : \"/x\" }\n"),
 		"escaped slash":        []byte(`{"body":"a\/b+c\/d==","isBase64Encoded":true}`),
+		"escaped line break":   []byte(`{"body":"aGVsbG8gd29y\nbGQhIQ==","isBase64Encoded":true}`),
 		"unicode escape":       []byte(`{"body":"\u0068i","isBase64Encoded":false}`),
 		"body in other case":   []byte(`{"body":"aGk=","Body":"b2s=","isBase64Encoded":true}`),
 		"body twice":           []byte(`{"body":"aGk=","body":"b2s=","isBase64Encoded":true}`),
@@ -147,6 +148,7 @@ func TestDecodeEventRefusesWhatEncodingJSONRefuses(t *testing.T) {
 		`{"body":"aGk=","isBase64Encoded":tru}`,
 		`{"body":"aGk","isBase64Encoded":true}`,   // bad padding
 		`{"body":"a!Gk=","isBase64Encoded":true}`, // not base64
+		`{"body":"aGVsbG8gd29y` + "\n" + `bGQhIQ==","isBase64Encoded":true}`, // raw line break
 		`{"body":"a` + "\x01" + `b","isBase64Encoded":false}`,
 		`{"headers":{"a":"b"],"body":"aGk=","isBase64Encoded":true}`,
 		`["body","aGk="]`,
@@ -281,6 +283,30 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if !bytes.Equal(body, wantBody) || !reflect.DeepEqual(ev, wantEv) {
 			t.Fatalf("decoded\n%+v %q\nencoding/json\n%+v %q", ev, body, wantEv, wantBody)
+		}
+	})
+}
+
+// BenchmarkDecodeEvent decodes a 4 MiB chunk's event, next to
+// encoding/json and a base64 decode of the body (what the adapter does).
+func BenchmarkDecodeEvent(b *testing.B) {
+	chunk := randomBytes(4<<20, 3)
+	p := marshal(b, sampleEvent(chunk, true))
+	fn := New(nil)
+	b.Run("DecodeEvent", func(b *testing.B) {
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			if _, _, err := fn.DecodeEvent(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			if _, _, err := referenceDecode(p); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
