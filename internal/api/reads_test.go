@@ -7,6 +7,7 @@ package api_test
 // engine's own requests, by operation, with middleware on its client.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -261,4 +262,43 @@ func (e *env) sendResumableRest(f resumableFile, first int) map[string]any {
 		e.t.Fatalf("last chunk: %v, want the file complete", last)
 	}
 	return last
+}
+
+// TestNativeWritesPerPart uploads a file through the native API, one
+// chunk at a time, and counts the writes. Each chunk is one write that
+// records it; the request whose chunk completes a part holds the claim to
+// assemble it from that same write (a write of its own to claim the part
+// used to follow: one more per part), and then records the part, counts
+// it in the session and marks it counted (3). The first part also claims
+// and records the multipart upload (2). The bound is what is achieved; a
+// write added to the path fails here.
+func TestNativeWritesPerPart(t *testing.T) {
+	ops := newOpCounter()
+	e := newEnvWith(t, envOptions{dynamo: ops.install})
+	const chunk = 1 << 20
+	const parts = 4 // 18 chunks: parts (5 MiB at least) of 5, 5, 5 and 3
+	data := randomBytes(17<<20+5, 24)
+	up := e.createNative("writes.bin", int64(len(data)), chunk)
+	ops.take()
+	for n := 0; n < up.Chunks; n++ {
+		if st, out := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d %v", n, st, out)
+		}
+	}
+	counts, _ := ops.take()
+	t.Logf("%d chunks, %d parts: %v", up.Chunks, parts, counts)
+	writes := counts["UpdateItem"] + counts["PutItem"] + counts["DeleteItem"] + counts["TransactWriteItems"]
+	if want := up.Chunks + 3*parts + 2; writes > want {
+		t.Errorf("%d chunks in %d parts cost %d writes, want at most %d", up.Chunks, parts, writes, want)
+	}
+	if g, q := reads(counts); g > up.Chunks+1 || q > 0 {
+		t.Errorf("%d chunks cost %d GetItem and %d Query, want at most %d and 0", up.Chunks, g, q, up.Chunks+1)
+	}
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
 }

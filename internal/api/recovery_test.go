@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"chunkup/internal/crc64nvme"
 	"chunkup/internal/dynamo"
 	"chunkup/internal/upload"
 )
@@ -56,9 +57,10 @@ func TestFailedAssemblyIsRetried(t *testing.T) {
 	}
 }
 
-// TestCrashedClaimLapses: a request claimed a part and died without
-// releasing it. Completion answers busy while the claim is live and
-// assembles the part itself once it lapses.
+// TestCrashedClaimLapses: the request whose chunk completed a part (and
+// so holds the claim to assemble it, from the write that recorded the
+// chunk) died before assembling it. Completion answers busy while the
+// claim is live and assembles the part itself once it lapses.
 func TestCrashedClaimLapses(t *testing.T) {
 	e := newEnv(t, nil)
 	const chunk = 1 << 20
@@ -67,15 +69,21 @@ func TestCrashedClaimLapses(t *testing.T) {
 	for n := 0; n < 4; n++ {
 		e.putNative(up.ID, n, chunkOf(data, chunk, n))
 	}
+	// The dead request staged chunk 4 and recorded it, and got no further.
+	ctx := context.Background()
 	store := dynamo.New(e.db, e.table)
 	now := e.clock.Now()
-	if _, err := store.ClaimPart(context.Background(), up.ID, 0, "dead-request", now.Add(45*time.Second), now); err != nil {
-		t.Fatalf("claim as the dead request: %v", err)
+	dead := upload.ChunkRecord{Index: 4, Key: "staging/" + up.ID + "/00000004-deadrequest", Size: chunk}
+	dead.CRC = crc64nvme.Checksum(chunkOf(data, chunk, 4), crc64nvme.MakeTable())
+	if err := e.blobs.PutStaged(ctx, dead.Key, chunkOf(data, chunk, 4), dead.CRC); err != nil {
+		t.Fatal(err)
 	}
-	for n := 4; n < up.Chunks; n++ {
-		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
-			t.Fatalf("chunk %d: %d", n, st)
-		}
+	p, err := store.RecordChunk(ctx, up.ID, 0, dead, "dead-request", now.Add(45*time.Second))
+	if err != nil || len(p.Chunks) != 5 || p.ClaimToken != "dead-request" {
+		t.Fatalf("record chunk 4 as the dead request: %+v %v", p, err)
+	}
+	if st, _ := e.putNative(up.ID, 5, chunkOf(data, chunk, 5)); st != 200 {
+		t.Fatalf("chunk 5: %d", st)
 	}
 	if n := e.blobs.uploadParts.Load(); n != 1 { // part 2 (chunk 5) only
 		t.Fatalf("%d part uploads: part 1 was assembled under another's live claim", n)

@@ -14,24 +14,31 @@ import (
 	"chunkup/internal/upload"
 )
 
-// RecordChunk adds a staged chunk to its part record, once.
-func (st *Store) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord) (int, error) {
+// RecordChunk adds a staged chunk to its part record, once, and stamps
+// the part with the recording request's claim. A part's chunks are all
+// recorded before it can be claimed, so the stamp that counts is the one
+// the completing chunk leaves; the earlier ones are overwritten before
+// anything reads them as a claim. The write returns the whole part (which
+// costs no read units), so its assembler has the chunk list.
+func (st *Store) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, token string, until time.Time) (*upload.Part, error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      partKey(id, k),
-		UpdateExpression:         aws.String("SET #c = :c ADD n :one"),
+		UpdateExpression:         aws.String("SET #c = :c, claim = :t, claimUntil = :u ADD n :one"),
 		ConditionExpression:      aws.String("attribute_not_exists(#c) AND attribute_not_exists(etag)"),
 		ExpressionAttributeNames: map[string]string{"#c": chunkAttr(c.Index)},
 		ExpressionAttributeValues: item{
 			":c":   &types.AttributeValueMemberM{Value: item{"k": str(c.Key), "s": num(c.Size), "h": unum(c.CRC)}},
 			":one": num(1),
+			":t":   str(token),
+			":u":   millis(until),
 		},
-		ReturnValues: types.ReturnValueUpdatedNew,
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return 0, wrap("record chunk", err)
+		return nil, wrap("record chunk", err)
 	}
-	return int(item(out.Attributes).int("n")), nil
+	return decodePart(out.Attributes), nil
 }
 
 // GetPart reads a part record; one nothing reached comes back empty.

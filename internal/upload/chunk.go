@@ -44,7 +44,8 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return ChunkResult{}, fmt.Errorf("stage chunk %d of %s: %w", index, s.ID, err)
 	}
 	k := s.PartOf(index)
-	count, part, err := e.recordChunk(ctx, s, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc})
+	token, until := newID(), e.opt.Now().Add(e.opt.ClaimTimeout)
+	part, err := e.recordChunk(ctx, s, k, ChunkRecord{Index: index, Key: key, Size: int64(len(data)), CRC: crc}, token, until)
 	if errors.Is(err, ErrConflict) {
 		// Sent before: the first copy stands and this one is dropped.
 		if err := e.blobs.DeleteStaged(ctx, []string{key}); err != nil {
@@ -57,39 +58,43 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 	}
 	e.keepAlive(ctx, s)
 	first, end := s.PartChunks(k)
-	if count < end-first {
+	if len(part.Chunks) < end-first || part.ClaimToken != token {
+		// The part lacks chunks, or another request's chunk completed it
+		// and that request assembles it.
 		return ChunkResult{Stored: true, Session: s}, nil
 	}
-	done, err := e.assemble(ctx, s, k, &heldChunk{key: key, data: data})
+	done, err := e.assembleHeld(ctx, s, k, token, part, &heldChunk{key: key, data: data})
 	if err != nil {
 		return ChunkResult{}, err
 	}
 	return e.afterPart(ctx, s, done, true)
 }
 
-// recordChunk records a staged chunk in its part. A conditional write
-// that lost may have lost to itself: when its first attempt took effect
-// but the answer never came, the SDK's retry finds the chunk recorded.
-// The staging key, unique to this request, tells the two apart. When the
-// chunk was recorded by another request (ErrConflict), it also returns
-// the part as it read it, so that the duplicate is answered without
-// reading the part again.
-func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkRecord) (int, *Part, error) {
-	count, err := e.sessions.RecordChunk(ctx, s.ID, k, c)
+// recordChunk records a staged chunk in its part, stamping the part with
+// claim token (see Sessions.RecordChunk), and returns the part. A
+// conditional write that lost may have lost to itself: when its first
+// attempt took effect but the answer never came, the SDK's retry finds
+// the chunk recorded. The staging key, unique to this request, tells the
+// two apart; the part then comes from a read. When the chunk was
+// recorded by another request (ErrConflict), it also returns the part as
+// it read it, so that the duplicate is answered without reading the part
+// again.
+func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkRecord, token string, until time.Time) (*Part, error) {
+	p, err := e.sessions.RecordChunk(ctx, s.ID, k, c, token, until)
 	if !errors.Is(err, ErrConflict) {
 		if err != nil {
-			return 0, nil, fmt.Errorf("record chunk %d of %s: %w", c.Index, s.ID, err)
+			return nil, fmt.Errorf("record chunk %d of %s: %w", c.Index, s.ID, err)
 		}
-		return count, nil, nil
+		return p, nil
 	}
 	p, gerr := e.sessions.GetPart(ctx, s.ID, k)
 	if gerr != nil {
-		return 0, nil, fmt.Errorf("read part %d of %s: %w", k, s.ID, gerr)
+		return nil, fmt.Errorf("read part %d of %s: %w", k, s.ID, gerr)
 	}
 	if mine, ok := p.Chunks[c.Index]; ok && mine.Key == c.Key && !p.Assembled() {
-		return len(p.Chunks), nil, nil
+		return p, nil
 	}
-	return 0, p, err
+	return p, err
 }
 
 func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
@@ -230,6 +235,12 @@ func (e *Engine) assemble(ctx context.Context, s *Session, k int, held *heldChun
 		}
 		return 0, fmt.Errorf("claim part %d of %s: %w", k, s.ID, err)
 	}
+	return e.assembleHeld(ctx, s, k, token, p, held)
+}
+
+// assembleHeld assembles part k under the claim token holds, which the
+// claim's write returned as p, and gives the claim up if that fails.
+func (e *Engine) assembleHeld(ctx context.Context, s *Session, k int, token string, p *Part, held *heldChunk) (int, error) {
 	done, err := e.assembleClaimed(ctx, s, k, token, p, held)
 	if err != nil {
 		// Let the next request retry at once rather than after the claim

@@ -54,9 +54,12 @@ type Sessions interface {
 	Touch(ctx context.Context, id string, expires, now time.Time) error
 
 	// RecordChunk adds a staged chunk to part k unless that chunk is
-	// recorded already or the part is assembled (then ErrConflict). It
-	// returns how many chunks the part has recorded.
-	RecordChunk(ctx context.Context, id string, k int, c ChunkRecord) (int, error)
+	// recorded already or the part is assembled (then ErrConflict), and
+	// returns the part as the write left it. The same write stamps the
+	// part with a claim (token, until): whichever chunk completes the
+	// part, the request that recorded it holds the claim to assemble it
+	// without a write of its own to take it.
+	RecordChunk(ctx context.Context, id string, k int, c ChunkRecord, token string, until time.Time) (*Part, error)
 	// GetPart reads part k; a part nothing was recorded for comes back empty.
 	GetPart(ctx context.Context, id string, k int) (*Part, error)
 	// ListParts reads every part record of a session, in order.
@@ -67,6 +70,9 @@ type Sessions interface {
 	ReadProgress(ctx context.Context, id string, parts int) (*Session, []*Part, error)
 	// ClaimPart takes the right to assemble part k until until, if it is not
 	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
+	// (The request that completes an indexed part holds the claim from
+	// RecordChunk; this is how another takes over once that claim lapses,
+	// and how a sealed part of a sequential upload is claimed.)
 	// It returns the part as the claim left it: the chunks to assemble, read
 	// in the same write, so the claimant need not read the part again.
 	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*Part, error)

@@ -77,8 +77,8 @@ func (u *Stores) SetMultipartID(context.Context, string, string, bool) (string, 
 	return "", u.hit("SetMultipartID")
 }
 func (u *Stores) Touch(context.Context, string, time.Time, time.Time) error { return u.hit("Touch") }
-func (u *Stores) RecordChunk(context.Context, string, int, upload.ChunkRecord) (int, error) {
-	return 0, u.hit("RecordChunk")
+func (u *Stores) RecordChunk(context.Context, string, int, upload.ChunkRecord, string, time.Time) (*upload.Part, error) {
+	return nil, u.hit("RecordChunk")
 }
 func (u *Stores) GetPart(context.Context, string, int) (*upload.Part, error) {
 	return nil, u.hit("GetPart")
