@@ -63,26 +63,25 @@ func EncodedLen(n int) int { return base64.StdEncoding.EncodedLen(n) }
 func (c *Codec) Encode(dst, src []byte) {
 	i, j := 0, 0
 	// Six bytes become eight letters; the 64-bit load reads two bytes
-	// past them, so stop while eight remain.
+	// past them, so stop while eight remain. The fixed-length windows
+	// spare the loads and stores their bounds checks.
 	for ; i+14 <= len(src); i, j = i+12, j+16 {
-		v, w := binary.BigEndian.Uint64(src[i:]), binary.BigEndian.Uint64(src[i+6:])
-		binary.LittleEndian.PutUint64(dst[j:], uint64(c.enc[v>>52&0xFFF])|
-			uint64(c.enc[v>>40&0xFFF])<<16|
-			uint64(c.enc[v>>28&0xFFF])<<32|
-			uint64(c.enc[v>>16&0xFFF])<<48)
-		binary.LittleEndian.PutUint64(dst[j+8:], uint64(c.enc[w>>52&0xFFF])|
-			uint64(c.enc[w>>40&0xFFF])<<16|
-			uint64(c.enc[w>>28&0xFFF])<<32|
-			uint64(c.enc[w>>16&0xFFF])<<48)
+		s, d := src[i:i+14:i+14], dst[j:j+16:j+16]
+		v, w := binary.BigEndian.Uint64(s), binary.BigEndian.Uint64(s[6:])
+		binary.LittleEndian.PutUint64(d, c.eight(v))
+		binary.LittleEndian.PutUint64(d[8:], c.eight(w))
 	}
 	for ; i+8 <= len(src); i, j = i+6, j+8 {
-		v := binary.BigEndian.Uint64(src[i:])
-		binary.LittleEndian.PutUint64(dst[j:], uint64(c.enc[v>>52&0xFFF])|
-			uint64(c.enc[v>>40&0xFFF])<<16|
-			uint64(c.enc[v>>28&0xFFF])<<32|
-			uint64(c.enc[v>>16&0xFFF])<<48)
+		binary.LittleEndian.PutUint64(dst[j:], c.eight(binary.BigEndian.Uint64(src[i:])))
 	}
 	base64.StdEncoding.Encode(dst[j:], src[i:])
+}
+
+// eight encodes the top 48 bits of v as eight letters, the first in the
+// low byte.
+func (c *Codec) eight(v uint64) uint64 {
+	return uint64(c.enc[v>>52&0xFFF]) | uint64(c.enc[v>>40&0xFFF])<<16 |
+		uint64(c.enc[v>>28&0xFFF])<<32 | uint64(c.enc[v>>16&0xFFF])<<48
 }
 
 // AppendEncode appends the encoding of src to dst.
@@ -126,7 +125,7 @@ func (c *Codec) DecodeStrict(dst, src []byte) (int, error) {
 func (c *Codec) decodePlain(dst, src []byte) (i, j int) {
 	d0, d1, d2, d3 := &c.dec[0], &c.dec[1], &c.dec[2], &c.dec[3]
 	for ; i+16 < len(src) && j+14 <= len(dst); i, j = i+16, j+12 {
-		s := src[i : i+16 : i+16]
+		s, d := src[i:i+16:i+16], dst[j:j+14:j+14]
 		a := d0[s[0]] | d1[s[1]] | d2[s[2]] | d3[s[3]]
 		b := d0[s[4]] | d1[s[5]] | d2[s[6]] | d3[s[7]]
 		e := d0[s[8]] | d1[s[9]] | d2[s[10]] | d3[s[11]]
@@ -134,8 +133,8 @@ func (c *Codec) decodePlain(dst, src []byte) (i, j int) {
 		if (a|b|e|f)&invalid != 0 {
 			break
 		}
-		binary.BigEndian.PutUint64(dst[j:], (uint64(a)<<24|uint64(b))<<16)
-		binary.BigEndian.PutUint64(dst[j+6:], (uint64(e)<<24|uint64(f))<<16)
+		binary.BigEndian.PutUint64(d, (uint64(a)<<24|uint64(b))<<16)
+		binary.BigEndian.PutUint64(d[6:], (uint64(e)<<24|uint64(f))<<16)
 	}
 	for ; i+8 < len(src) && j+8 <= len(dst); i, j = i+8, j+6 {
 		s := src[i : i+8 : i+8]
