@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,22 +124,35 @@ func TestQuick(t *testing.T) {
 	if wantChecks := 2 + 1 + nd*nc + len(p.HeapDialects)*len(p.HeapChunks); len(checks) != wantChecks {
 		t.Errorf("%d targets checked, want %d", len(checks), wantChecks)
 	}
-	// The throughput target's case ran again, after a ceiling run of its
-	// own, and the target of the small size is the median of the pairs.
-	if len(rep.Repeats) != p.TargetRepeats {
-		t.Errorf("%d repeats of the target's case, want %d", len(rep.Repeats), p.TargetRepeats)
+	// The throughput target's case ran again at each size, each time
+	// right after a ceiling run of that size, and each size's target is
+	// the median of the pairs.
+	if want := p.TargetRepeats * len(p.Sizes); len(rep.Repeats) != want {
+		t.Fatalf("%d repeats of the target's case, want %d (%d at each of %d sizes)", len(rep.Repeats), want, p.TargetRepeats, len(p.Sizes))
 	}
-	for _, x := range rep.Repeats {
+	// The repeats' ceiling runs are the last ceiling runs, one before each
+	// repeat, in the same order.
+	paired := rep.Ceiling[len(rep.Ceiling)-len(rep.Repeats):]
+	for i, x := range rep.Repeats {
 		checkCounts(t, x)
-		if x.Dialect != "native" || x.Size != small || x.Chunk != 4*mib || x.Par != 4 || x.Ceiling <= 0 {
-			t.Errorf("repeat %s %s ×%d %s, paired ceiling %.0f B/s: not the target's case after a ceiling run",
-				x.Dialect, sizeName(x.Chunk), x.Par, sizeName(x.Size), x.Ceiling)
+		if size := p.Sizes[i/p.TargetRepeats]; x.Dialect != "native" || x.Size != size || x.Chunk != 4*mib || x.Par != 4 {
+			t.Errorf("repeat %d: %s %s ×%d %s, want the target's case at %s", i, x.Dialect, sizeName(x.Chunk), x.Par, sizeName(x.Size), sizeName(size))
+		}
+		if c := paired[i]; c.Size != x.Size || c.Par != 4 || x.Ceiling <= 0 || x.Ceiling != float64(c.Size)/c.Seconds {
+			t.Errorf("repeat %d at %s paired with ceiling %.0f B/s; the ceiling run before it: ×%d %s at %.0f B/s",
+				i, sizeName(x.Size), x.Ceiling, c.Par, sizeName(c.Size), float64(c.Size)/c.Seconds)
 		}
 	}
 	wantMedian := fmt.Sprintf("median of %d runs each against a ceiling run", 1+p.TargetRepeats)
-	for _, c := range checks {
-		if strings.Contains(c.Name, "ceiling") && strings.Contains(c.Name, sizeName(small)+":") && !strings.Contains(c.Got, wantMedian) {
-			t.Errorf("target %q: %q does not say %q", c.Name, c.Got, wantMedian)
+	for _, size := range p.Sizes {
+		name := fmt.Sprintf("native, 4 MiB chunks ×4, %s: ≥ 35%% of the raw ceiling", sizeName(size))
+		i := slices.IndexFunc(checks, func(c Check) bool { return c.Name == name })
+		if i < 0 {
+			t.Errorf("no target %q", name)
+			continue
+		}
+		if got := checks[i].Got; !strings.Contains(got, wantMedian) || strings.Count(got, "; again ") != p.TargetRepeats {
+			t.Errorf("target %q: %q does not say %q with each of the %d repeats", name, got, wantMedian, p.TargetRepeats)
 		}
 	}
 	md := rep.Markdown()

@@ -204,6 +204,10 @@ func (r *Report) completion(d string, size int64) (total, s3 float64, n int) {
 	return medianF(t), medianF(s), len(t)
 }
 
+// isTargetCase reports whether r is the throughput target's case (native,
+// 4 MiB chunks ×4), judged at every file size.
+func isTargetCase(r Run) bool { return r.Dialect == "native" && r.Chunk == 4*mib && r.Par == 4 }
+
 func isSequential(d string) bool {
 	for _, x := range dialects() {
 		if x.Name == d {
@@ -246,7 +250,7 @@ func (r *Report) Table() ([]row, []Check) {
 			detail += fmt.Sprintf("; %d service warnings/errors logged", run.Warnings)
 		}
 		rows = append(rows, row{"throughput", name, mbps(bps), pct(bps/c4) + " of raw ×4", detail})
-		if run.Dialect == "native" && run.Chunk == 4*mib && run.Par == 4 {
+		if isTargetCase(run) {
 			// With repeats of this case, each against the ceiling run just
 			// before it, the median of the ratios.
 			ratio := bps / c4
@@ -440,8 +444,10 @@ Notes (how each figure is measured):
   straight to the same versitygw, with the same checksum work (CRC64NVME per part and full-object, unsigned
   payload), measured several times between the chunkup runs; ratios are to the median at ×4. The large file is
   uploaded by native at 4 MiB ×4 (and more rows as the time budget allows, all with ` + "`-full`" + `). The
-  target's case (native, 4 MiB ×4, the small file) runs twice more at the end, each right after a ceiling run
-  of the same size; the target takes the median of the three ratios (the first against the median ceiling).
+  target's case (native, 4 MiB ×4) runs twice more at the end on each file size, each right after a ceiling
+  run of the same size; each size's target takes the median of its three ratios (the first against the median
+  ceiling). The time budget (` + "`-budget`" + `) keeps room for these repeats: optional rows are skipped once
+  they would not end, with the repeats after them, within it.
 - **completion**: the duration of the request that completes the file (native, django, drf: the completion
   request; the others: the chunk whose answer says the file is complete), at 4 MiB chunks, next to the time S3's
   CompleteMultipartUpload took inside it and the time the raw upload's own CompleteMultipartUpload took for the

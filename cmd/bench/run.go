@@ -29,7 +29,7 @@ const (
 type options struct {
 	Quick    bool          // small files, one repetition: for the test
 	Full     bool          // 1 GiB for every throughput row
-	Budget   time.Duration // time after which optional runs are skipped
+	Budget   time.Duration // time by which the optional runs and the target's repeats should end
 	Dialects []string      // only these (all when empty)
 	Progress io.Writer     // a line per step
 	start    time.Time
@@ -42,7 +42,8 @@ type plan struct {
 	Chunks []int64
 	Pars   []int
 	Reps   int // repetitions of the small completion-latency upload
-	// TargetRepeats is how many more times the throughput target's case runs.
+	// TargetRepeats is how many more times the throughput target's case
+	// runs at each file size.
 	TargetRepeats int
 	ColdRuns      int   // process starts for the cold start
 	RawPart       int64 // part size of the raw ceiling uploads
@@ -94,8 +95,9 @@ type Report struct {
 	Runs    []Run    `json:"runs"`
 	Latency []Run    `json:"latency"` // the small completion-latency uploads
 	// Repeats are more runs of the throughput target's case (native,
-	// 4 MiB chunks ×4, the small file), each right after a ceiling run, so
-	// that the target is judged on the median of ratios rather than one.
+	// 4 MiB chunks ×4) at each file size, each right after a ceiling run
+	// of that size, so that each target is judged on the median of ratios
+	// rather than one.
 	Repeats []Run `json:"repeats,omitempty"`
 	Heap    []HeapRow
 	RSS     []RSSRow   `json:"rss"`
@@ -239,9 +241,31 @@ func run(ctx context.Context, o options) (*Report, error) {
 		return nil, err
 	}
 
-	// The throughput runs, most wanted first; once the time budget is
-	// spent, optional runs are skipped (and shown as skipped). A ceiling
-	// measurement of the same size comes every few runs.
+	// targetRun is the throughput target's case at size, as first run.
+	targetRun := func(size int64) (Run, bool) {
+		i := slices.IndexFunc(rep.Runs, func(r Run) bool { return r.Size == size && r.Skipped == "" && isTargetCase(r) })
+		if i < 0 {
+			return Run{}, false
+		}
+		return rep.Runs[i], true
+	}
+	// repeatCost is how long the target's repeats at size should take: a
+	// ceiling run and the case each time, as long as they took so far,
+	// and a quarter more. It is 0 until both have run at that size.
+	repeatCost := func(size int64) time.Duration {
+		r, ok := targetRun(size)
+		c4, _, _, n := rep.ceiling(size, 4)
+		if !ok || n == 0 {
+			return 0
+		}
+		pair := r.Seconds + float64(size)/c4
+		return time.Duration(float64(p.TargetRepeats) * pair * 1.25 * float64(time.Second))
+	}
+
+	// The throughput runs, most wanted first; once the time budget, less
+	// what the target's repeats after them will take, is spent, optional
+	// runs are skipped (and shown as skipped). A ceiling measurement of
+	// the same size comes every few runs.
 	specs := runPlan(ds, p, o.Full)
 	lastOf := map[int64]time.Duration{}
 	sinceCeiling := map[int64]int{}
@@ -251,9 +275,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 		if estimate == 0 {
 			estimate = lastOf[p.Sizes[0]] * time.Duration(sp.size/p.Sizes[0])
 		}
-		if sp.optional && o.Budget > 0 && elapsed+estimate*5/4 > o.Budget {
+		var reserve time.Duration
+		for _, size := range p.Sizes {
+			reserve += repeatCost(size)
+		}
+		if sp.optional && o.Budget > 0 && elapsed+estimate*5/4+reserve > o.Budget {
 			rep.Runs = append(rep.Runs, Run{Dialect: sp.d.Name, Size: sp.size, Chunk: sp.chunk, Par: sp.par,
-				Skipped: fmt.Sprintf("time budget (%s of %s used)", elapsed.Round(time.Second), o.Budget)})
+				Skipped: fmt.Sprintf("time budget (%s of %s used, %s kept for the target's repeats)",
+					elapsed.Round(time.Second), o.Budget, reserve.Round(time.Second))})
 			continue
 		}
 		has := func(par int) bool {
@@ -277,31 +306,42 @@ func run(ctx context.Context, o options) (*Report, error) {
 		lastOf[sp.size] = time.Since(t)
 		sinceCeiling[sp.size]++
 	}
+	// The target's case again at each size, each time after a ceiling
+	// run of that size: on a shared machine one run is at the mercy of
+	// whatever else runs then. A size's repeats run all or not at all (an
+	// even number of ratios has no middle one), and not if they would end
+	// more than a tenth past the budget, which the optional runs left
+	// them. Where they do not run, a last ceiling run closes the size's
+	// runs instead of their first one.
 	for _, size := range p.Sizes {
-		if sinceCeiling[size] > 0 {
+		first, repeat := targetRun(size)
+		repeat = repeat && p.TargetRepeats > 0
+		if cost := repeatCost(size); repeat && o.Budget > 0 && time.Since(start)+cost > o.Budget+o.Budget/10 {
+			o.logf("no repeats of the target's case at %s: %s of %s used, they would take %s",
+				sizeName(size), time.Since(start).Round(time.Second), o.Budget, cost.Round(time.Second))
+			repeat = false
+		}
+		if !repeat {
+			if sinceCeiling[size] > 0 {
+				if err := ceiling(size, 4); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		d := ds[slices.IndexFunc(ds, func(d *dialect) bool { return d.Name == first.Dialect })]
+		for range p.TargetRepeats {
 			if err := ceiling(size, 4); err != nil {
 				return nil, err
 			}
-		}
-	}
-	// The target's case again, each time after a ceiling run: on a
-	// shared machine one run is at the mercy of whatever else runs then.
-	if native := slices.IndexFunc(ds, func(d *dialect) bool { return d.Name == "native" }); native >= 0 {
-		for range p.TargetRepeats {
-			if o.Budget > 0 && time.Since(start)+lastOf[p.Sizes[0]]*2 > o.Budget+o.Budget/10 {
-				break
-			}
-			if err := ceiling(p.Sizes[0], 4); err != nil {
-				return nil, err
-			}
-			r, err := e.measureUpload(ctx, ds[native], fileOf(p.Sizes[0], name("native", p.Sizes[0], 4*mib, 4)), 4*mib, 4)
+			r, err := e.measureUpload(ctx, d, fileOf(size, name(d.Name, size, first.Chunk, first.Par)), first.Chunk, first.Par)
 			if err != nil {
 				return nil, err
 			}
 			last := rep.Ceiling[len(rep.Ceiling)-1]
 			r.Ceiling = float64(last.Size) / last.Seconds
 			rep.Repeats = append(rep.Repeats, r)
-			o.logf("native 4 MiB chunks ×4 %s again: %.1f MB/s", sizeName(p.Sizes[0]), float64(r.Size)/r.Seconds/1e6)
+			o.logf("%s %s chunks ×%d %s again: %.1f MB/s", d.Name, sizeName(first.Chunk), first.Par, sizeName(size), float64(size)/r.Seconds/1e6)
 		}
 	}
 	sort.SliceStable(rep.Runs, func(i, j int) bool {
