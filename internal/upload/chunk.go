@@ -415,27 +415,27 @@ func (e *Engine) startMultipart(ctx context.Context, s *Session, token string) (
 const partFetchers = 4
 
 // partBody returns the bytes of a part: in memory when it is small enough,
-// otherwise as a stream.
+// otherwise as a stream. In memory, each chunk keeps a buffer of its own
+// (the held chunk its own bytes, uncopied), and the body can seek, so the
+// SDK can send it again after a failed attempt.
 func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64, held *heldChunk) (io.ReadCloser, error) {
 	if size > e.opt.MaxBufferedPart {
 		return &stagedReader{ctx: ctx, blobs: e.blobs, chunks: chunks, held: held}, nil
 	}
-	buf := make([]byte, size)
+	bufs := make([][]byte, len(chunks))
 	errs := make(chan error, len(chunks))
 	sem := make(chan struct{}, partFetchers)
-	var off int64
-	for _, c := range chunks {
-		dst := buf[off : off+c.Size]
-		off += c.Size
+	for i, c := range chunks {
 		if held.is(c) {
-			copy(dst, held.data)
+			bufs[i] = held.data
 			errs <- nil
 			continue
 		}
+		bufs[i] = make([]byte, c.Size)
 		go func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- e.fetchChunk(ctx, c, dst)
+			errs <- e.fetchChunk(ctx, c, bufs[i])
 		}()
 	}
 	var first error
@@ -447,8 +447,66 @@ func (e *Engine) partBody(ctx context.Context, chunks []ChunkRecord, size int64,
 	if first != nil {
 		return nil, first
 	}
-	return io.NopCloser(bytes.NewReader(buf)), nil
+	return newPieces(bufs), nil
 }
+
+// pieces reads byte slices one after another as one body that can seek.
+type pieces struct {
+	bufs [][]byte
+	size int64
+	off  int64 // where the next read starts
+	i    int   // the slice holding off, when off < size
+	at   int64 // where slice i starts
+}
+
+func newPieces(bufs [][]byte) *pieces {
+	p := &pieces{bufs: bufs}
+	for _, b := range bufs {
+		p.size += int64(len(b))
+	}
+	return p
+}
+
+// Read reads from the slice the offset is in, moving to the next one when
+// it is used up.
+func (p *pieces) Read(b []byte) (int, error) {
+	for p.off < p.size {
+		cur := p.bufs[p.i]
+		if rel := p.off - p.at; rel < int64(len(cur)) {
+			n := copy(b, cur[rel:])
+			p.off += int64(n)
+			return n, nil
+		}
+		p.at += int64(len(cur))
+		p.i++
+	}
+	return 0, io.EOF
+}
+
+// Seek moves the offset, as io.Seeker says.
+func (p *pieces) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += p.off
+	case io.SeekEnd:
+		offset += p.size
+	case io.SeekStart:
+	default:
+		return 0, fmt.Errorf("seek part body: whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("seek part body to %d: before the start", offset)
+	}
+	p.off, p.i, p.at = offset, 0, 0
+	for p.i < len(p.bufs) && p.at+int64(len(p.bufs[p.i])) <= offset {
+		p.at += int64(len(p.bufs[p.i]))
+		p.i++
+	}
+	return offset, nil
+}
+
+// Close does nothing: the slices are the garbage collector's.
+func (p *pieces) Close() error { return nil }
 
 // is reports whether c is the held chunk (and so h is not nil).
 func (h *heldChunk) is(c ChunkRecord) bool {
