@@ -28,7 +28,6 @@ type rawResult struct {
 // work chunkup asks of S3.
 func rawUpload(ctx context.Context, c *s3.Client, bucket, key string, f file, partSize int64, par int) (rawResult, error) {
 	start := time.Now()
-	table := crc64nvme.MakeTable()
 	mpu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &bucket, Key: &key,
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc64nvme,
@@ -43,7 +42,7 @@ func rawUpload(ctx context.Context, c *s3.Client, bucket, key string, f file, pa
 	var mu sync.Mutex
 	err = sendAll(ctx, n, par, func(ctx context.Context, i int) error {
 		lo, hi := int64(i)*partSize, min(int64(i+1)*partSize, f.size())
-		crc := crc64nvme.Checksum(f.data[lo:hi], table)
+		crc := crc64nvme.Checksum(f.data[lo:hi])
 		out, err := c.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: &bucket, Key: &key, UploadId: mpu.UploadId,
 			PartNumber:        aws.Int32(int32(i + 1)),

@@ -1,30 +1,31 @@
 // Package crc64nvme computes the CRC-64/NVME checksum S3 uses for
 // full-object checksums, and combines the checksums of adjacent pieces of
 // data so the checksum of a whole file is known without reading it again.
+//
+// Every byte of every chunk goes through the checksum. hash/crc64 (a
+// table lookup per byte) does about 1.1 GB/s; github.com/minio/crc64nvme
+// folds the data with carry-less multiplication (PCLMULQDQ on amd64,
+// PMULL on arm64, which Lambda runs on) at over 20 GB/s, and falls back
+// to tables elsewhere. A test holds it to hash/crc64.
 package crc64nvme
 
 import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash"
-	"hash/crc64"
+
+	"github.com/minio/crc64nvme"
 )
 
 // reversedPoly is the CRC-64/NVME polynomial 0xAD93D23594C93659 in the
 // bit-reversed form that hash/crc64 expects.
 const reversedPoly = 0x9A6C9329AC4BC9B5
 
-// Table is the lookup table for CRC-64/NVME, built once per caller.
-type Table = crc64.Table
-
-// MakeTable returns the CRC-64/NVME table.
-func MakeTable() *Table { return crc64.MakeTable(reversedPoly) }
-
-// New returns a hash computing CRC-64/NVME with the given table.
-func New(t *Table) hash.Hash64 { return crc64.New(t) }
+// New returns a hash computing CRC-64/NVME.
+func New() hash.Hash64 { return crc64nvme.New() }
 
 // Checksum returns the CRC-64/NVME of data.
-func Checksum(data []byte, t *Table) uint64 { return crc64.Checksum(data, t) }
+func Checksum(data []byte) uint64 { return crc64nvme.Checksum(data) }
 
 // Encode renders a checksum the way S3 headers carry it: base64 of the
 // big-endian bytes.

@@ -99,7 +99,7 @@ func (c Checksum) newHash() hash.Hash {
 	case "crc32c":
 		return crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	case "crc64nvme":
-		return crc64nvme.New(crc64nvme.MakeTable())
+		return crc64nvme.New()
 	}
 	panic(fmt.Sprintf("checksum algorithm %q passed ParseChecksum", c.Alg))
 }

@@ -38,7 +38,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 	if err := e.checkChunk(s, index, data); err != nil {
 		return ChunkResult{Session: s}, err
 	}
-	crc := crc64nvme.Checksum(data, e.crcTable)
+	crc := crc64nvme.Checksum(data)
 	key := stagingKey(s.ID, index)
 	if err := e.blobs.PutStaged(ctx, key, data, crc); err != nil {
 		return ChunkResult{}, fmt.Errorf("stage chunk %d of %s: %w", index, s.ID, err)

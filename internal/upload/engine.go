@@ -78,7 +78,6 @@ type Engine struct {
 	sessions Sessions
 	blobs    Blobs
 	opt      Options
-	crcTable *crc64nvme.Table
 	crcJoin  *crc64nvme.Combiner
 }
 
@@ -100,7 +99,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	if opt.Logger == nil {
 		opt.Logger = def.Logger
 	}
-	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcTable: crc64nvme.MakeTable(), crcJoin: crc64nvme.NewCombiner()}
+	return &Engine{sessions: sessions, blobs: blobs, opt: opt, crcJoin: crc64nvme.NewCombiner()}
 }
 
 // orDefault sets *v to def when it is the zero value: an option left unset.
