@@ -3,10 +3,16 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 
 	"chunkup/internal/crc64nvme"
 	"chunkup/internal/dynamo"
@@ -96,6 +102,70 @@ func TestCrashedClaimLapses(t *testing.T) {
 	var done nativeUpload
 	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
 		t.Fatalf("complete after the claim lapsed: %d", code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		t.Fatal("object differs")
+	}
+}
+
+// loseRecordAnswer makes the engine's DynamoDB client lose the answer to
+// the next write that records chunk index, once armed: the write takes
+// effect, and the engine gets an error in its place, as when the SDK's
+// retries run out after the first attempt went through.
+type loseRecordAnswer struct {
+	armed atomic.Bool
+	index string
+}
+
+func (l *loseRecordAnswer) install(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		lose := middleware.InitializeMiddlewareFunc("LoseRecordAnswer", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			u, ok := in.Parameters.(*dynamodb.UpdateItemInput)
+			if ok && err == nil && strings.Contains(*u.UpdateExpression, "claim = :t") &&
+				u.ExpressionAttributeNames["#c"] == l.index && l.armed.CompareAndSwap(true, false) {
+				return out, md, errors.New("answer lost")
+			}
+			return out, md, err
+		})
+		return st.Initialize.Add(lose, middleware.After)
+	})
+}
+
+// TestLostAnswerToCompletingChunk: the write that records a part's last
+// chunk took effect, but its answer was lost, so the request failed while
+// the write had made it the part's claimant. The request gives the claim
+// up, and the client's retry of the chunk assembles the part at once
+// rather than waiting for the claim to lapse.
+func TestLostAnswerToCompletingChunk(t *testing.T) {
+	lose := &loseRecordAnswer{index: "c4"}
+	e := newEnvWith(t, envOptions{dynamo: lose.install, tweak: func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond }})
+	const chunk = 1 << 20
+	data := randomBytes(5<<20+100, 44)
+	up := e.createNative("lost.bin", int64(len(data)), chunk)
+	for n := 0; n < 4; n++ {
+		if st, _ := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != 200 {
+			t.Fatalf("chunk %d: %d", n, st)
+		}
+	}
+	lose.armed.Store(true)
+	if st, _ := e.putNative(up.ID, 4, chunkOf(data, chunk, 4)); st < 500 {
+		t.Fatalf("chunk 4 with its answer lost: %d, want a server error", st)
+	}
+	p, err := dynamo.New(e.db, e.table).GetPart(context.Background(), up.ID, 0)
+	if err != nil || len(p.Chunks) != 5 || p.ClaimToken != "" {
+		t.Fatalf("part after the lost answer: %d chunks, claim %q, %v; want 5 chunks and no claim", len(p.Chunks), p.ClaimToken, err)
+	}
+	if st, out := e.putNative(up.ID, 4, chunkOf(data, chunk, 4)); st != 200 || out["stored"] != false {
+		t.Fatalf("chunk 4 again: %d %v, want 200 and stored false", st, out)
+	}
+	if n := e.blobs.uploadParts.Load(); n != 1 {
+		t.Fatalf("%d part uploads after the retry, want 1", n)
+	}
+	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
+		t.Fatalf("complete: %d", code)
 	}
 	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
 		t.Fatal("object differs")

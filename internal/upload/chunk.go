@@ -54,6 +54,12 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		return e.afterDuplicate(ctx, s, k, part)
 	}
 	if err != nil {
+		// The write may have taken effect with its answer lost: then it
+		// may have completed the part, and its claim would hold the part
+		// for nobody until it lapses. Giving it up (only if it is still
+		// this request's) lets the client's retry or the completion
+		// assemble the part at once.
+		e.releasePart(ctx, s, k, token)
 		return ChunkResult{}, err
 	}
 	e.keepAlive(ctx, s)
@@ -71,7 +77,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 }
 
 // recordChunk records a staged chunk in its part, stamping the part with
-// claim token (see Sessions.RecordChunk), and returns the part. A
+// the claim token (see Sessions.RecordChunk), and returns the part. A
 // conditional write that lost may have lost to itself: when its first
 // attempt took effect but the answer never came, the SDK's retry finds
 // the chunk recorded. The staging key, unique to this request, tells the
@@ -244,12 +250,19 @@ func (e *Engine) assembleHeld(ctx context.Context, s *Session, k int, token stri
 	done, err := e.assembleClaimed(ctx, s, k, token, p, held)
 	if err != nil {
 		// Let the next request retry at once rather than after the claim
-		// lapses; if this release fails too, the lapse still frees it.
-		if rerr := e.sessions.ReleasePart(context.WithoutCancel(ctx), s.ID, k, token); rerr != nil {
-			e.log(ctx, s).Warn("release part claim", "part", k, "err", rerr)
-		}
+		// lapses.
+		e.releasePart(ctx, s, k, token)
 	}
 	return done, err
+}
+
+// releasePart gives up token's claim on part k, if token holds it; if the
+// release fails, the claim's lapse still frees the part.
+func (e *Engine) releasePart(ctx context.Context, s *Session, k int, token string) {
+	err := e.sessions.ReleasePart(context.WithoutCancel(ctx), s.ID, k, token)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		e.log(ctx, s).Warn("release part claim", "part", k, "err", err)
+	}
 }
 
 // assembleClaimed does the work of assemble once the claim is held on
