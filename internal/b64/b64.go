@@ -107,7 +107,9 @@ func (c *Codec) Decode(dst, src []byte) (int, error) {
 
 // DecodeStrict is Decode for a body that must be one unbroken string (as
 // inside a JSON string, where a raw line break is not allowed): it
-// refuses the line breaks that encoding/base64 skips.
+// refuses the line breaks that encoding/base64 skips. When the input has
+// a line break, the error is at the first one, even if an invalid letter
+// comes earlier; whether the input decodes is all a caller may rely on.
 func (c *Codec) DecodeStrict(dst, src []byte) (int, error) {
 	i, j := c.decodePlain(dst, src)
 	if k := bytes.IndexAny(src[i:], "\r\n"); k >= 0 {

@@ -4,9 +4,10 @@
 //
 // Every byte of every chunk goes through the checksum. hash/crc64 (a
 // table lookup per byte) does about 1.1 GB/s; github.com/minio/crc64nvme
-// folds the data with carry-less multiplication (PCLMULQDQ on amd64,
-// PMULL on arm64, which Lambda runs on) at over 20 GB/s, and falls back
-// to tables elsewhere. A test holds it to hash/crc64.
+// folds the data with carry-less multiplication at over 20 GB/s where the
+// CPU has it: PCLMULQDQ on amd64, and on arm64 PMULL with SHA3's
+// three-way XOR (Graviton3 and later; on Graviton2 it falls back to
+// tables, at hash/crc64's speed). A test holds it to hash/crc64.
 package crc64nvme
 
 import (
@@ -17,8 +18,9 @@ import (
 	"github.com/minio/crc64nvme"
 )
 
-// reversedPoly is the CRC-64/NVME polynomial 0xAD93D23594C93659 in the
-// bit-reversed form that hash/crc64 expects.
+// reversedPoly is the CRC-64/NVME polynomial 0xAD93D23594C93659,
+// bit-reversed (least significant bit first, as the checksum runs): the
+// Combiner's operators are built from it.
 const reversedPoly = 0x9A6C9329AC4BC9B5
 
 // New returns a hash computing CRC-64/NVME.

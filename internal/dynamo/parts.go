@@ -15,23 +15,23 @@ import (
 )
 
 // RecordChunk adds a staged chunk to its part record, once, and stamps
-// the part with the recording request's claim. A part's chunks are all
-// recorded before it can be claimed, so the stamp that counts is the one
-// the completing chunk leaves; the earlier ones are overwritten before
-// anything reads them as a claim. The write returns the whole part (which
-// costs no read units), so its assembler has the chunk list.
+// the part with the recording request's claim. Once a part holds all its
+// chunks no chunk can be recorded in it again, so the stamp it keeps is
+// the one its completing chunk left; the engine reads a part's claim only
+// when the part is complete, so the stamps on an incomplete part mean
+// nothing. The write returns the whole part (which costs no read units),
+// so its assembler has the chunk list.
 func (st *Store) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, token string, until time.Time) (*upload.Part, error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      partKey(id, k),
-		UpdateExpression:         aws.String("SET #c = :c, claim = :t, claimUntil = :u ADD n :one"),
+		UpdateExpression:         aws.String("SET #c = :c, claim = :t, claimUntil = :u"),
 		ConditionExpression:      aws.String("attribute_not_exists(#c) AND attribute_not_exists(etag)"),
 		ExpressionAttributeNames: map[string]string{"#c": chunkAttr(c.Index)},
 		ExpressionAttributeValues: item{
-			":c":   &types.AttributeValueMemberM{Value: item{"k": str(c.Key), "s": num(c.Size), "h": unum(c.CRC)}},
-			":one": num(1),
-			":t":   str(token),
-			":u":   millis(until),
+			":c": &types.AttributeValueMemberM{Value: item{"k": str(c.Key), "s": num(c.Size), "h": unum(c.CRC)}},
+			":t": str(token),
+			":u": millis(until),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})

@@ -49,7 +49,6 @@ func (st *Store) PutSealedPart(ctx context.Context, id string, k int, chunks []u
 	for _, c := range chunks {
 		it[chunkAttr(c.Index)] = &types.AttributeValueMemberM{Value: item{"k": str(c.Key), "s": num(c.Size), "h": unum(c.CRC)}}
 	}
-	it["n"] = num(int64(len(chunks)))
 	it["crc"] = unum(crc)
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           &st.table,

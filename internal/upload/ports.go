@@ -70,9 +70,10 @@ type Sessions interface {
 	ReadProgress(ctx context.Context, id string, parts int) (*Session, []*Part, error)
 	// ClaimPart takes the right to assemble part k until until, if it is not
 	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
-	// (The request that completes an indexed part holds the claim from
-	// RecordChunk; this is how another takes over once that claim lapses,
-	// and how a sealed part of a sequential upload is claimed.)
+	// Callers claim only a part they have read as complete: the request
+	// that completes an indexed part holds the claim from RecordChunk, and
+	// this is how another takes over once that claim lapses, and how a
+	// sealed part of a sequential upload is claimed.
 	// It returns the part as the claim left it: the chunks to assemble, read
 	// in the same write, so the claimant need not read the part again.
 	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*Part, error)
