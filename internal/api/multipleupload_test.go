@@ -252,6 +252,9 @@ func TestMultipleUploadWholeFile(t *testing.T) {
 		t.Fatalf("empty file: %d %+v", st, b)
 	}
 	e.checkFinished(b, "empty.txt", nil)
+	if n := e.multipartUploads(); n != 0 {
+		t.Errorf("%d multipart uploads left open", n)
+	}
 	if b.FileGUID == a.FileGUID {
 		t.Fatal("two files, one fileGuid")
 	}

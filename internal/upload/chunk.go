@@ -272,18 +272,11 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err != nil {
 		return 0, err
 	}
-	mpu, err := e.multipart(ctx, s)
-	if err != nil {
-		return 0, err
-	}
-	body, err := e.partBody(ctx, chunks, size, held)
-	if err != nil {
-		return 0, fmt.Errorf("read part %d of %s: %w", k+1, s.ID, err)
-	}
-	defer body.Close()
-	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, k+1, body, size, crc)
-	if err != nil {
-		return 0, fmt.Errorf("upload part %d of %s: %w", k+1, s.ID, err)
+	etag := emptyPartETag
+	if s.Size > 0 {
+		if etag, err = e.uploadPart(ctx, s, k, chunks, size, crc, held); err != nil {
+			return 0, err
+		}
 	}
 	assembled := AssembledPart{ETag: etag, CRC: crc, Size: size, Chunks: chunks}
 	if err := e.sessions.FinishPart(ctx, s.ID, k, token, assembled, e.opt.Now()); err != nil {
@@ -299,6 +292,30 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	}
 	e.log(ctx, s).Info("part assembled", "part", k+1, "bytes", size, "parts_done", done)
 	return done, nil
+}
+
+// emptyPartETag stands for the part of an empty file, which is never sent
+// to S3: completion writes an empty file whole (see join), and a multipart
+// upload started for it would be left open.
+const emptyPartETag = "empty"
+
+// uploadPart sends part k, made of chunks, to the session's multipart
+// upload (starting it if need be) and returns its ETag.
+func (e *Engine) uploadPart(ctx context.Context, s *Session, k int, chunks []ChunkRecord, size int64, crc uint64, held *heldChunk) (string, error) {
+	mpu, err := e.multipart(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	body, err := e.partBody(ctx, chunks, size, held)
+	if err != nil {
+		return "", fmt.Errorf("read part %d of %s: %w", k+1, s.ID, err)
+	}
+	defer body.Close()
+	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, k+1, body, size, crc)
+	if err != nil {
+		return "", fmt.Errorf("upload part %d of %s: %w", k+1, s.ID, err)
+	}
+	return etag, nil
 }
 
 // partContents lists the chunks that make part k, in order, with the
