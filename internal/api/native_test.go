@@ -94,6 +94,20 @@ func (e *env) putNative(id string, n int, data []byte) (int, map[string]any) {
 	return st, out
 }
 
+// completeNative completes upload id, which must answer 200, checks that
+// the object holds data, and returns the finished upload.
+func (e *env) completeNative(id string, data []byte) nativeUpload {
+	e.t.Helper()
+	var done nativeUpload
+	if code := e.call("POST", "/v1/uploads/"+id+"/complete", nil, &done); code != 200 {
+		e.t.Fatalf("complete %s: %d", id, code)
+	}
+	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
+		e.t.Fatalf("the object of %s differs from the file sent", id)
+	}
+	return done
+}
+
 func chunkOf(data []byte, chunkSize int64, n int) []byte {
 	lo := int64(n) * chunkSize
 	return data[lo:min(lo+chunkSize, int64(len(data)))]

@@ -7,7 +7,6 @@ package api_test
 // engine's own requests, by operation, with middleware on its client.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -294,11 +293,5 @@ func TestNativeWritesPerPart(t *testing.T) {
 	if g, q := reads(counts); g > up.Chunks+1 || q > 0 {
 		t.Errorf("%d chunks cost %d GetItem and %d Query, want at most %d and 0", up.Chunks, g, q, up.Chunks+1)
 	}
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 }

@@ -51,13 +51,7 @@ func TestFailedAssemblyIsRetried(t *testing.T) {
 		t.Fatalf("part record after assembly: %+v %v", p, err)
 	}
 	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 	if left := e.stagedKeys(); len(left) != 0 {
 		t.Fatalf("staged chunks left: %v", left)
 	}
@@ -99,13 +93,7 @@ func TestCrashedClaimLapses(t *testing.T) {
 		t.Fatalf("complete under a live claim: %d %+v", code, er)
 	}
 	e.clock.Advance(46 * time.Second)
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete after the claim lapsed: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 }
 
 // loseRecordAnswer makes the engine's DynamoDB client lose the answer to
@@ -163,13 +151,7 @@ func TestLostAnswerToCompletingChunk(t *testing.T) {
 		t.Fatalf("%d part uploads after the retry, want 1", n)
 	}
 	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 }
 
 // TestCrashedMultipartClaimLapses: a request claimed the start of the
@@ -201,13 +183,7 @@ func TestCrashedMultipartClaimLapses(t *testing.T) {
 		t.Fatalf("%d multipart uploads started under another's live claim", n)
 	}
 	e.clock.Advance(46 * time.Second)
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete after the claim lapsed: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 	e.clock.Advance(25 * time.Hour)
 	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
 		t.Fatal(err)
@@ -282,13 +258,7 @@ func TestFailedMultipartStartIsRetried(t *testing.T) {
 	if n := e.blobs.uploadParts.Load(); n != 1 {
 		t.Fatalf("%d part uploads, want 1", n)
 	}
-	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 {
-		t.Fatalf("complete: %d", code)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("object differs")
-	}
+	e.completeNative(up.ID, data)
 	e.clock.Advance(25 * time.Hour)
 	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
 		t.Fatal(err)
