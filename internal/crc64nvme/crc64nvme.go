@@ -63,14 +63,9 @@ type Combiner struct {
 // NewCombiner builds the operators, once per caller (about a millisecond).
 func NewCombiner() *Combiner {
 	c := &Combiner{}
-	// The operator for one zero bit, then squared three times: one byte.
-	var bit, tmp [64]uint64
-	bit[0] = reversedPoly
-	row := uint64(1)
-	for n := 1; n < 64; n++ {
-		bit[n] = row
-		row <<= 1
-	}
+	// The operator for one zero bit, squared three times: one byte.
+	var tmp [64]uint64
+	bit := zeroBit()
 	square(&tmp, &bit)
 	square(&bit, &tmp)
 	square(&c.zeros[0], &bit)
@@ -89,6 +84,16 @@ func (c *Combiner) Combine(crcA, crcB uint64, lenB int64) uint64 {
 		}
 	}
 	return crcA ^ crcB
+}
+
+// zeroBit is the operator that runs one zero bit through the CRC register.
+func zeroBit() [64]uint64 {
+	var op [64]uint64
+	op[0] = reversedPoly
+	for n := 1; n < 64; n++ {
+		op[n] = 1 << (n - 1)
+	}
+	return op
 }
 
 func times(mat *[64]uint64, vec uint64) uint64 {

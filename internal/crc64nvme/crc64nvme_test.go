@@ -101,13 +101,8 @@ func slowCombine(crcA, crcB uint64, lenB int64) uint64 {
 	if lenB <= 0 {
 		return crcA
 	}
-	var odd, even [64]uint64
-	odd[0] = reversedPoly
-	row := uint64(1)
-	for n := 1; n < 64; n++ {
-		odd[n] = row
-		row <<= 1
-	}
+	var even [64]uint64
+	odd := zeroBit()
 	square(&even, &odd)
 	square(&odd, &even)
 	for {
