@@ -99,11 +99,11 @@ func (e *env) putNative(id string, n int, data []byte) (int, map[string]any) {
 func (e *env) completeNative(id string, data []byte) nativeUpload {
 	e.t.Helper()
 	var done nativeUpload
-	if code := e.call("POST", "/v1/uploads/"+id+"/complete", nil, &done); code != 200 {
-		e.t.Fatalf("complete %s: %d", id, code)
+	if code := e.call("POST", "/v1/uploads/"+id+"/complete", nil, &done); code != 200 || done.State != "complete" {
+		e.t.Fatalf("complete %s: %d %+v", id, code, done)
 	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		e.t.Fatalf("the object of %s differs from the file sent", id)
+	if got, crc := e.object(done.Key); !bytes.Equal(got, data) || crc != done.CRC64NVME {
+		e.t.Fatalf("the object of %s differs from the file sent (%d bytes, crc64nvme %s against the answer's %s)", id, len(got), crc, done.CRC64NVME)
 	}
 	return done
 }
@@ -213,13 +213,7 @@ func TestStreamedParts(t *testing.T) {
 			t.Fatalf("chunk %d: %d", n, st)
 		}
 	}
-	var done nativeUpload
-	if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); st != 200 {
-		t.Fatalf("complete: %d", st)
-	}
-	if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-		t.Fatal("streamed parts make another file")
-	}
+	e.completeNative(up.ID, data)
 }
 
 // TestCompletionWorkIsBounded checks that the request that completes an
@@ -391,13 +385,7 @@ func TestFirstPartsRaceStartsOneMultipartUpload(t *testing.T) {
 		t.Fatalf("%d CreateMultipartUpload requests for %d files, want one each", n, files)
 	}
 	for _, up := range ups {
-		var done nativeUpload
-		if code := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); code != 200 || done.State != "complete" {
-			t.Fatalf("complete: %d %+v", code, done)
-		}
-		if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-			t.Fatalf("%s differs from the file", done.Key)
-		}
+		e.completeNative(up.ID, data)
 	}
 	e.clock.Advance(25 * time.Hour)
 	if _, err := e.svc.Engine.Sweep(context.Background(), 10); err != nil {
@@ -431,13 +419,7 @@ func TestAssemblyTakesItsOwnChunkFromMemory(t *testing.T) {
 			if got, want := e.blobs.bytesRead.Load(), int64(len(data)-2*chunk); got != want {
 				t.Fatalf("assembly read %d bytes back from S3, want %d (all but the two chunks that completed a part)", got, want)
 			}
-			var done nativeUpload
-			if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &done); st != 200 {
-				t.Fatalf("complete: %d", st)
-			}
-			if got, _ := e.object(done.Key); !bytes.Equal(got, data) {
-				t.Fatal("the object differs from the file")
-			}
+			e.completeNative(up.ID, data)
 		})
 	}
 }
