@@ -134,7 +134,9 @@ func FuzzEvent(f *testing.F) {
 			t.Fatalf("%q: event headers %q, want %q", raw, ev.Headers, want)
 		}
 		for k := range ev.Headers {
-			_, wasSent := sent[http.CanonicalHeaderKey(k)]
+			// Not by CanonicalHeaderKey: it leaves a name that is not a
+			// token (one with a space, say) as it is, in its case.
+			wasSent := slices.ContainsFunc(slices.Collect(maps.Keys(sent)), func(name string) bool { return strings.EqualFold(name, k) })
 			if k != strings.ToLower(k) || k == "cookie" || !wasSent && !slices.Contains(gatewayHeaders, k) {
 				t.Fatalf("%q: event header %q", raw, k)
 			}
