@@ -189,7 +189,7 @@ func resumableChunk(method string, data []byte) request {
 // it") and the chunk is answered 200 with the upload open. Nobody
 // assembles the part. Resumable.js has every chunk acknowledged and is
 // done; and when it comes back after the claim lapsed, the test GET still
-// answers 200 (HasChunk counts a recorded chunk of an unassembled part as
+// answers 200 (hasChunk counts a recorded chunk of an unassembled part as
 // there), so it never sends the chunk that would recover the part.
 func TestClaimPartAnswerLost(t *testing.T) {
 	e, c := reproEnv(t, dynamoWrite("SET claim = :t"))

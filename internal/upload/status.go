@@ -37,9 +37,9 @@ func (e *Engine) Status(ctx context.Context, owner, id string) (Status, error) {
 	return st, nil
 }
 
-// HasChunk reports whether chunk index of s is stored (staged or already
+// hasChunk reports whether chunk index of s is stored (staged or already
 // part of an assembled part).
-func (e *Engine) HasChunk(ctx context.Context, s *Session, index int) (bool, error) {
+func (e *Engine) hasChunk(ctx context.Context, s *Session, index int) (bool, error) {
 	if index < 0 || index >= s.Chunks {
 		return false, nil
 	}
@@ -75,8 +75,8 @@ func partHolds(pl Plan, p *Part, index int, now time.Time) bool {
 	return ok
 }
 
-// FindChunk is Find and HasChunk in one, for a client's "is this chunk
-// here?": it returns the owner's live upload that the client calls
+// FindChunk answers a client's "is this chunk here?": it returns the
+// owner's live upload that the client calls
 // identifier, if it has geometry g and holds chunk index (from 0), and
 // nil if the chunk should be sent. A chunk its part record lacks is to
 // be sent whatever the session says, so the part record is read first,
@@ -123,7 +123,7 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		// or complete, each of which keeps it.
 		return s, nil
 	}
-	ok, err := e.HasChunk(ctx, s, index)
+	ok, err := e.hasChunk(ctx, s, index)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -162,20 +162,6 @@ func countRanges(rs []Range) int {
 		n += r.Last - r.First + 1
 	}
 	return n
-}
-
-// Find returns the owner's live upload that the client calls identifier,
-// if it has geometry g; nil if there is none. It writes nothing, so a
-// read-only function can answer "is this chunk here?".
-func (e *Engine) Find(ctx context.Context, owner, identifier string, g Geometry) (*Session, error) {
-	s, err := e.byIdentifier(ctx, owner, identifier)
-	if err != nil || s == nil {
-		return nil, err
-	}
-	if !reusable(s, g) {
-		return nil, nil
-	}
-	return s, nil
 }
 
 // Open returns the owner's upload that the client calls req.Identifier,
@@ -326,8 +312,7 @@ func (e *Engine) live(b Binding) *Session {
 	if b.Live == nil || !e.opt.Now().Before(b.Live.ExpiresAt) {
 		return nil
 	}
-	s := *b.Live
-	return &s
+	return b.Live // a fresh one on every lookup: nobody else holds it
 }
 
 // resolve follows the owner's identifier to its session, which read
