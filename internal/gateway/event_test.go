@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"chunkup/internal/b64"
 	"chunkup/internal/lambdahttp"
 )
 
@@ -35,7 +34,7 @@ func TestEventJSONUsesAWSFieldNames(t *testing.T) {
 		t.Fatal("no route")
 	}
 	x := &exchange{start: time.Now(), requestID: newRequestID()}
-	payload, err := encodeEvent(g.buildEvent(r, m, []byte("\x00\x01"), x), r.Header.Get("Content-Type"), []byte("\x00\x01"), b64.New(), nil)
+	payload, err := encodeEvent(g.buildEvent(r, m, []byte("\x00\x01"), x), r.Header.Get("Content-Type"), []byte("\x00\x01"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 func TestEventWithoutBodyOmitsIt(t *testing.T) {
-	payload, err := encodeEvent(events.APIGatewayV2HTTPRequest{Version: "2.0"}, "", nil, b64.New(), nil)
+	payload, err := encodeEvent(events.APIGatewayV2HTTPRequest{Version: "2.0"}, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +155,7 @@ func TestEncodeEventAsEncodingJSON(t *testing.T) {
 		{"text/plain", []byte("text <&> \"quoted\"\n")},
 		{"application/json", nil},
 	} {
-		got, err := encodeEvent(ev, c.contentType, c.body, b64.New(), nil)
+		got, err := encodeEvent(ev, c.contentType, c.body, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

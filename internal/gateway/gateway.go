@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"chunkup/internal/b64"
 	"chunkup/internal/lambdahttp"
 )
 
@@ -99,7 +98,6 @@ type Options struct {
 type gateway struct {
 	table     routeTable
 	functions map[string]*lambdahttp.Function
-	b64       *b64.Codec
 	// bodies and payloads recycle the buffers of a request's body and of
 	// its event's JSON: megabytes each for a chunk, otherwise allocated
 	// and zeroed anew for every request.
@@ -146,7 +144,7 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	g := &gateway{table: table, functions: functions, b64: b64.New(), cors: c, log: opts.Logger,
+	g := &gateway{table: table, functions: functions, cors: c, log: opts.Logger,
 		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout,
 		auth: opts.Authorizer}
 	g.setDefaults()
@@ -258,7 +256,7 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 	if p, ok := g.payloads.Get().(*[]byte); ok {
 		into = *p
 	}
-	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body, g.b64, into)
+	payload, err := encodeEvent(g.buildEvent(r, m, body, x), r.Header.Get("Content-Type"), body, into)
 	x.eventBytes = len(payload)
 	if err != nil {
 		g.logError(r.Context(), x, err)

@@ -39,7 +39,7 @@ type outcome struct {
 // against its 6 MB synchronous request limit. A binary body is
 // base64-encoded straight into the payload, as the event's "body" member,
 // sparing the copies a string and encoding/json would make of a chunk.
-func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, codec *b64.Codec, into []byte) ([]byte, error) {
+func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []byte, into []byte) ([]byte, error) {
 	if !base64Body(contentType, body) {
 		ev.Body, ev.IsBase64Encoded = string(body), false
 		return lambdahttp.EncodeJSON(ev)
@@ -63,7 +63,7 @@ func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []b
 		out = make([]byte, 0, need)
 	}
 	out = append(append(out, head...), `,"body":"`...)
-	out = codec.AppendEncode(out, body)
+	out = b64.AppendEncode(out, body)
 	out = append(append(out, '"'), tail...)
 	return out, nil
 }

@@ -48,7 +48,7 @@ func (f *Function) DecodeEvent(payload []byte) (events.APIGatewayV2HTTPRequest, 
 	// (not valid in a JSON string; the base64 decoder refuses all but line
 	// breaks, which the strict decode refuses too). encoding/json then
 	// unquotes or refuses it, with no scan of the string beforehand.
-	body, err := f.decodeBase64(raw, f.b64.DecodeStrict)
+	body, err := f.decodeBase64(raw, b64.DecodeStrict)
 	if err != nil {
 		return f.decodeEventSlowly(payload)
 	}
@@ -66,7 +66,7 @@ func (f *Function) decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPReq
 	if !ev.IsBase64Encoded {
 		return ev, []byte(body), nil
 	}
-	decoded, err := f.decodeBase64([]byte(body), f.b64.Decode)
+	decoded, err := f.decodeBase64([]byte(body), b64.Decode)
 	if err != nil {
 		return ev, nil, err
 	}
@@ -76,7 +76,7 @@ func (f *Function) decodeEventSlowly(payload []byte) (events.APIGatewayV2HTTPReq
 // errBadBase64 means an event said its body was base64 and it was not.
 var errBadBase64 = errors.New("event body is not valid base64")
 
-// decodeBase64 decodes a body with decode, one of the b64 codec's: as
+// decodeBase64 decodes a body with decode, one of package b64's: as
 // aws-lambda-go-api-proxy does (standard alphabet, padded; line breaks
 // skipped), or strictly. The result has a buffer of its own.
 func (f *Function) decodeBase64(raw []byte, decode func(dst, src []byte) (int, error)) ([]byte, error) {

@@ -20,8 +20,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-
-	"chunkup/internal/b64"
 )
 
 // Function is an http.Handler as a Lambda function. It implements
@@ -29,11 +27,10 @@ import (
 type Function struct {
 	handler  http.Handler
 	accessor core.RequestAccessorV2
-	b64      *b64.Codec
 }
 
 // New returns the function that serves h.
-func New(h http.Handler) *Function { return &Function{handler: h, b64: b64.New()} }
+func New(h http.Handler) *Function { return &Function{handler: h} }
 
 // Invoke answers one invocation: payload is the event as the Lambda
 // service sends it, the result the response as it expects it back.
