@@ -56,7 +56,11 @@ func TestResumableChunkAfterAbort(t *testing.T) {
 	old, _ := first["id"].(string)
 	// What Abort does first; the cleanup comes after.
 	store := dynamo.New(e.db, e.table)
-	if err := store.EndSession(context.Background(), old, []upload.State{upload.StateOpen}, upload.StateAborted, e.clock.Now()); err != nil {
+	s, err := store.GetSession(context.Background(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EndSession(context.Background(), s, []upload.State{upload.StateOpen}, upload.StateAborted, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	before := e.itemsOf(old)

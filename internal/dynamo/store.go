@@ -198,30 +198,22 @@ func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces
 	return wrap("bind identifier", err)
 }
 
-// closeBinding removes openUntil from the record of session id's
-// identifier, if the session has one and the record still points at it.
-// It runs before any write that moves the session out of open: a session
-// that is not open never has a record that says it is. It reads the
-// session to find the record, once per completion or end of an upload.
-func (st *Store) closeBinding(ctx context.Context, id string) error {
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &st.table, Key: sessionKey(id), ConsistentRead: aws.Bool(true),
-		ProjectionExpression:     aws.String("#o, ident, kind"),
-		ExpressionAttributeNames: map[string]string{"#o": "owner"},
-	})
-	if err != nil {
-		return fmt.Errorf("read identifier of session: %w", err)
-	}
-	s := item(out.Item)
-	if s.str("ident") == "" || s.str("kind") != "" {
+// closeBinding removes openUntil from the record of session s's
+// identifier, if s has one whose record says it is open and the record
+// still points at s. It runs before any write that moves the session out
+// of open: a session that is not open never has a record that says it
+// is. The record is named by s's owner and identifier, which never
+// change, so the caller's copy of s names it as well as a read would.
+func (st *Store) closeBinding(ctx context.Context, s *upload.Session) error {
+	if s.Identifier == "" || s.Kind != upload.Indexed {
 		return nil // no identifier, or one whose record never says open
 	}
-	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
-		Key:                       identKey(s.str("owner"), s.str("ident")),
+		Key:                       identKey(s.Owner, s.Identifier),
 		UpdateExpression:          aws.String("REMOVE openUntil"),
 		ConditionExpression:       aws.String("id = :id"),
-		ExpressionAttributeValues: item{":id": str(id)},
+		ExpressionAttributeValues: item{":id": str(s.ID)},
 	})
 	if err != nil && !isConflict(err) { // a record that points elsewhere, or none, is not this session's
 		return fmt.Errorf("close identifier record: %w", err)
@@ -332,15 +324,15 @@ func (st *Store) Touch(ctx context.Context, id string, expires, now time.Time) e
 	return nil
 }
 
-// BeginComplete takes the right to finish an upload, having first taken
+// BeginComplete takes the right to finish upload s, having first taken
 // back its identifier record's word that it is open.
-func (st *Store) BeginComplete(ctx context.Context, id, token string, until, now time.Time) error {
-	if err := st.closeBinding(ctx, id); err != nil {
+func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, token string, until, now time.Time) error {
+	if err := st.closeBinding(ctx, s); err != nil {
 		return fmt.Errorf("begin completion: %w", err)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
-		Key:                      sessionKey(id),
+		Key:                      sessionKey(s.ID),
 		UpdateExpression:         aws.String("SET #s = :completing, ctoken = :t, cuntil = :u, updatedAt = :now"),
 		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND (cuntil <= :now OR ctoken = :t))"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
@@ -371,19 +363,19 @@ func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
 	return wrap("finish completion", err)
 }
 
-// EndSession moves a session to aborted or expired, having first taken
+// EndSession moves session s to aborted or expired, having first taken
 // back its identifier record's word that it is open. An aborted session
 // becomes due for the sweep at once, so that its data is released even
 // if the request that aborted it dies.
-func (st *Store) EndSession(ctx context.Context, id string, from []upload.State, to upload.State, now time.Time) error {
-	if err := st.closeBinding(ctx, id); err != nil {
+func (st *Store) EndSession(ctx context.Context, s *upload.Session, from []upload.State, to upload.State, now time.Time) error {
+	if err := st.closeBinding(ctx, s); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
 	vals := item{":to": str(string(to)), ":now": millis(now)}
 	names := make([]string, len(from))
-	for i, s := range from {
+	for i, state := range from {
 		names[i] = ":f" + strconv.Itoa(i)
-		vals[names[i]] = str(string(s))
+		vals[names[i]] = str(string(state))
 	}
 	update := "SET #s = :to, updatedAt = :now"
 	if to == upload.StateAborted {
@@ -391,7 +383,7 @@ func (st *Store) EndSession(ctx context.Context, id string, from []upload.State,
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
-		Key:                       sessionKey(id),
+		Key:                       sessionKey(s.ID),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("#s IN (" + strings.Join(names, ", ") + ")"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},

@@ -47,7 +47,7 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 	}
 	now := e.opt.Now()
 	token := newID()
-	if err := e.sessions.BeginComplete(ctx, s.ID, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
+	if err := e.sessions.BeginComplete(ctx, s, token, now.Add(e.opt.ClaimTimeout), now); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return e.completedOrBusy(ctx, s)
 		}
@@ -217,7 +217,7 @@ func (e *Engine) verifyReadBack(ctx context.Context, s *Session) error {
 	if err := e.blobs.DeleteStaged(ctx, []string{s.Key}); err != nil {
 		return fmt.Errorf("discard %s after a checksum mismatch: %w", s.ID, err)
 	}
-	if err := e.sessions.EndSession(ctx, s.ID, []State{StateCompleting}, StateAborted, e.opt.Now().UTC()); err != nil {
+	if err := e.sessions.EndSession(ctx, s, []State{StateCompleting}, StateAborted, e.opt.Now().UTC()); err != nil {
 		return fmt.Errorf("end %s after a checksum mismatch: %w", s.ID, err)
 	}
 	if err := e.release(ctx, s); err != nil {
@@ -266,7 +266,7 @@ func (e *Engine) Abort(ctx context.Context, owner, id string) error {
 	case StateComplete, StateCompleting:
 		return refuse(CodeComplete, "upload %s is complete and can no longer be aborted", s.ID)
 	case StateOpen:
-		err := e.sessions.EndSession(ctx, s.ID, []State{StateOpen}, StateAborted, e.opt.Now().UTC())
+		err := e.sessions.EndSession(ctx, s, []State{StateOpen}, StateAborted, e.opt.Now().UTC())
 		if errors.Is(err, ErrConflict) {
 			return e.Abort(ctx, owner, id)
 		}
@@ -374,7 +374,7 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		if now.Before(s.ExpiresAt) || (s.State == StateCompleting && now.Before(s.CompleteUntil)) {
 			return false, nil
 		}
-		err := e.sessions.EndSession(ctx, id, []State{s.State}, StateExpired, now)
+		err := e.sessions.EndSession(ctx, s, []State{s.State}, StateExpired, now)
 		if errors.Is(err, ErrConflict) {
 			return false, nil // touched or ended by someone else meanwhile
 		}

@@ -100,16 +100,18 @@ type Sessions interface {
 	// seal is not there.
 	ClearSeal(ctx context.Context, id string, k int) error
 
-	// BeginComplete moves an open session (or one whose completion claim
+	// BeginComplete moves open session s (or one whose completion claim
 	// has lapsed) to completing under token; otherwise ErrConflict. Its
-	// binding stops saying it is open first.
-	BeginComplete(ctx context.Context, id, token string, until, now time.Time) error
+	// binding, which s's owner and identifier name, stops saying it is
+	// open first.
+	BeginComplete(ctx context.Context, s *Session, token string, until, now time.Time) error
 	// FinishComplete records the finished object, if token holds the claim.
 	FinishComplete(ctx context.Context, s *Session) error
-	// EndSession moves a session in one of states from to state to (aborted
-	// or expired), keeping it as a tombstone; ErrConflict if its state is
-	// no longer one of from. Its binding stops saying it is open first.
-	EndSession(ctx context.Context, id string, from []State, to State, now time.Time) error
+	// EndSession moves session s, if it is in one of states from, to state
+	// to (aborted or expired), keeping it as a tombstone; ErrConflict if
+	// its state is no longer one of from. Its binding, which s's owner and
+	// identifier name, stops saying it is open first.
+	EndSession(ctx context.Context, s *Session, from []State, to State, now time.Time) error
 	// Forget drops a finished or ended session from the sweep's index, lets
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
 	Forget(ctx context.Context, s *Session, ttl time.Time) error

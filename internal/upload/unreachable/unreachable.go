@@ -110,13 +110,13 @@ func (u *Stores) PutSealedPart(context.Context, string, int, []upload.ChunkRecor
 	return u.hit("PutSealedPart")
 }
 func (u *Stores) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
-func (u *Stores) BeginComplete(context.Context, string, string, time.Time, time.Time) error {
+func (u *Stores) BeginComplete(context.Context, *upload.Session, string, time.Time, time.Time) error {
 	return u.hit("BeginComplete")
 }
 func (u *Stores) FinishComplete(context.Context, *upload.Session) error {
 	return u.hit("FinishComplete")
 }
-func (u *Stores) EndSession(context.Context, string, []upload.State, upload.State, time.Time) error {
+func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, upload.State, time.Time) error {
 	return u.hit("EndSession")
 }
 func (u *Stores) Forget(context.Context, *upload.Session, time.Time) error { return u.hit("Forget") }
