@@ -139,3 +139,53 @@ func TestResumableBindingKeepsUp(t *testing.T) {
 		t.Fatalf("identifier records still open after completion: %d, %v", len(out.Items), err)
 	}
 }
+
+// identifierRecords reads every identifier record in the table.
+func (e *env) identifierRecords() []map[string]types.AttributeValue {
+	e.t.Helper()
+	out, err := e.db.Scan(context.Background(), &dynamodb.ScanInput{
+		TableName: &e.table, FilterExpression: aws.String("sk = :i"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberS{Value: "I"}},
+	})
+	if err != nil {
+		e.t.Fatalf("scan identifier records: %v", err)
+	}
+	return out.Items
+}
+
+// TestResumableBindingOfOldSession: a session written before sessions
+// said whether their identifier's record keeps a copy of them is taken
+// to have one if it is indexed and has an identifier, as every such
+// record then did; so ending it, as an abort or the sweep does with the
+// session it read, still takes back its record's word that it is open.
+func TestResumableBindingOfOldSession(t *testing.T) {
+	e := newEnv(t, nil)
+	f := resumableFile{data: randomBytes(6<<20+5, 34), name: "old.bin", chunkSize: 1 << 20}
+	f.identifier = strconv.Itoa(len(f.data)) + "-oldsession"
+	_, first := e.sendResumable(f, 1)
+	id, _ := first["id"].(string)
+	ctx := context.Background()
+	if _, err := e.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &e.table, UpdateExpression: aws.String("REMOVE live"),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "U#" + id}, "sk": &types.AttributeValueMemberS{Value: "S"},
+		},
+		ConditionExpression: aws.String("attribute_exists(live)"),
+	}); err != nil {
+		t.Fatalf("make session %s look old: %v", id, err)
+	}
+	if recs := e.identifierRecords(); len(recs) != 1 || recs[0]["openUntil"] == nil {
+		t.Fatalf("%d identifier records, want one that says the upload is open (openUntil)", len(recs))
+	}
+	store := dynamo.New(e.db, e.table)
+	s, err := store.GetSession(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EndSession(ctx, s, []upload.State{upload.StateOpen}, upload.StateAborted, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if recs := e.identifierRecords(); len(recs) != 1 || recs[0]["openUntil"] != nil {
+		t.Fatalf("%d identifier records after the upload ended, want one that no longer says it is open (openUntil)", len(recs))
+	}
+}

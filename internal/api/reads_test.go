@@ -355,3 +355,52 @@ func TestNativeEndingReads(t *testing.T) {
 	// records queries them once.
 	check("abort", 2, 1)
 }
+
+// TestMultipleUploadWrites uploads a file through MultipleUpload, in
+// order, with a pause that makes a chunk move the expiry, and counts the
+// writes. MultipleUpload finds its upload by reading the session (for
+// the count of chunks in), never from the identifier's record, so the
+// record carries the part plan and the upload id only: no copy of the
+// session to keep up. Keeping one used to cost a write when the
+// multipart upload started, one per expiry moved, and one at completion
+// (3 here). Resumable.js and Flow.js, which do read the copy, keep it
+// (binding_test.go).
+func TestMultipleUploadWrites(t *testing.T) {
+	ops := newOpCounter()
+	e := newEnvWith(t, envOptions{dynamo: ops.install})
+	f := newMUFile(randomBytes(6<<20+5, 26), "writes.bin", "writes-1", 1<<20) // 7 chunks, parts of 5 and 2
+	const parts = 2
+	ops.take()
+	var a muAnswer
+	for i := range f.count {
+		if i == 3 {
+			e.clock.Advance(2 * time.Hour) // past a 24th of the expiry: this chunk moves it
+		}
+		var st int
+		if st, a = e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d: %d %+v", i, st, a)
+		}
+	}
+	counts, _ := ops.take()
+	e.checkFinished(a, f.name, f.data)
+	t.Logf("%d chunks, %d parts: %v", f.count, parts, counts)
+	writes := counts["UpdateItem"] + counts["PutItem"] + counts["DeleteItem"] + counts["BatchWriteItem"] + counts["TransactWriteItems"]
+	// The session and its identifier's record (2); a write per chunk;
+	// per part, the writes that record it, count it and mark it counted
+	// (3); claiming and recording the multipart upload (2); moving the
+	// expiry (1); beginning and finishing the completion (2).
+	if want := 2 + f.count + 3*parts + 2 + 1 + 2; writes > want {
+		t.Errorf("%d chunks in %d parts cost %d writes, want at most %d", f.count, parts, writes, want)
+	}
+	recs := e.identifierRecords()
+	if len(recs) != 1 {
+		t.Fatalf("%d identifier records, want 1", len(recs))
+	}
+	for name := range recs[0] {
+		switch name {
+		case "pk", "sk", "id", "size", "chunkSize", "chunks", "cpp", "parts":
+		default:
+			t.Errorf("the identifier record has %s: a copy of the session nothing reads", name)
+		}
+	}
+}

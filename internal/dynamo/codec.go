@@ -27,6 +27,7 @@ func encodeSession(s *upload.Session) item {
 	it["cpp"] = num(int64(s.ChunksPerPart))
 	it["parts"] = num(int64(s.Parts))
 	it["auto"] = boolean(s.AutoComplete)
+	it["live"] = boolean(s.LiveBinding)
 	it["partsDone"] = num(int64(s.PartsDone))
 	it["createdAt"] = millis(s.CreatedAt)
 	it["updatedAt"] = millis(s.UpdatedAt)
@@ -42,6 +43,7 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		ID:           id,
 		Owner:        it.str("owner"),
 		Identifier:   it.str("ident"),
+		LiveBinding:  liveBinding(it),
 		Name:         it.str("name"),
 		ContentType:  it.str("ctype"),
 		Key:          it.str("key"),

@@ -8,14 +8,16 @@
 //	U#<id>, P#<part>       one S3 part: its staged chunks, then its ETag
 //	I#<owner>#<ident>, I   an owner's client identifier → upload id
 //
-// An identifier record of an indexed upload also carries what never
-// changes about the upload (its part plan, name, type, key) and, while
-// the upload is open, openUntil: its expiry as last copied there, which
-// never runs ahead of the session's. The chunk path takes the upload
-// from the record alone while openUntil is set and not yet past. Every
-// write that moves a session out of open (BeginComplete, EndSession)
-// first removes openUntil from its identifier's record, so a record that
-// has it was read while the session was open.
+// An identifier record of an indexed upload also carries its part plan,
+// which never changes. If the session says so (live), the record also
+// carries the rest of what never changes about the upload (name, type,
+// key), its multipart upload once started, and, while the upload is
+// open, openUntil: its expiry as last copied there, which never runs
+// ahead of the session's. The chunk path takes the upload from the
+// record alone while openUntil is set and not yet past. Every write that
+// moves a live session out of open (BeginComplete, EndSession) first
+// removes openUntil from its identifier's record, so a record that has
+// it was read while the session was open.
 //
 // Sessions that the sweep must look at carry a "sweep" attribute (one of a
 // few shards) and are found through the sparse index of that name, sorted
@@ -74,6 +76,17 @@ func sweepShard(id string) string {
 }
 
 func chunkAttr(index int) string { return "c" + strconv.Itoa(index) }
+
+// liveBinding reports whether the identifier record of session item s
+// keeps a copy of the session (upload.Session.LiveBinding). A session
+// written before sessions said so has one if it has an identifier and
+// is indexed.
+func liveBinding(s item) bool {
+	if v, ok := s["live"].(*types.AttributeValueMemberBOOL); ok {
+		return v.Value
+	}
+	return s.str("ident") != "" && s.str("kind") == ""
+}
 
 // isConflict reports whether err is a lost conditional write.
 func isConflict(err error) bool {
@@ -151,7 +164,7 @@ func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload
 	b.Plan.Parts = int(it.int("parts"))
 	if _, open := it["openUntil"]; open && b.Kind == upload.Indexed && b.Plan.Chunks > 0 {
 		b.Live = &upload.Session{
-			ID: b.ID, Owner: owner, Identifier: ident, Plan: b.Plan, State: upload.StateOpen,
+			ID: b.ID, Owner: owner, Identifier: ident, LiveBinding: true, Plan: b.Plan, State: upload.StateOpen,
 			Name: it.str("name"), ContentType: it.str("ctype"), Key: it.str("key"),
 			AutoComplete: it.bool("auto"), Verify: it.str("verify"), MultipartID: it.str("mpu"),
 			CreatedAt: it.time("createdAt"), ExpiresAt: it.time("openUntil"),
@@ -163,8 +176,9 @@ func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload
 // BindIdentifier points an identifier at session s, if it points nowhere
 // or still at replaces. The record carries the session's kind and part
 // plan, which never change, so that a chunk can be judged against the
-// upload before its session is read; for an open indexed session, also
-// the rest of what a chunk needs of it, and openUntil.
+// upload before its session is read; for an open indexed session with
+// LiveBinding set, also the rest of what a chunk needs of it, and
+// openUntil.
 func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces string, _ time.Time) error {
 	it := identKey(s.Owner, s.Identifier)
 	it["id"] = str(s.ID)
@@ -176,7 +190,7 @@ func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces
 		it["chunks"] = num(int64(s.Chunks))
 		it["cpp"] = num(int64(s.ChunksPerPart))
 		it["parts"] = num(int64(s.Parts))
-		if s.State == upload.StateOpen {
+		if s.State == upload.StateOpen && s.LiveBinding {
 			for name, v := range map[string]string{"name": s.Name, "ctype": s.ContentType, "key": s.Key, "verify": s.Verify, "mpu": s.MultipartID} {
 				if v != "" {
 					it[name] = str(v)
@@ -199,14 +213,14 @@ func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces
 }
 
 // closeBinding removes openUntil from the record of session s's
-// identifier, if s has one whose record says it is open and the record
-// still points at s. It runs before any write that moves the session out
+// identifier, if the record keeps a copy of s (LiveBinding) and still
+// points at s. It runs before any write that moves the session out
 // of open: a session that is not open never has a record that says it
 // is. The record is named by s's owner and identifier, which never
 // change, so the caller's copy of s names it as well as a read would.
 func (st *Store) closeBinding(ctx context.Context, s *upload.Session) error {
-	if s.Identifier == "" || s.Kind != upload.Indexed {
-		return nil // no identifier, or one whose record never says open
+	if !s.LiveBinding {
+		return nil // a record that never says open, or none
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
@@ -221,14 +235,14 @@ func (st *Store) closeBinding(ctx context.Context, s *upload.Session) error {
 	return nil
 }
 
-// copyToBinding applies update to the identifier record of indexed
-// session id, whose item s a write returned, under cond, if the session
-// has an identifier and its record still points at it. It is
+// copyToBinding applies update to the identifier record of session id,
+// whose item s a write returned, under cond, if the record keeps a copy
+// of the session (liveBinding) and still points at it. It is
 // best effort: a record that lags the session only makes chunks read the
 // session (an expiry copied late is an earlier one, a multipart id
 // missing is looked up).
 func (st *Store) copyToBinding(ctx context.Context, id string, s item, update, cond string, vals item) {
-	if s.str("ident") == "" || s.str("kind") != "" {
+	if !liveBinding(s) {
 		return
 	}
 	vals[":id"] = str(id)

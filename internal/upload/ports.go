@@ -130,10 +130,11 @@ type Binding struct {
 	Plan Plan
 	// Live, if not nil, is the indexed upload as its binding describes it
 	// while it is open: what never changes, its multipart upload if
-	// recorded there, and an expiry no later than the session's. A
-	// session's binding loses it before the session leaves the open state
-	// (Sessions.BeginComplete and EndSession see to it), so a binding read
-	// with Live was read while the upload was open.
+	// recorded there, and an expiry no later than the session's. Only the
+	// binding of a session with LiveBinding set has it, and loses it
+	// before the session leaves the open state (Sessions.BeginComplete
+	// and EndSession see to it), so a binding read with Live was read
+	// while the upload was open.
 	Live *Session
 }
 

@@ -34,6 +34,14 @@ type Session struct {
 	Verify       string // whole-file checksum to check at completion, "<alg>=<base64>"
 	Kind         Kind
 
+	// LiveBinding says that the identifier's record keeps, while the
+	// upload is open, what a chunk needs of it (Binding.Live), for
+	// requests that take the upload from there rather than read the
+	// session: those of the uploads Open finds. The stores keep that
+	// copy up with the session, and withdraw it before the session
+	// leaves the open state, only when this is set.
+	LiveBinding bool
+
 	// Sequential uploads only: bytes arrive at the current offset.
 	Stream
 

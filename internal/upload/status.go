@@ -213,6 +213,10 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 		if err != nil {
 			return nil, 0, err
 		}
+		// Open's requests take the upload from its binding while that
+		// says it is open (byBinding); OpenCounted's read the session
+		// for the count anyway, so their binding need not say.
+		s.LiveBinding = !counted
 		if err := e.sessions.CreateSession(ctx, s); err != nil {
 			return nil, 0, fmt.Errorf("create session: %w", err)
 		}
