@@ -195,7 +195,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 		var received int
 		var err error
 		if counted {
-			old, received, err = e.byIdentifierCounted(ctx, req.Owner, req.Identifier)
+			old, received, err = e.byIdentifier(ctx, req.Owner, req.Identifier, true)
 		} else {
 			old, err = e.byBinding(ctx, req.Owner, req.Identifier)
 		}
@@ -256,42 +256,27 @@ func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, e
 	return false, nil
 }
 
-func (e *Engine) byIdentifier(ctx context.Context, owner, identifier string) (*Session, error) {
-	s, _, err := e.resolve(ctx, owner, identifier, func(id string) (*Session, int, error) {
-		s, err := e.sessions.GetSession(ctx, id)
-		return s, 0, err
-	})
-	return s, err
+// byIdentifier follows the owner's identifier to its session (nil if it
+// points nowhere), as readBound reads it.
+func (e *Engine) byIdentifier(ctx context.Context, owner, identifier string, counted bool) (*Session, int, error) {
+	id, err := e.sessions.LookupIdentifier(ctx, owner, identifier)
+	if errors.Is(err, ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("look up identifier: %w", err)
+	}
+	return e.readBound(ctx, id, counted)
 }
 
-// byIdentifierCounted is byIdentifier that also counts the chunks the
-// upload holds, reading the session and its last parts in one request.
-func (e *Engine) byIdentifierCounted(ctx context.Context, owner, identifier string) (*Session, int, error) {
-	return e.resolve(ctx, owner, identifier, func(id string) (*Session, int, error) {
-		s, tail, err := e.sessions.ReadProgress(ctx, id, progressParts)
-		if err != nil {
-			return nil, 0, err
-		}
-		n, ok := tailCount(s, tail, progressParts)
-		if !ok {
-			parts, err := e.partTable(ctx, s)
-			if err != nil {
-				return nil, 0, err
-			}
-			n = s.Chunks - countRanges(missingRanges(s, parts))
-		}
-		return s, n, nil
-	})
-}
-
-// byBinding is byIdentifier for indexed uploads: while the identifier's
-// binding says the upload is open and not yet due to expire, the upload
-// is taken from the binding, and its session is not read. The binding
-// says so only while the session is open (it loses Live before the
-// session leaves that state), so this request has seen it open, as one
-// that read the session would have; the writes that follow judge the
-// rest as they would (a chunk of an assembled part is a duplicate,
-// completion takes its own claim).
+// byBinding is byIdentifier for the uploads Open finds: while the
+// identifier's binding says the upload is open and not yet due to
+// expire, the upload is taken from the binding, and its session is not
+// read. The binding says so only while the session is open (it loses
+// Live before the session leaves that state), so this request has seen
+// it open, as one that read the session would have; the writes that
+// follow judge the rest as they would (a chunk of an assembled part is a
+// duplicate, completion takes its own claim).
 func (e *Engine) byBinding(ctx context.Context, owner, identifier string) (*Session, error) {
 	b, err := e.sessions.LookupBinding(ctx, owner, identifier)
 	if errors.Is(err, ErrNotFound) {
@@ -303,10 +288,7 @@ func (e *Engine) byBinding(ctx context.Context, owner, identifier string) (*Sess
 	if s := e.live(b); s != nil {
 		return s, nil
 	}
-	s, _, err := e.readBound(ctx, b.ID, func(id string) (*Session, int, error) {
-		s, err := e.sessions.GetSession(ctx, id)
-		return s, 0, err
-	})
+	s, _, err := e.readBound(ctx, b.ID, false)
 	return s, err
 }
 
@@ -319,29 +301,37 @@ func (e *Engine) live(b Binding) *Session {
 	return b.Live // a fresh one on every lookup: nobody else holds it
 }
 
-// resolve follows the owner's identifier to its session, which read
-// returns with a count of its chunks if it keeps one.
-func (e *Engine) resolve(ctx context.Context, owner, identifier string, read func(id string) (*Session, int, error)) (*Session, int, error) {
-	id, err := e.sessions.LookupIdentifier(ctx, owner, identifier)
-	if errors.Is(err, ErrNotFound) {
-		return nil, 0, nil
+// readBound reads session id, which an identifier points at, and settles
+// its expiry. A session that is gone reads as aborted: the identifier is
+// free, but BindIdentifier is to replace exactly this pointer. With
+// counted, the session is read with its last part records, in one
+// request, and readBound also returns how many chunks the upload holds
+// (the part records are all read when those cannot tell).
+func (e *Engine) readBound(ctx context.Context, id string, counted bool) (*Session, int, error) {
+	var s *Session
+	var tail []*Part
+	var err error
+	if counted {
+		s, tail, err = e.sessions.ReadProgress(ctx, id, progressParts)
+	} else {
+		s, err = e.sessions.GetSession(ctx, id)
 	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("look up identifier: %w", err)
-	}
-	return e.readBound(ctx, id, read)
-}
-
-// readBound reads, with read, session id that an identifier points at.
-func (e *Engine) readBound(ctx context.Context, id string, read func(id string) (*Session, int, error)) (*Session, int, error) {
-	s, n, err := read(id)
 	if errors.Is(err, ErrNotFound) {
-		// The pointer outlived its session; treat it as free but let
-		// BindIdentifier replace exactly this pointer.
 		return &Session{ID: id, State: StateAborted}, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read session %s: %w", id, err)
+	}
+	n := 0
+	if counted {
+		var ok bool
+		if n, ok = tailCount(s, tail, progressParts); !ok {
+			parts, err := e.partTable(ctx, s)
+			if err != nil {
+				return nil, 0, err
+			}
+			n = s.Chunks - countRanges(missingRanges(s, parts))
+		}
 	}
 	e.settleExpiry(s)
 	return s, n, nil

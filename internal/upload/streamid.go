@@ -16,7 +16,7 @@ func (e *Engine) OpenStream(ctx context.Context, req NewStream, keep func(*Sessi
 		return nil, refuse(CodeInvalid, "an identifier is required to open an upload by it")
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		old, err := e.byIdentifier(ctx, req.Owner, req.Identifier)
+		old, _, err := e.byIdentifier(ctx, req.Owner, req.Identifier, false)
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +46,7 @@ func (e *Engine) OpenStream(ctx context.Context, req NewStream, keep func(*Sessi
 // points at, with its expiry settled, or nil if there is none. It writes
 // nothing, so a read-only function can answer "how far has it come?".
 func (e *Engine) LookupStream(ctx context.Context, owner, identifier string) (*Session, error) {
-	s, err := e.byIdentifier(ctx, owner, identifier)
+	s, _, err := e.byIdentifier(ctx, owner, identifier, false)
 	if err != nil || s == nil || s.Kind != Sequential {
 		return nil, err
 	}
