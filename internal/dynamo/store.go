@@ -142,9 +142,18 @@ func (st *Store) LookupIdentifier(ctx context.Context, owner, ident string) (str
 	return b.ID, err
 }
 
+// The attributes of a session's item that its identifier's record
+// copies, under the same names: the part plan of an indexed upload, and,
+// while a session with LiveBinding set is open, the rest of what a chunk
+// needs of it (with its expiry as openUntil).
+var (
+	planAttrs = []string{"size", "chunkSize", "chunks", "cpp", "parts"}
+	liveAttrs = []string{"name", "ctype", "key", "verify", "mpu", "auto", "createdAt"}
+)
+
 // LookupBinding reads an owner's identifier record: the upload id it
-// points at, the upload's kind and part plan, and, while the record says
-// the upload is open, the upload as the record describes it.
+// points at, the upload's part plan, and, while the record says the
+// upload is open, the upload as the record describes it.
 func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload.Binding, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.table, Key: identKey(owner, ident), ConsistentRead: aws.Bool(true),
@@ -156,49 +165,37 @@ func (st *Store) LookupBinding(ctx context.Context, owner, ident string) (upload
 		return upload.Binding{}, upload.ErrNotFound
 	}
 	it := item(out.Item)
-	b := upload.Binding{ID: it.str("id"), Kind: upload.Kind(it.str("kind"))}
-	b.Plan.Size = it.int("size")
-	b.Plan.ChunkSize = it.int("chunkSize")
-	b.Plan.Chunks = int(it.int("chunks"))
-	b.Plan.ChunksPerPart = int(it.int("cpp"))
-	b.Plan.Parts = int(it.int("parts"))
-	if _, open := it["openUntil"]; open && b.Kind == upload.Indexed && b.Plan.Chunks > 0 {
-		b.Live = &upload.Session{
-			ID: b.ID, Owner: owner, Identifier: ident, LiveBinding: true, Plan: b.Plan, State: upload.StateOpen,
-			Name: it.str("name"), ContentType: it.str("ctype"), Key: it.str("key"),
-			AutoComplete: it.bool("auto"), Verify: it.str("verify"), MultipartID: it.str("mpu"),
-			CreatedAt: it.time("createdAt"), ExpiresAt: it.time("openUntil"),
-		}
+	s := decodeSession(it.str("id"), it) // what the record copies of it
+	b := upload.Binding{ID: s.ID, Plan: s.Plan}
+	if _, open := it["openUntil"]; open && b.Plan.Chunks > 0 {
+		s.Owner, s.Identifier, s.LiveBinding = owner, ident, true
+		s.State, s.ExpiresAt = upload.StateOpen, it.time("openUntil")
+		b.Live = s
 	}
 	return b, nil
 }
 
 // BindIdentifier points an identifier at session s, if it points nowhere
-// or still at replaces. The record carries the session's kind and part
-// plan, which never change, so that a chunk can be judged against the
-// upload before its session is read; for an open indexed session with
+// or still at replaces. The record of an indexed session carries its
+// part plan, which never changes, so that a chunk can be judged against
+// the upload before its session is read; that of an open session with
 // LiveBinding set, also the rest of what a chunk needs of it, and
 // openUntil.
-func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces string, _ time.Time) error {
+func (st *Store) BindIdentifier(ctx context.Context, s *upload.Session, replaces string) error {
 	it := identKey(s.Owner, s.Identifier)
 	it["id"] = str(s.ID)
-	if s.Kind != upload.Indexed {
-		it["kind"] = str(string(s.Kind))
-	} else if s.Chunks > 0 && s.ChunksPerPart > 0 {
-		it["size"] = num(s.Size)
-		it["chunkSize"] = num(s.ChunkSize)
-		it["chunks"] = num(int64(s.Chunks))
-		it["cpp"] = num(int64(s.ChunksPerPart))
-		it["parts"] = num(int64(s.Parts))
+	if s.Kind == upload.Indexed && s.Chunks > 0 && s.ChunksPerPart > 0 {
+		sess := encodeSession(s)
+		for _, name := range planAttrs {
+			it[name] = sess[name]
+		}
 		if s.State == upload.StateOpen && s.LiveBinding {
-			for name, v := range map[string]string{"name": s.Name, "ctype": s.ContentType, "key": s.Key, "verify": s.Verify, "mpu": s.MultipartID} {
-				if v != "" {
-					it[name] = str(v)
+			for _, name := range liveAttrs {
+				if v, ok := sess[name]; ok {
+					it[name] = v
 				}
 			}
-			it["auto"] = boolean(s.AutoComplete)
-			it["createdAt"] = millis(s.CreatedAt)
-			it["openUntil"] = millis(s.ExpiresAt)
+			it["openUntil"] = sess["expiresAt"]
 		}
 	}
 	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}

@@ -28,13 +28,13 @@ type Sessions interface {
 	// LookupIdentifier returns the upload an owner's identifier points at.
 	LookupIdentifier(ctx context.Context, owner, identifier string) (string, error)
 	// LookupBinding returns what an owner's identifier points at: the
-	// upload's id, kind and part plan, and the upload itself while it is
-	// open (Binding.Live); ErrNotFound if it points nowhere.
+	// upload's id and part plan, and the upload itself while it is open
+	// (Binding.Live); ErrNotFound if it points nowhere.
 	LookupBinding(ctx context.Context, owner, identifier string) (Binding, error)
 	// BindIdentifier points the identifier of s's owner at s, with what
 	// a Binding carries of s, if it points nowhere (replaces == "") or
 	// still at replaces; otherwise ErrConflict.
-	BindIdentifier(ctx context.Context, s *Session, replaces string, expires time.Time) error
+	BindIdentifier(ctx context.Context, s *Session, replaces string) error
 
 	// ClaimMultipart takes the right to start the session's multipart
 	// upload until until, if none is recorded and nobody holds an unexpired
@@ -121,12 +121,12 @@ type Sessions interface {
 }
 
 // Binding is what an owner's identifier points at: the upload's id and,
-// since they never change, its kind and part plan, so that a request can
-// judge a chunk against the upload before it reads the session. A binding
-// written before bindings carried the plan has a zero Plan.
+// for an indexed upload, its part plan, which never changes, so that a
+// request can judge a chunk against the upload before it reads the
+// session. The binding of a sequential upload, and one written before
+// bindings carried the plan, has a zero Plan.
 type Binding struct {
 	ID   string
-	Kind Kind
 	Plan Plan
 	// Live, if not nil, is the indexed upload as its binding describes it
 	// while it is open: what never changes, its multipart upload if

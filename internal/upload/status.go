@@ -92,7 +92,7 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 	if err != nil {
 		return nil, fmt.Errorf("look up identifier: %w", err)
 	}
-	if b.Kind == Indexed && b.Plan.Chunks > 0 {
+	if b.Plan.Chunks > 0 { // an indexed upload's binding, with its plan
 		if b.Plan.Geometry != g || index < 0 || index >= g.Chunks {
 			return nil, nil
 		}
@@ -118,7 +118,7 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 	if !reusable(s, g) {
 		return nil, nil
 	}
-	if b.Kind == Indexed && b.Plan.Chunks > 0 {
+	if b.Plan.Chunks > 0 {
 		// The part holds the chunk; a reusable upload is open, completing
 		// or complete, each of which keeps it.
 		return s, nil
@@ -240,7 +240,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 // and a concurrent request may already have stored a chunk in it: the
 // sweep removes it if it was never used.
 func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, error) {
-	err := e.sessions.BindIdentifier(ctx, s, replaces, s.ExpiresAt.Add(e.opt.Retention))
+	err := e.sessions.BindIdentifier(ctx, s, replaces)
 	if err == nil {
 		return true, nil
 	}

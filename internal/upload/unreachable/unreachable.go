@@ -64,7 +64,7 @@ func (u *Stores) LookupBinding(_ context.Context, _, ident string) (upload.Bindi
 	return upload.Binding{}, u.hit("LookupBinding")
 }
 func (u *Stores) DeleteSession(context.Context, string) error { return u.hit("DeleteSession") }
-func (u *Stores) BindIdentifier(context.Context, *upload.Session, string, time.Time) error {
+func (u *Stores) BindIdentifier(context.Context, *upload.Session, string) error {
 	return u.hit("BindIdentifier")
 }
 func (u *Stores) ClaimMultipart(context.Context, string, string, time.Time, time.Time) error {
