@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,7 +16,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+
+	"chunkup/internal/api"
+	"chunkup/internal/upload"
 )
 
 // muFile is a file as a MultipleUpload client cuts it: count chunks, all
@@ -65,6 +76,13 @@ type muAnswer struct {
 	FileName       string `json:"fileName"`
 	FileSize       *int64 `json:"fileSize"`
 	Key            string `json:"key"`
+	CRC64          string `json:"crc64nvme"`
+}
+
+// String shows an answer as its JSON, pointed-to values and all.
+func (a muAnswer) String() string {
+	b, _ := json.Marshal(a)
+	return string(b)
 }
 
 var uuidShape = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -175,6 +193,224 @@ func TestMultipleUploadChunksOutOfOrder(t *testing.T) {
 		t.Fatalf("chunk sent after completion: %d %+v (completions %d), want the same file", st, again, e.blobs.completes.Load())
 	}
 	e.checkFinished(again, f.name, f.data)
+}
+
+// sameFile reports whether two whole-file answers name the same finished
+// file.
+func sameFile(a, b muAnswer) bool {
+	return a.done() && a.FileGUID == b.FileGUID && a.Key == b.Key && a.CRC64 == b.CRC64 && a.FileName == b.FileName &&
+		a.FileSize != nil && b.FileSize != nil && *a.FileSize == *b.FileSize
+}
+
+// muState is where the engine says the upload of a whole-file answer
+// stands.
+func (e *env) muState(a muAnswer) upload.State {
+	e.t.Helper()
+	s, err := e.svc.Engine.Get(context.Background(), api.Anonymous, strings.ReplaceAll(a.FileGUID, "-", ""))
+	if err != nil {
+		e.t.Fatalf("get upload %s: %v", a.FileGUID, err)
+	}
+	return s.State
+}
+
+// TestMultipleUploadChunkAfterFinish: chunks re-sent after the file was
+// finished (as a client does whose answer was lost) are answered with the
+// finished file, the same answer as the one that finished it, and change
+// nothing stored: not the object, not a record, and nothing is staged.
+// That holds for the chunk that finished the file, one of the first part
+// and one of the last, and for a re-send whose bytes differ.
+func TestMultipleUploadChunkAfterFinish(t *testing.T) {
+	e := newEnv(t, nil)
+	f := newMUFile(randomBytes(6<<20+300<<10, 88), "after.bin", "after-1", 1<<20)
+	var final muAnswer
+	for i := range f.count {
+		var st int
+		if st, final = e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d: %d %+v", i, st, final)
+		}
+	}
+	e.checkFinished(final, f.name, f.data)
+	before, staged, completes := e.storage(), e.blobs.putStaged.Load(), e.blobs.completes.Load()
+	changed := append([]byte(nil), f.chunk(1)...)
+	changed[0] ^= 0xff
+	resends := []struct {
+		name string
+		i    int
+		body []byte
+	}{
+		{"the last chunk", f.count - 1, f.chunk(f.count - 1)},
+		{"a chunk of the first part", 0, f.chunk(0)},
+		{"a chunk of the last part", f.count - 2, f.chunk(f.count - 2)},
+		{"a chunk with other bytes", 1, changed},
+	}
+	for _, r := range resends {
+		st, a := e.muSend("POST", f.headers(r.i), r.body)
+		if st != 200 || !sameFile(a, final) || a.ChunksReceived != nil {
+			t.Errorf("%s again: %d %+v, want the finished file's answer %+v", r.name, st, a, final)
+		}
+	}
+	e.unchanged("chunks re-sent after the file was finished", before, e.storage(), false)
+	if n, m := e.blobs.putStaged.Load()-staged, e.blobs.completes.Load()-completes; n != 0 || m != 0 {
+		t.Errorf("re-sent chunks staged %d chunks and completed %d times; want none", n, m)
+	}
+	if st := e.muState(final); st != upload.StateComplete {
+		t.Errorf("state %q, want %q", st, upload.StateComplete)
+	}
+	e.checkFinished(final, f.name, f.data)
+}
+
+// muPersist sends chunk i as the client does: again after a 503 (a fault
+// worth retrying), a few times, counting the retries in retried. The
+// local S3 server fails a few puts racing with a delete under the same
+// prefix (versitygw's POSIX backend removes the emptied directory), a
+// fault AWS does not have.
+func (e *env) muPersist(f muFile, i int, retried *atomic.Int64) (int, muAnswer) {
+	e.t.Helper()
+	st, a := e.muChunk(f, i)
+	for try := 0; st == http.StatusServiceUnavailable && try < 4; try++ {
+		retried.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		st, a = e.muChunk(f, i)
+	}
+	return st, a
+}
+
+// TestMultipleUploadDuplicateWhileFinishing runs the race of a retry
+// whose first answer was lost: the last chunk and a copy of an earlier
+// chunk sent at once, the copy started a little later each round so that
+// it lands before the last chunk is in, while its part is assembled,
+// while the file is being finished and after. The copy is answered
+// either with the count of chunks in before the last (it came first) or
+// with the finished file, never with a count of every chunk and no file
+// (which tells the client nothing of where the file is), and never with
+// an error but a 503, which the client retries; the last chunk is
+// answered with the file; the file is finished once, right, and
+// nothing is left staged.
+func TestMultipleUploadDuplicateWhileFinishing(t *testing.T) {
+	e := newEnv(t, nil)
+	const size, chunk = 6<<20 + 300<<10, 1 << 20 // 7 chunks, parts of 5 and 2
+	// How long the last chunk takes alone (assembling its part and
+	// finishing the file) is how far the copies' starts spread.
+	cal := newMUFile(randomBytes(size, 89), "calibrate.bin", "calibrate", chunk)
+	var span time.Duration
+	for i := range cal.count {
+		start := time.Now()
+		if st, a := e.muChunk(cal, i); st != 200 {
+			t.Fatalf("calibration chunk %d: %d %+v", i, st, a)
+		}
+		span = time.Since(start)
+	}
+	const rounds = 16
+	var counted, during, after int
+	var retried atomic.Int64
+	for r := range rounds {
+		f := newMUFile(randomBytes(size, uint64(100+r)), fmt.Sprintf("race %d.bin", r), fmt.Sprintf("race-%d", r), chunk)
+		last := f.count - 1
+		for i := range last {
+			if st, a := e.muChunk(f, i); st != 200 || a.ChunksReceived == nil || *a.ChunksReceived != i+1 {
+				t.Fatalf("round %d, chunk %d: %d %+v", r, i, st, a)
+			}
+		}
+		dup := []int{0, last - 1}[r%2] // of an assembled part, or of the last chunk's part
+		delay := span * time.Duration(r/2) / (rounds/2 - 1) * 5 / 4
+		completes := e.blobs.completes.Load()
+		var wg sync.WaitGroup
+		var lastSt, dupSt int
+		var lastA, dupA muAnswer
+		var lastEnd, dupStart time.Time
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			lastSt, lastA = e.muPersist(f, last, &retried)
+			lastEnd = time.Now()
+		}()
+		go func() {
+			defer wg.Done()
+			time.Sleep(delay)
+			dupStart = time.Now()
+			dupSt, dupA = e.muPersist(f, dup, &retried)
+		}()
+		wg.Wait()
+		if lastSt != 200 || !lastA.done() {
+			t.Fatalf("round %d: last chunk %d %+v, want the finished file", r, lastSt, lastA)
+		}
+		switch {
+		case dupSt == 200 && sameFile(dupA, lastA) && dupStart.Before(lastEnd):
+			during++
+		case dupSt == 200 && sameFile(dupA, lastA):
+			after++
+		case dupSt == 200 && !dupA.done() && dupA.Success != nil && *dupA.Success && dupA.ChunksReceived != nil && *dupA.ChunksReceived == last:
+			counted++
+		default:
+			t.Fatalf("round %d: copy of chunk %d sent %v after the last: %d %+v; want %d chunks received or the file %+v",
+				r, dup, delay, dupSt, dupA, last, lastA)
+		}
+		e.checkFinished(lastA, f.name, f.data)
+		if n := e.blobs.completes.Load() - completes; n != 1 {
+			t.Fatalf("round %d: %d completions, want 1", r, n)
+		}
+		if st := e.muState(lastA); st != upload.StateComplete {
+			t.Fatalf("round %d: state %q, want %q", r, st, upload.StateComplete)
+		}
+		if left := e.stagedKeys(); len(left) != 0 {
+			t.Fatalf("round %d: staged chunks left: %v", r, left)
+		}
+	}
+	if n := e.multipartUploads(); n != 0 {
+		t.Errorf("%d multipart uploads left open", n)
+	}
+	t.Logf("last chunk alone took %v; copies answered: %d with a count, %d with the file while the last chunk was in flight, %d after; %d 503s retried",
+		span, counted, during, after, retried.Load())
+	if during == 0 {
+		t.Error("no copy was answered with the file while the last chunk's request was at work: the race was not run")
+	}
+}
+
+// failBeginComplete makes the engine's DynamoDB client fail the next write
+// that starts finishing an upload, once armed, without it taking effect.
+type failBeginComplete struct{ armed atomic.Bool }
+
+func (f *failBeginComplete) install(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		fail := middleware.InitializeMiddlewareFunc("FailBeginComplete", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if u, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok && strings.Contains(aws.ToString(u.UpdateExpression), "= :completing") &&
+				f.armed.CompareAndSwap(true, false) {
+				return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("begin completion failed")
+			}
+			return next.HandleInitialize(ctx, in)
+		})
+		return st.Initialize.Add(fail, middleware.After)
+	})
+}
+
+// TestMultipleUploadFinishFailed: the request that brought the last chunk
+// stored it but could not finish the file (DynamoDB failed), so its
+// answer is a 503. Every chunk is in and nobody else will finish the
+// file: the client's retry of the chunk does, and is answered with it.
+func TestMultipleUploadFinishFailed(t *testing.T) {
+	fail := &failBeginComplete{}
+	e := newEnvWith(t, envOptions{dynamo: fail.install})
+	f := newMUFile(randomBytes(6<<20+300<<10, 91), "retry.bin", "retry-1", 1<<20)
+	for i := range f.count - 1 {
+		if st, a := e.muChunk(f, i); st != 200 {
+			t.Fatalf("chunk %d: %d %v", i, st, a)
+		}
+	}
+	fail.armed.Store(true)
+	if st, a := e.muChunk(f, f.count-1); st != http.StatusServiceUnavailable || a.done() {
+		t.Fatalf("last chunk with the completion failing: %d %v, want 503", st, a)
+	}
+	if fail.armed.Load() {
+		t.Fatal("the last chunk never tried to finish the file")
+	}
+	st, a := e.muChunk(f, f.count-1)
+	if st != 200 || !a.done() {
+		t.Fatalf("last chunk again: %d %v, want the finished file", st, a)
+	}
+	e.checkFinished(a, f.name, f.data)
+	if n := e.blobs.completes.Load(); n != 1 {
+		t.Fatalf("%d completions, want 1", n)
+	}
 }
 
 // TestMultipleUploadLastChunkLarger: a client that lets the last chunk

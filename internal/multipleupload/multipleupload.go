@@ -7,10 +7,12 @@
 package multipleupload
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"chunkup/internal/upload"
 )
@@ -90,7 +92,8 @@ func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.State == upload.StateComplete {
-		// This chunk finished the file, or it came after the file was.
+		// This chunk finished the file, or it came while the file was
+		// being finished or after.
 		writeJSON(w, http.StatusOK, fileAnswer(s))
 		return
 	}
@@ -103,7 +106,8 @@ func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
 // and this one if it was new. The count comes with the read that finds
 // the upload rather than from reading every part record again (which
 // grows with the file on every chunk); chunks that other requests add
-// meanwhile are counted by the next answer.
+// meanwhile are counted by the next answer. Once every chunk is in, the
+// answer is the finished file's (see awaitFile), never a count.
 func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.Session, int, error) {
 	g, err := hd.geometry(int64(len(data)))
 	if err != nil {
@@ -117,16 +121,69 @@ func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.
 		return nil, 0, err
 	}
 	res, err := h.engine.AddChunk(r.Context(), s, hd.index, data)
-	if upload.CodeOf(err) == upload.CodeComplete {
-		return s, s.Chunks, nil // a chunk again after the file was finished: it is here
-	}
-	if err != nil {
+	switch {
+	case upload.CodeOf(err) == upload.CodeComplete:
+		// The upload was being finished or was finished when it was
+		// read: every chunk is in, this one again. Nothing was stored.
+		res, held = upload.ChunkResult{Session: s}, s.Chunks
+	case err != nil:
 		return nil, 0, err
-	}
-	if res.Stored {
+	case res.Stored:
 		held++
 	}
-	return res.Session, min(held, s.Chunks), nil
+	if held < s.Chunks || res.Session.State == upload.StateComplete {
+		return res.Session, held, nil
+	}
+	return h.awaitFile(r.Context(), s)
+}
+
+// finishWait bounds how long a chunk waits for another request to finish
+// its file. With the engine's wait for a part being assembled
+// (upload.Options.DuplicateWait, 20 s by default) before it, the answer
+// still comes before API Gateway's 30 s.
+const finishWait = 5 * time.Second
+
+// awaitFile answers a chunk of an upload that has every chunk but was not
+// finished when the chunk was stored: another request is finishing it
+// (most often the one that brought the last chunk, still at work), or
+// the request that should have finished it failed. A client sends a chunk
+// again when its answer was lost, and the lost answer may have been the
+// one that finished the file, so the client learns where the file is only
+// from this answer: it must be the finished file's, not a count of every
+// chunk. So the request finishes the file itself (the engine lets one
+// request do it; a finished upload answers as it is), or waits for the
+// request that is finishing it, at most finishWait, then answers busy
+// for the client to retry.
+func (h *Handler) awaitFile(ctx context.Context, s *upload.Session) (*upload.Session, int, error) {
+	stop := time.Now().Add(finishWait)
+	for {
+		fin, err := h.engine.Complete(ctx, s.Owner, s.ID)
+		if err == nil {
+			return fin, fin.Chunks, nil
+		}
+		e, _ := upload.AsError(err)
+		if e != nil && e.Code == upload.CodeIncomplete {
+			// The count was wrong after all: answer the engine's.
+			return s, s.Chunks - chunksIn(e.Missing), nil
+		}
+		if e == nil || e.Code != upload.CodeBusy || time.Now().After(stop) {
+			return nil, 0, fmt.Errorf("finish %s once every chunk is in: %w", s.ID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("wait for %s to be finished: %w", s.ID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// chunksIn counts the chunks in ranges.
+func chunksIn(rs []upload.Range) int {
+	n := 0
+	for _, r := range rs {
+		n += r.Last - r.First + 1
+	}
+	return n
 }
 
 // fileAnswer is the answer for a finished file. Besides the fields
