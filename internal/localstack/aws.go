@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -22,12 +23,30 @@ import (
 // AWSConfig returns an SDK configuration for the stack: its region and
 // static credentials, nothing read from the environment or ~/.aws. Each
 // client still needs its endpoint (see NewDynamoClient and NewS3Client).
+// Its clients also retry a race of versitygw's (see folderRace).
 func (s *Stack) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:      s.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		Retryer: func() aws.Retryer {
+			return retry.AddWithErrorCodes(retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxBackoff = localBackoff
+			}), folderRace)
+		},
 	}
 }
+
+// localBackoff is the wait before each retry: local servers answer at
+// once, and the SDK's backoff (up to seconds, for AWS) would only slow
+// the tests and the local service down.
+const localBackoff = 50 * time.Millisecond
+
+// folderRace is versitygw's answer to a put whose folder a delete removed
+// as it emptied it, between the put making the folder and linking its
+// file there (the POSIX backend keeps key prefixes as folders). The put
+// changed nothing and may be sent again. S3 has no folders and no such
+// answer, so on AWS the SDK's own retry rules stand unchanged.
+const folderRace = "ExistingObjectIsDirectory"
 
 // NewDynamoClient returns a DynamoDB client for the stack's dynalite.
 func (s *Stack) NewDynamoClient(optFns ...func(*dynamodb.Options)) *dynamodb.Client {

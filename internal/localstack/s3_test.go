@@ -10,9 +10,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc64"
 	"io"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -367,4 +370,50 @@ func TestVersityGWRules(t *testing.T) {
 			t.Errorf("signed streamed put: err = %v, want the SDK's own refusal", err)
 		}
 	})
+}
+
+// TestVersityGWPutWhileFolderEmptied runs the race the engine runs on
+// every part: a staged chunk is put under an upload's staging prefix
+// while the chunks of the part before are deleted from it. versitygw's
+// POSIX backend removes a folder that a delete leaves empty, and a put
+// that made the folder just before then fails to link its file into it,
+// answering 409 ExistingObjectIsDirectory (AWS has no folders and no such
+// race). The stack's clients retry that answer; no put may fail.
+func TestVersityGWPutWhileFolderEmptied(t *testing.T) {
+	ctx := ctxFor(t)
+	stack, _, bucket := stacktest.Provisioned(t)
+	c := stack.NewS3Client()
+	body := randomBytes(t, 64<<10)
+	const rounds = 300
+	var failed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range rounds {
+		dir := fmt.Sprintf("staging/race-%d/", i%4)
+		old := dir + "old"
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &old, Body: bytes.NewReader(body)}); err != nil {
+			t.Fatalf("round %d: put %s: %v", i, old, err)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &old}); err != nil {
+				t.Errorf("round %d: delete: %v", i, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("%snew-%d", dir, i)
+			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+				failed.Add(1)
+				t.Logf("round %d: put %s: %v", i, key, err)
+			}
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+				t.Errorf("round %d: delete %s: %v", i, key, err)
+			}
+		}()
+		wg.Wait()
+	}
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d puts failed while a delete emptied their folder", n, rounds)
+	}
 }
