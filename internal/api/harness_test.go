@@ -181,8 +181,8 @@ type countingBlobs struct {
 	bytesRead, bytesWritten           atomic.Int64
 	// failParts makes that many next part uploads fail, as a dropped
 	// connection to S3 would; failCreates the same for starting multipart
-	// uploads.
-	failParts, failCreates atomic.Int64
+	// uploads, and failCompletes for completing them.
+	failParts, failCreates, failCompletes atomic.Int64
 }
 
 type countingReader struct {
@@ -235,6 +235,10 @@ func (b *countingBlobs) AbortAllMultipart(ctx context.Context, key string) error
 }
 
 func (b *countingBlobs) CompleteMultipart(ctx context.Context, key, mpu string, parts []upload.CompletedPart, crc uint64) (upload.Object, error) {
+	if b.failCompletes.Add(-1) >= 0 {
+		return upload.Object{}, errors.New("injected fault: connection reset")
+	}
+	b.failCompletes.Add(1)
 	b.completes.Add(1)
 	return b.Blobs.CompleteMultipart(ctx, key, mpu, parts, crc)
 }

@@ -34,7 +34,19 @@ func (e *Engine) PutChunk(ctx context.Context, owner, id string, index int, data
 // the chunk completes its part, this request assembles the part; when that
 // part is the upload's last and the upload finishes by itself, this
 // request finishes it.
+//
+// A chunk of an upload that finishes by itself and has every part counted
+// (new, sent again, or come while the upload is being finished) is
+// answered with the finished upload, or refused as busy (CodeBusy) if
+// another request is finishing it and has not done so within
+// Options.DuplicateWait: never as stored while the upload is unfinished.
+// The client has no completion request to make, so the request that
+// should have finished the upload may have failed and left it to this
+// chunk, its client's retry.
 func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byte) (ChunkResult, error) {
+	if s.AutoComplete && s.State == StateCompleting {
+		return e.autoFinish(ctx, s, false, time.Now().Add(e.opt.DuplicateWait))
+	}
 	if err := e.checkChunk(s, index, data); err != nil {
 		return ChunkResult{Session: s}, err
 	}
@@ -73,7 +85,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 	if err != nil {
 		return ChunkResult{}, err
 	}
-	return e.afterPart(ctx, s, done, true)
+	return e.afterPart(ctx, s, done, true, time.Now().Add(e.opt.DuplicateWait))
 }
 
 // recordChunk records a staged chunk in its part, stamping the part with
@@ -137,11 +149,14 @@ func stateAllowsChunks(s *Session) error {
 
 // afterDuplicate answers a chunk that was already recorded, and finishes
 // work a crashed request left: a part whose chunks are all in but whose
-// assembler died, or an assembled part that was never counted. While
-// another request is assembling the chunk's part it waits for that (a
-// client must not take a chunk for done before its part is safe), and
-// answers busy if the part is still not done when it must stop. p, if
-// not nil, is the part as the request has just read it.
+// assembler died, an assembled part that was never counted, or an upload
+// that finishes by itself and was not finished once its last part was
+// counted. While another request is assembling the chunk's part it waits
+// for that (a client must not take a chunk for done before its part is
+// safe), and answers busy if the part is still not done when it must
+// stop; for an upload that finishes by itself, it also waits for the part
+// to be counted. p, if not nil, is the part as the request has just read
+// it.
 func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int, p *Part) (ChunkResult, error) {
 	first, end := s.PartChunks(k)
 	stop := time.Now().Add(e.opt.DuplicateWait)
@@ -162,17 +177,21 @@ func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int, p *Part)
 				return ChunkResult{}, err
 			}
 			if done >= 0 {
-				return e.afterPart(ctx, s, done, false)
+				return e.afterPart(ctx, s, done, false, stop)
 			}
 		case p.Assembled() && !p.Counted && now.Sub(p.FinishedAt) > e.opt.ClaimTimeout:
 			done, err := e.sessions.CountPart(ctx, s.ID, k)
 			if err != nil {
 				return ChunkResult{}, fmt.Errorf("count part %d of %s: %w", k, s.ID, err)
 			}
-			return e.afterPart(ctx, s, done, false)
-		case p.Assembled():
+			return e.afterPart(ctx, s, done, false, stop)
+		case p.Assembled() && p.Counted && s.AutoComplete:
+			return e.afterCounted(ctx, s, stop)
+		case p.Assembled() && !s.AutoComplete:
 			return ChunkResult{Stored: false, Session: s}, nil
 		}
+		// The part is being assembled, or (for an upload that finishes
+		// by itself) counted, by another request.
 		if time.Now().After(stop) {
 			return ChunkResult{}, refuse(CodeBusy, "part %d of upload %s is being assembled; retry shortly", k+1, s.ID)
 		}
@@ -185,23 +204,70 @@ func (e *Engine) afterDuplicate(ctx context.Context, s *Session, k int, p *Part)
 }
 
 // afterPart finishes an upload that finishes by itself once its last part
-// has been counted.
-func (e *Engine) afterPart(ctx context.Context, s *Session, done int, stored bool) (ChunkResult, error) {
-	res := ChunkResult{Stored: stored, Session: s}
+// has been counted (done is the count), as autoFinish does.
+func (e *Engine) afterPart(ctx context.Context, s *Session, done int, stored bool, stop time.Time) (ChunkResult, error) {
 	if done < s.Parts || !s.AutoComplete {
-		return res, nil
+		return ChunkResult{Stored: stored, Session: s}, nil
 	}
-	fin, err := e.finish(ctx, s)
+	return e.autoFinish(ctx, s, stored, stop)
+}
+
+// afterCounted answers a chunk sent again, of an upload that finishes by
+// itself, whose part is assembled and counted. If every part is counted,
+// the upload is to be finished before the chunk is answered: the request
+// that counted the last part may have failed to finish it, and this chunk
+// may be its client's retry. The request's copy of the session may not
+// say how many parts are counted (one taken from the identifier's record
+// does not), so the session is read: on this path only, which a client
+// takes when it sends a chunk twice.
+func (e *Engine) afterCounted(ctx context.Context, s *Session, stop time.Time) (ChunkResult, error) {
+	fresh, err := e.sessions.GetSession(ctx, s.ID)
 	if err != nil {
-		if c := CodeOf(err); c == CodeBusy || c == CodeIncomplete {
-			// Another request is finishing it, or a miscount: not this chunk's fault.
-			e.log(ctx, s).Info("auto-complete deferred", "reason", err.Error())
-			return res, nil
-		}
-		return ChunkResult{}, err
+		return ChunkResult{}, fmt.Errorf("read session %s: %w", s.ID, err)
 	}
-	res.Session = fin
-	return res, nil
+	if fresh.State == StateOpen && fresh.PartsDone < fresh.Parts {
+		return ChunkResult{Stored: false, Session: s}, nil
+	}
+	return e.autoFinish(ctx, fresh, false, stop)
+}
+
+// autoFinish answers a chunk of an upload that finishes by itself and has
+// every part counted, s as the request last read it, with the finished
+// upload, whoever finishes it. The request finishes the upload unless
+// another holds the claim to; then it waits for that one (reading the
+// session every 100 ms, which costs no read of the part records), takes
+// the completion over if the claim lapses, and answers busy if the upload
+// is still not finished at stop. A count that ran ahead of the parts
+// (after a crash) finds a chunk missing: the chunk is answered as the
+// upload stands, and the one that brings the missing chunk finishes it.
+func (e *Engine) autoFinish(ctx context.Context, s *Session, stored bool, stop time.Time) (ChunkResult, error) {
+	for {
+		fin, err := e.finish(ctx, s)
+		if err == nil {
+			return ChunkResult{Stored: stored, Session: fin}, nil
+		}
+		switch CodeOf(err) {
+		case CodeIncomplete:
+			e.log(ctx, s).Info("auto-complete deferred", "reason", err.Error())
+			return ChunkResult{Stored: stored, Session: s}, nil
+		case CodeBusy:
+		default:
+			return ChunkResult{}, err
+		}
+		if time.Now().After(stop) {
+			return ChunkResult{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return ChunkResult{}, fmt.Errorf("wait for %s to be finished: %w", s.ID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		fresh, err := e.sessions.GetSession(ctx, s.ID)
+		if err != nil {
+			return ChunkResult{}, fmt.Errorf("read session %s: %w", s.ID, err)
+		}
+		s = fresh
+	}
 }
 
 // keepAlive moves the expiry forward after a chunk, writing at most once

@@ -327,12 +327,17 @@ func (e *Engine) abortStrays(ctx context.Context, s *Session) error {
 type SweepStats struct {
 	Expired  int // open uploads found past their expiry and ended
 	Released int // ended uploads whose data was deleted
+	// Finished counts uploads that finish by themselves found past their
+	// expiry with every chunk in, and finished rather than expired.
+	Finished int
 	Errors   int
 }
 
 // Sweep ends open uploads past their expiry and deletes what they stored,
 // in batches of batch, until there are none left or the deadline is near.
-// Two sweeps at once are safe: each step is conditional or idempotent.
+// An upload that finishes by itself and has every chunk in is finished
+// instead (see sweepFinish). Two sweeps at once are safe: each step is
+// conditional or idempotent.
 func (e *Engine) Sweep(ctx context.Context, batch int) (SweepStats, error) {
 	var st SweepStats
 	for {
@@ -374,6 +379,9 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		if now.Before(s.ExpiresAt) || (s.State == StateCompleting && now.Before(s.CompleteUntil)) {
 			return false, nil
 		}
+		if ok, expire, err := e.sweepFinish(ctx, s, now, st); !expire {
+			return ok, err
+		}
 		err := e.sessions.EndSession(ctx, s, []State{s.State}, StateExpired, now)
 		if errors.Is(err, ErrConflict) {
 			return false, nil // touched or ended by someone else meanwhile
@@ -396,4 +404,36 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 	}
 	st.Released++
 	return true, nil
+}
+
+// sweepFinish finishes, rather than expires, an upload past its expiry
+// that finishes by itself and has every part counted: open, its last
+// chunk's request having failed to finish it, or completing under a claim
+// that lapsed. Its client sent the whole file and has no completion
+// request to make; it may have given up on its last chunk's error
+// (Flow.js does at the first by default), or been told by a release
+// before this one that the file was done. Finishing costs what any
+// completion does, at most one part's data. It reports whether the upload
+// was finished (ok) and whether it is to be expired after all: when it is
+// not such an upload, when finishing is refused (a chunk missing after
+// all, a checksum that does not match), and when finishing fails in a way
+// that may pass once it is a further expiry period overdue (before that,
+// it is left for a later sweep). One that another request is finishing
+// is left alone.
+func (e *Engine) sweepFinish(ctx context.Context, s *Session, now time.Time, st *SweepStats) (ok, expire bool, err error) {
+	if !s.AutoComplete || (s.State == StateOpen && s.PartsDone < s.Parts) {
+		return false, true, nil
+	}
+	_, err = e.finish(ctx, s)
+	switch {
+	case err == nil:
+		st.Finished++
+		return true, false, nil
+	case CodeOf(err) == CodeBusy:
+		return false, false, nil
+	case CodeOf(err) == CodeInternal && now.Before(s.ExpiresAt.Add(e.opt.Expiry)):
+		return false, false, fmt.Errorf("finish %s: %w", s.ID, err)
+	}
+	e.log(ctx, s).Warn("expire an upload with every chunk in that could not be finished", "err", err)
+	return false, true, nil
 }
