@@ -10,6 +10,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -35,6 +36,7 @@ type autoFile struct {
 	identifier string // as the engine knows it (Flow.js's is scoped)
 	chunks     int
 	send       func(n int) (int, map[string]any)
+	test       func(n int) int // the testChunks GET's status
 }
 
 // autoDialects are the clients whose uploads finish by themselves and
@@ -51,11 +53,13 @@ func (e *env) autoFile(dialect, name string, size int, seed uint64) autoFile {
 	case "resumable":
 		f := resumableFile{data: data, name: name, identifier: ident, chunkSize: 1 << 20}
 		return autoFile{data: data, identifier: ident, chunks: f.chunks(),
-			send: func(n int) (int, map[string]any) { return e.sendResumable(f, n) }}
+			send: func(n int) (int, map[string]any) { return e.sendResumable(f, n) },
+			test: func(n int) int { return e.testResumable(f, n) }}
 	case "flow":
 		f := flowFile{data: data, name: name, fileType: "application/octet-stream", identifier: ident, chunkSize: 1 << 20}
 		return autoFile{data: data, identifier: "flow:" + ident, chunks: f.chunks(),
-			send: func(n int) (int, map[string]any) { return e.flowPost(f, n) }}
+			send: func(n int) (int, map[string]any) { return e.flowPost(f, n) },
+			test: func(n int) int { return e.flowTest(f.params(n)) }}
 	}
 	e.t.Fatalf("no dialect %q", dialect)
 	return autoFile{}
@@ -295,6 +299,74 @@ func TestAutoFinishDuplicateWhileFinishing(t *testing.T) {
 		span, before, during, after, retried.Load(), both)
 	if during == 0 || both == 0 {
 		t.Error("no copy was answered with the file while the last chunk's request was at work, or none tried to finish the file at the same time: the race was not run")
+	}
+}
+
+// failUpdate makes the engine's DynamoDB client fail the next update
+// whose expression contains expr, once armed, without it taking effect.
+type failUpdate struct {
+	expr  string
+	armed atomic.Bool
+}
+
+func (f *failUpdate) install(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		fail := middleware.InitializeMiddlewareFunc("FailUpdate", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if u, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok && strings.Contains(aws.ToString(u.UpdateExpression), f.expr) &&
+				f.armed.CompareAndSwap(true, false) {
+				return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("injected fault: update failed")
+			}
+			return next.HandleInitialize(ctx, in)
+		})
+		return st.Initialize.Add(fail, middleware.After)
+	})
+}
+
+// TestAutoFinishLastChunkTestedMissing: the last chunk's request failed
+// to finish the file, and the client gave the file up (Flow.js does at
+// its first 503 by default); the page retries it, so the client tests
+// every chunk again and sends only those it is told to. Every chunk is
+// stored, but if every one tested as here, the client would take the file
+// for done and send nothing, and nothing would finish it. The last chunk
+// tests as missing, whether the failure came before the identifier's
+// record stopped saying the upload is open or after; sent again, it
+// finishes the file, and then tests as here.
+func TestAutoFinishLastChunkTestedMissing(t *testing.T) {
+	for _, dialect := range autoDialects {
+		for _, c := range []struct{ name, expr string }{
+			{"record still open", "REMOVE openUntil"}, // closing the identifier's record fails
+			{"record closed", "= :completing"},        // the write on the session after it fails
+		} {
+			t.Run(dialect+"/"+c.name, func(t *testing.T) {
+				fail := &failUpdate{expr: c.expr}
+				e := newEnvWith(t, envOptions{dynamo: fail.install})
+				f := e.autoFile(dialect, "tested.bin", 6<<20+300<<10, 68)
+				e.sendAllBut(f)
+				fail.armed.Store(true)
+				if st, out := f.send(f.chunks); st != http.StatusServiceUnavailable {
+					t.Fatalf("last chunk with the completion failing: %d %v, want 503", st, out)
+				}
+				if fail.armed.Load() {
+					t.Fatal("the last chunk never tried to finish the file")
+				}
+				for n := 1; n < f.chunks; n++ {
+					if st := f.test(n); st != 200 {
+						t.Fatalf("test chunk %d: %d, want 200", n, st)
+					}
+				}
+				if st := f.test(f.chunks); st != http.StatusNoContent {
+					t.Fatalf("test of the last chunk, every chunk in and the file unfinished: %d, want 204", st)
+				}
+				st, out := f.send(f.chunks)
+				e.checkAutoDone("the last chunk again", st, out, f.data)
+				if st := f.test(f.chunks); st != 200 {
+					t.Fatalf("test of the last chunk of the finished file: %d, want 200", st)
+				}
+				if c := e.blobs.completes.Load(); c != 1 {
+					t.Fatalf("%d completions, want 1", c)
+				}
+			})
+		}
 	}
 }
 

@@ -421,7 +421,7 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 // it is left for a later sweep). One that another request is finishing
 // is left alone.
 func (e *Engine) sweepFinish(ctx context.Context, s *Session, now time.Time, st *SweepStats) (ok, expire bool, err error) {
-	if !s.AutoComplete || (s.State == StateOpen && s.PartsDone < s.Parts) {
+	if !unfinished(s) {
 		return false, true, nil
 	}
 	_, err = e.finish(ctx, s)

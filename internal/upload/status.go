@@ -84,6 +84,13 @@ func partHolds(pl Plan, p *Part, index int, now time.Time) bool {
 // session only when the chunk is there and the binding does not say the
 // upload is open, to tell that it still lives. (Answering "send it" is
 // always safe: a chunk sent again is stored once.) It writes nothing.
+//
+// The last chunk of an upload that finishes by itself is to be sent
+// while the upload has every part counted but is not finished (see
+// unfinished): a client told that every chunk is here takes the file for
+// done and sends nothing, and the last chunk sent again finishes it (see
+// AddChunk). Where the binding says the upload is open, telling costs a
+// read of the session, in a test of that one chunk once it is stored.
 func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geometry, index int) (*Session, error) {
 	b, err := e.sessions.LookupBinding(ctx, owner, identifier)
 	if errors.Is(err, ErrNotFound) {
@@ -103,7 +110,7 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		if !partHolds(b.Plan, p, index, e.opt.Now()) {
 			return nil, nil
 		}
-		if s := e.live(b); s != nil {
+		if s := e.live(b); s != nil && !(s.AutoComplete && index == s.Chunks-1) {
 			return s, nil // the binding says the upload is open
 		}
 	}
@@ -115,7 +122,7 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		return nil, fmt.Errorf("read session %s: %w", b.ID, err)
 	}
 	e.settleExpiry(s)
-	if !reusable(s, g) {
+	if !reusable(s, g) || (index == s.Chunks-1 && unfinished(s)) {
 		return nil, nil
 	}
 	if b.Plan.Chunks > 0 {
@@ -128,6 +135,16 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		return nil, err
 	}
 	return s, nil
+}
+
+// unfinished reports whether s finishes by itself and has every part
+// counted, but is not finished: the request that should have finished it
+// failed, or another is finishing it now.
+func unfinished(s *Session) bool {
+	if !s.AutoComplete {
+		return false
+	}
+	return s.State == StateCompleting || (s.State == StateOpen && s.PartsDone >= s.Parts)
 }
 
 func missingRanges(s *Session, parts []*Part) []Range {
