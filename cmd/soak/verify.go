@@ -215,6 +215,7 @@ func (e *env) sweep(ctx context.Context, rep *Report) error {
 	run := func() {
 		st, err := e.engine.Sweep(ctx, 100)
 		rep.SweepAtEnd.Expired += st.Expired
+		rep.SweepAtEnd.Finished += st.Finished
 		rep.SweepAtEnd.Released += st.Released
 		rep.SweepAtEnd.Errors += st.Errors
 		if err != nil {
