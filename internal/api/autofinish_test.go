@@ -154,13 +154,11 @@ func TestAutoFinishAfterBeginFailed(t *testing.T) {
 	}
 }
 
-// TestAutoFinishAfterCompleteFailed: the request that brought the last
-// chunk began finishing the file (the upload is completing under its
-// claim) and S3 failed the CompleteMultipartUpload, so it answered 503.
-// While its claim is live, a re-sent chunk waits and is answered 503
-// (nobody is finishing the file in its place), never 200 with the file
-// unfinished; once the claim lapses, the re-sent chunk takes the
-// completion over and is answered with the finished file.
+// TestAutoFinishAfterCompleteFailed: S3 fails the completion after the
+// request that brought the last chunk took the claim to finish the file.
+// The request gives the claim up as it fails, so the client's re-send
+// takes the completion over at once and is answered with the finished
+// file, rather than 503 until the claim lapses.
 func TestAutoFinishAfterCompleteFailed(t *testing.T) {
 	for _, dialect := range autoDialects {
 		t.Run(dialect, func(t *testing.T) {
@@ -175,31 +173,73 @@ func TestAutoFinishAfterCompleteFailed(t *testing.T) {
 				t.Fatal("the last chunk never tried to complete the multipart upload")
 			}
 			s := e.sessionOf(f.identifier)
-			if s.State != upload.StateCompleting || !s.CompleteUntil.After(e.clock.Now()) {
-				t.Fatalf("after the failure: state %q, claim until %v; want completing under a live claim", s.State, s.CompleteUntil)
+			if s.State != upload.StateCompleting || s.CompleteUntil.After(e.clock.Now()) {
+				t.Fatalf("after the failure: state %q, claim until %v; want completing with the claim given up", s.State, s.CompleteUntil)
+			}
+			st, out := f.send(f.chunks)
+			e.checkAutoDone("the last chunk again at once", st, out, f.data)
+			e.checkCleanFinish()
+		})
+	}
+}
+
+// TestAutoFinishUnderLiveClaim: while another request holds the claim to
+// finish the file, a re-sent chunk waits for it and is answered 503
+// (nobody finishes the file in its place), never 200 with the file
+// unfinished; once that request gives the claim up without finishing, the
+// re-sent chunk takes the completion over.
+func TestAutoFinishUnderLiveClaim(t *testing.T) {
+	for _, dialect := range autoDialects {
+		t.Run(dialect, func(t *testing.T) {
+			e := newEnv(t, func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond })
+			f := e.autoFile(dialect, "claimed.bin", 6<<20+300<<10, 63)
+			e.sendAllBut(f)
+			// The last chunk's part is assembled and counted, but its
+			// request "dies" before finishing: another takes the claim.
+			e.blobs.failCompletes.Store(1)
+			if st, out := f.send(f.chunks); st != http.StatusServiceUnavailable {
+				t.Fatalf("last chunk with S3 failing the completion: %d %v, want 503", st, out)
+			}
+			store := dynamo.New(e.db, e.table)
+			s := e.sessionOf(f.identifier)
+			now := e.clock.Now()
+			if err := store.BeginComplete(context.Background(), s, "other-request", now.Add(45*time.Second), now); err != nil {
+				t.Fatalf("take the completion claim: %v", err)
 			}
 			for _, n := range []int{f.chunks, 1} {
 				st, out := f.send(n)
 				if st != http.StatusServiceUnavailable || out["error"] != string(upload.CodeBusy) {
-					t.Fatalf("chunk %d again under the failed request's live claim: %d %v, want 503 %s", n, st, out, upload.CodeBusy)
+					t.Fatalf("chunk %d again under another request's live claim: %d %v, want 503 %s", n, st, out, upload.CodeBusy)
 				}
 			}
 			if c := e.blobs.completes.Load(); c != 0 {
 				t.Fatalf("%d completions under another request's live claim", c)
 			}
-			e.clock.Advance(46 * time.Second)
+			if err := store.ReleaseComplete(context.Background(), s.ID, "someone-else"); !errors.Is(err, upload.ErrConflict) {
+				t.Fatalf("release of a claim the token does not hold: %v, want ErrConflict", err)
+			}
+			if err := store.ReleaseComplete(context.Background(), s.ID, "other-request"); err != nil {
+				t.Fatalf("release the claim: %v", err)
+			}
 			st, out := f.send(f.chunks)
-			e.checkAutoDone("the last chunk again after the claim lapsed", st, out, f.data)
-			if c := e.blobs.completes.Load(); c != 1 {
-				t.Fatalf("%d completions, want 1", c)
-			}
-			if n := e.multipartUploads(); n != 0 {
-				t.Fatalf("%d multipart uploads left open", n)
-			}
-			if left := e.stagedKeys(); len(left) != 0 {
-				t.Fatalf("staged chunks left: %v", left)
-			}
+			e.checkAutoDone("the last chunk again after the claim was given up", st, out, f.data)
+			e.checkCleanFinish()
 		})
+	}
+}
+
+// checkCleanFinish checks that the file was completed once and left no
+// multipart upload or staged chunk behind.
+func (e *env) checkCleanFinish() {
+	e.t.Helper()
+	if c := e.blobs.completes.Load(); c != 1 {
+		e.t.Fatalf("%d completions, want 1", c)
+	}
+	if n := e.multipartUploads(); n != 0 {
+		e.t.Fatalf("%d multipart uploads left open", n)
+	}
+	if left := e.stagedKeys(); len(left) != 0 {
+		e.t.Fatalf("staged chunks left: %v", left)
 	}
 }
 
@@ -475,4 +515,30 @@ func TestSweepRetriesFailedAutoFinish(t *testing.T) {
 	if n := e.multipartUploads(); n != 0 {
 		t.Fatalf("%d multipart uploads left open", n)
 	}
+}
+
+// TestNativeCompleteRetriedAtOnce: S3 fails the completion of a native
+// upload once; the failing request gives its claim up, so the client's
+// retry of the completion, sent at once, finishes the file rather than
+// being told the upload is busy until the claim lapses.
+func TestNativeCompleteRetriedAtOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	const chunk = 1 << 20
+	data := randomBytes(6<<20+77, 64)
+	up := e.createNative("retried.bin", int64(len(data)), chunk)
+	for n := range up.Chunks {
+		if st, out := e.putNative(up.ID, n, chunkOf(data, chunk, n)); st != http.StatusOK {
+			t.Fatalf("chunk %d: %d %v", n, st, out)
+		}
+	}
+	e.blobs.failCompletes.Store(1)
+	var failed map[string]any
+	if st := e.call("POST", "/v1/uploads/"+up.ID+"/complete", nil, &failed); st < 500 {
+		t.Fatalf("complete with S3 failing: %d %v, want a 5xx", st, failed)
+	}
+	if e.blobs.failCompletes.Load() != 0 {
+		t.Fatal("the completion never reached S3")
+	}
+	e.completeNative(up.ID, data)
+	e.checkCleanFinish()
 }

@@ -374,6 +374,23 @@ func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
 	return wrap("finish completion", err)
 }
 
+// ReleaseComplete ends the completion claim token holds by moving its
+// lapse to the epoch; the session stays completing, for the next request
+// (BeginComplete) or the sweep to take over at once.
+func (st *Store) ReleaseComplete(ctx context.Context, id, token string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      sessionKey(id),
+		UpdateExpression:         aws.String("SET cuntil = :zero"),
+		ConditionExpression:      aws.String("ctoken = :t AND #s = :completing"),
+		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		ExpressionAttributeValues: item{
+			":zero": num(0), ":t": str(token), ":completing": str(string(upload.StateCompleting)),
+		},
+	})
+	return wrap("release completion claim", err)
+}
+
 // EndSession moves session s to aborted or expired, having first taken
 // back its identifier record's word that it is open. An aborted session
 // becomes due for the sweep at once, so that its data is released even

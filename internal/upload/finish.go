@@ -51,8 +51,34 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 		if errors.Is(err, ErrConflict) {
 			return e.completedOrBusy(ctx, s)
 		}
+		// The write may have taken effect with its answer lost.
+		e.releaseComplete(ctx, s, token)
 		return nil, fmt.Errorf("begin completion of %s: %w", s.ID, err)
 	}
+	fin, err := e.completeClaimed(ctx, s, parts, token)
+	if err != nil {
+		e.releaseComplete(ctx, s, token)
+		return nil, err
+	}
+	return fin, nil
+}
+
+// releaseComplete gives up token's claim to finish s after a failure, so
+// that the client's retry (or the sweep) takes the completion over at
+// once rather than after the claim lapses. A completion that ended the
+// upload (a checksum that did not match) or took effect after all no
+// longer holds a claim to give up; if the release fails, the lapse still
+// frees the claim.
+func (e *Engine) releaseComplete(ctx context.Context, s *Session, token string) {
+	err := e.sessions.ReleaseComplete(context.WithoutCancel(ctx), s.ID, token)
+	if err != nil && !errors.Is(err, ErrConflict) {
+		e.log(ctx, s).Warn("release completion claim", "err", err)
+	}
+}
+
+// completeClaimed does the completion work once token holds the claim to
+// finish s, whose parts are all assembled.
+func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part, token string) (*Session, error) {
 	obj, err := e.join(ctx, s, parts)
 	if err != nil {
 		return nil, err

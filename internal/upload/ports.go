@@ -107,6 +107,11 @@ type Sessions interface {
 	BeginComplete(ctx context.Context, s *Session, token string, until, now time.Time) error
 	// FinishComplete records the finished object, if token holds the claim.
 	FinishComplete(ctx context.Context, s *Session) error
+	// ReleaseComplete lets the completion claim that token holds lapse
+	// at once, after a failed completion, so that the next request
+	// takes the completion over without waiting out the claim; the
+	// session stays completing. ErrConflict if token does not hold it.
+	ReleaseComplete(ctx context.Context, id, token string) error
 	// EndSession moves session s, if it is in one of states from, to state
 	// to (aborted or expired), keeping it as a tombstone; ErrConflict if
 	// its state is no longer one of from. Its binding, which s's owner and

@@ -116,6 +116,9 @@ func (u *Stores) BeginComplete(context.Context, *upload.Session, string, time.Ti
 func (u *Stores) FinishComplete(context.Context, *upload.Session) error {
 	return u.hit("FinishComplete")
 }
+func (u *Stores) ReleaseComplete(context.Context, string, string) error {
+	return u.hit("ReleaseComplete")
+}
 func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, upload.State, time.Time) error {
 	return u.hit("EndSession")
 }
