@@ -28,8 +28,12 @@ type Config struct {
 	S3Endpoint       string
 	Limits           upload.Limits
 	Expiry           time.Duration
-	AllowedOrigins   []string
-	LogLevel         slog.Level
+	// LifetimeDays is how many days after an upload's start its S3 data
+	// may be removed by the bucket's lifecycle rules; the upload must be
+	// finished before then (upload.LifetimeOf).
+	LifetimeDays   int
+	AllowedOrigins []string
+	LogLevel       slog.Level
 }
 
 // FromEnv reads the configuration, using getenv (os.Getenv in production).
@@ -42,6 +46,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		S3Endpoint:       getenv("S3_ENDPOINT"),
 		Limits:           def.Limits,
 		Expiry:           def.Expiry,
+		LifetimeDays:     3,
 	}
 	if c.Table == "" || c.Bucket == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
@@ -67,6 +72,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Expiry = time.Duration(hours) * time.Hour
+	days, err := intVar(getenv, "UPLOAD_LIFETIME_DAYS", int64(c.LifetimeDays))
+	if err != nil {
+		return Config{}, err
+	}
+	c.LifetimeDays = int(days)
 	for _, t := range strings.Split(getenv("ALLOWED_CONTENT_TYPES"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.Limits.AllowedTypes = append(c.Limits.AllowedTypes, t)
@@ -136,6 +146,7 @@ func (c Config) EngineOptions(log *slog.Logger) upload.Options {
 	opt := upload.DefaultOptions()
 	opt.Limits = c.Limits
 	opt.Expiry = c.Expiry
+	opt.MaxLifetime = upload.LifetimeOf(c.LifetimeDays)
 	opt.Logger = log
 	return opt
 }

@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"chunkup/internal/upload"
 )
 
 // loadProject loads the repository's template.yaml and returns it with the
@@ -321,6 +324,25 @@ func TestProjectBucket(t *testing.T) {
 	}
 	if stagingDays == nil {
 		t.Error("no enabled lifecycle rule expires the staging/ prefix")
+	}
+	// The rules' days are the upload lifetime the functions enforce: an
+	// upload kept open longer would lose its data to them.
+	const lifetime = "UploadLifetimeDays"
+	if !refersTo(abortDays, lifetime) || !refersTo(stagingDays, lifetime) {
+		t.Errorf("lifecycle days %v and %v, want both a Ref to %s", abortDays, stagingDays, lifetime)
+	}
+	for _, f := range tmpl.Functions {
+		if !refersTo(f.Environment["UPLOAD_LIFETIME_DAYS"], lifetime) {
+			t.Errorf("%s: UPLOAD_LIFETIME_DAYS is %v, want a Ref to %s", f.LogicalID, f.Environment["UPLOAD_LIFETIME_DAYS"], lifetime)
+		}
+	}
+	p, ok := tmpl.Parameters[lifetime]
+	if !ok {
+		t.Fatalf("no %s parameter", lifetime)
+	}
+	days, err := strconv.Atoi(fmt.Sprint(p.Default))
+	if err != nil || upload.LifetimeOf(days) != upload.DefaultOptions().MaxLifetime {
+		t.Errorf("%s defaults to %v: the engine's default lifetime %v is not that less an hour", lifetime, p.Default, upload.DefaultOptions().MaxLifetime)
 	}
 }
 

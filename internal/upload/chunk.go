@@ -116,7 +116,7 @@ func (e *Engine) recordChunk(ctx context.Context, s *Session, k int, c ChunkReco
 }
 
 func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
-	if err := stateAllowsChunks(s); err != nil {
+	if err := e.stateAllowsChunks(s); err != nil {
 		return err
 	}
 	if index < 0 || index >= s.Chunks {
@@ -134,11 +134,16 @@ func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
 	return nil
 }
 
-func stateAllowsChunks(s *Session) error {
+func (e *Engine) stateAllowsChunks(s *Session) error {
 	switch s.State {
 	case StateOpen:
 		return nil
 	case StateExpired:
+		if end := e.lifetimeEnd(s); !s.ExpiresAt.Before(end) {
+			return overLimit(CodeExpired, int64(e.opt.MaxLifetime/time.Second),
+				"upload %s expired at %s, the end of its lifetime: an upload must be finished within %s of its start (limit in seconds)",
+				s.ID, end.Format(time.RFC3339), e.opt.MaxLifetime)
+		}
 		return refuse(CodeExpired, "upload %s expired at %s", s.ID, s.ExpiresAt.Format(time.RFC3339))
 	case StateAborted:
 		return refuse(CodeAborted, "upload %s was aborted", s.ID)
@@ -271,10 +276,14 @@ func (e *Engine) autoFinish(ctx context.Context, s *Session, stored bool, stop t
 }
 
 // keepAlive moves the expiry forward after a chunk, writing at most once
-// per twenty-fourth of the expiry period rather than on every chunk.
+// per twenty-fourth of the expiry period rather than on every chunk, and
+// never past the end of the upload's lifetime.
 func (e *Engine) keepAlive(ctx context.Context, s *Session) {
 	now := e.opt.Now().UTC()
 	next := now.Add(e.opt.Expiry)
+	if end := e.lifetimeEnd(s); next.After(end) {
+		next = end
+	}
 	if next.Sub(s.ExpiresAt) < e.opt.Expiry/24 {
 		return
 	}

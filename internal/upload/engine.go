@@ -31,6 +31,11 @@ type Options struct {
 	Limits
 	// Expiry is how long an open upload lives after its last chunk.
 	Expiry time.Duration
+	// MaxLifetime is how long an upload may stay open from its start,
+	// however busy: the bucket's lifecycle rules abort multipart uploads
+	// and delete staged chunks some days after they were made, whatever
+	// the session says, so an upload must be finished before then.
+	MaxLifetime time.Duration
 	// ClaimTimeout is how long a request may hold the right to assemble a
 	// part or finish an upload before another may take it over. It must
 	// outlast the longest request (API Gateway stops waiting at 30 s).
@@ -53,6 +58,15 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules
+// act days after a multipart upload starts or a staged chunk is written:
+// an hour less, so that the completion of an upload begun just before
+// the end has the S3 data it needs. S3 acts at the first midnight (UTC)
+// after the days have passed, never sooner.
+func LifetimeOf(days int) time.Duration {
+	return time.Duration(days)*24*time.Hour - time.Hour
+}
+
 // DefaultOptions are the limits and timings chunkup runs with unless
 // configured otherwise.
 func DefaultOptions() Options {
@@ -64,6 +78,7 @@ func DefaultOptions() Options {
 			MaxNameLength: 255,
 		},
 		Expiry:          24 * time.Hour,
+		MaxLifetime:     LifetimeOf(3),
 		ClaimTimeout:    45 * time.Second,
 		DuplicateWait:   20 * time.Second,
 		MaxBufferedPart: 16 << 20,
@@ -89,6 +104,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	orDefault(&opt.MaxChunks, def.MaxChunks)
 	orDefault(&opt.MaxNameLength, def.MaxNameLength)
 	orDefault(&opt.Expiry, def.Expiry)
+	orDefault(&opt.MaxLifetime, def.MaxLifetime)
 	orDefault(&opt.ClaimTimeout, def.ClaimTimeout)
 	orDefault(&opt.DuplicateWait, def.DuplicateWait)
 	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
@@ -177,7 +193,7 @@ func (e *Engine) newSession(req NewUpload) (*Session, error) {
 		State:        StateOpen,
 		CreatedAt:    now,
 		UpdatedAt:    now,
-		ExpiresAt:    now.Add(e.opt.Expiry),
+		ExpiresAt:    now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 		AutoComplete: req.AutoComplete,
 	}, nil
 }
@@ -297,3 +313,6 @@ func (e *Engine) log(ctx context.Context, s *Session) *slog.Logger {
 // RequestIDKey is the context key under which handlers put the request id,
 // so the engine's logs name it.
 type RequestIDKey struct{}
+
+// lifetimeEnd is when upload s must be finished by (Options.MaxLifetime).
+func (e *Engine) lifetimeEnd(s *Session) time.Time { return s.CreatedAt.Add(e.opt.MaxLifetime) }

@@ -36,7 +36,7 @@ func (e *Engine) finish(ctx context.Context, s *Session) (*Session, error) {
 		}
 	case StateOpen:
 	default:
-		return nil, stateAllowsChunks(s)
+		return nil, e.stateAllowsChunks(s)
 	}
 	parts, err := e.readyParts(ctx, s)
 	if err != nil {
@@ -266,7 +266,7 @@ func (e *Engine) completedOrBusy(ctx context.Context, s *Session) (*Session, err
 	if fresh.State == StateCompleting {
 		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
 	}
-	return nil, stateAllowsChunks(fresh)
+	return nil, e.stateAllowsChunks(fresh)
 }
 
 // dropLeftovers deletes staged chunks that duplicate requests or crashes
@@ -443,9 +443,10 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 // was finished (ok) and whether it is to be expired after all: when it is
 // not such an upload, when finishing is refused (a chunk missing after
 // all, a checksum that does not match), and when finishing fails in a way
-// that may pass once it is a further expiry period overdue (before that,
-// it is left for a later sweep). One that another request is finishing
-// is left alone.
+// that may pass once it is a further expiry period overdue or at the end
+// of its lifetime, when S3 is about to drop its data (before that, it is
+// left for a later sweep). One that another request is finishing is left
+// alone.
 func (e *Engine) sweepFinish(ctx context.Context, s *Session, now time.Time, st *SweepStats) (ok, expire bool, err error) {
 	if !unfinished(s) {
 		return false, true, nil
@@ -457,7 +458,7 @@ func (e *Engine) sweepFinish(ctx context.Context, s *Session, now time.Time, st 
 		return true, false, nil
 	case CodeOf(err) == CodeBusy:
 		return false, false, nil
-	case CodeOf(err) == CodeInternal && now.Before(s.ExpiresAt.Add(e.opt.Expiry)):
+	case CodeOf(err) == CodeInternal && now.Before(s.ExpiresAt.Add(e.opt.Expiry)) && now.Before(e.lifetimeEnd(s)):
 		return false, false, fmt.Errorf("finish %s: %w", s.ID, err)
 	}
 	e.log(ctx, s).Warn("expire an upload with every chunk in that could not be finished", "err", err)

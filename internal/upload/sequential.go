@@ -81,7 +81,7 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	id := newID()
 	s := &Session{
 		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
-		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(e.opt.Expiry),
+		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 	}
 	s.Size = req.Size
 	s.PartSize = max(int64(MinPartSize), ceilDiv(req.Size, MaxParts))
@@ -101,7 +101,7 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	if s.Kind != Sequential {
 		return nil, refuse(CodeInvalid, "upload %s takes chunks by number, not by offset", s.ID)
 	}
-	if err := stateAllowsChunks(s); err != nil {
+	if err := e.stateAllowsChunks(s); err != nil {
 		return nil, err
 	}
 	if s.Seal != nil {
@@ -200,7 +200,7 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 			return nil
 		}
 		e.settleExpiry(fresh)
-		if serr := stateAllowsChunks(fresh); serr != nil {
+		if serr := e.stateAllowsChunks(fresh); serr != nil {
 			return serr
 		}
 		return &Error{Code: CodeOffset, Offset: fresh.Offset,
@@ -372,7 +372,7 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 		s.fillDigests()
 		return e.finish(ctx, s)
 	}
-	if err := stateAllowsChunks(s); err != nil {
+	if err := e.stateAllowsChunks(s); err != nil {
 		return nil, err
 	}
 	if s.Offset != s.Size {
