@@ -154,6 +154,21 @@ func TestAutoFinishAfterBeginFailed(t *testing.T) {
 	}
 }
 
+// failLastChunkCompletion sends every chunk of f, the last with S3
+// failing the completion of its multipart upload once: the last chunk is
+// answered 503.
+func (e *env) failLastChunkCompletion(f autoFile) {
+	e.t.Helper()
+	e.sendAllBut(f)
+	e.blobs.failCompletes.Store(1)
+	if st, out := f.send(f.chunks); st != http.StatusServiceUnavailable {
+		e.t.Fatalf("last chunk with S3 failing the completion: %d %v, want 503", st, out)
+	}
+	if e.blobs.failCompletes.Load() != 0 {
+		e.t.Fatal("the last chunk never tried to complete the multipart upload")
+	}
+}
+
 // TestAutoFinishAfterCompleteFailed: S3 fails the completion after the
 // request that brought the last chunk took the claim to finish the file.
 // The request gives the claim up as it fails, so the client's re-send
@@ -164,14 +179,7 @@ func TestAutoFinishAfterCompleteFailed(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			e := newEnv(t, func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond })
 			f := e.autoFile(dialect, "complete.bin", 6<<20+300<<10, 62)
-			e.sendAllBut(f)
-			e.blobs.failCompletes.Store(1)
-			if st, out := f.send(f.chunks); st != http.StatusServiceUnavailable {
-				t.Fatalf("last chunk with S3 failing the completion: %d %v, want 503", st, out)
-			}
-			if e.blobs.failCompletes.Load() != 0 {
-				t.Fatal("the last chunk never tried to complete the multipart upload")
-			}
+			e.failLastChunkCompletion(f)
 			s := e.sessionOf(f.identifier)
 			if s.State != upload.StateCompleting || s.CompleteUntil.After(e.clock.Now()) {
 				t.Fatalf("after the failure: state %q, claim until %v; want completing with the claim given up", s.State, s.CompleteUntil)
@@ -193,13 +201,9 @@ func TestAutoFinishUnderLiveClaim(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			e := newEnv(t, func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond })
 			f := e.autoFile(dialect, "claimed.bin", 6<<20+300<<10, 63)
-			e.sendAllBut(f)
 			// The last chunk's part is assembled and counted, but its
 			// request "dies" before finishing: another takes the claim.
-			e.blobs.failCompletes.Store(1)
-			if st, out := f.send(f.chunks); st != http.StatusServiceUnavailable {
-				t.Fatalf("last chunk with S3 failing the completion: %d %v, want 503", st, out)
-			}
+			e.failLastChunkCompletion(f)
 			store := dynamo.New(e.db, e.table)
 			s := e.sessionOf(f.identifier)
 			now := e.clock.Now()
