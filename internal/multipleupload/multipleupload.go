@@ -123,8 +123,9 @@ func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.
 	res, err := h.engine.AddChunk(r.Context(), s, hd.index, data)
 	switch {
 	case upload.CodeOf(err) == upload.CodeComplete:
-		// The upload was being finished or was finished when it was
-		// read: every chunk is in, this one again. Nothing was stored.
+		// The upload was finished when it was read (one being finished
+		// is waited for by the engine): every chunk is in, this one
+		// again. Nothing was stored.
 		res, held = upload.ChunkResult{Session: s}, s.Chunks
 	case err != nil:
 		return nil, 0, err
