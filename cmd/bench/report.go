@@ -369,9 +369,9 @@ func (r *Report) Table() ([]row, []Check) {
 		rows = append(rows, row{"heap", name,
 			fmt.Sprintf("peak %s (median %s)", sizeName(int64(h.PeakMax)), sizeName(int64(h.PeakMedian))),
 			fmt.Sprintf("%s of 3×chunk + 32 MiB (%s)", pct(float64(h.PeakMax)/float64(limit)), sizeName(limit)),
-			fmt.Sprintf("allocated %s = %.1f× the chunk per chunk request (max %s); event %s; peak in %s; %d chunk requests, median %s, of which decoding the event %s; other requests peak %s (%s)",
+			fmt.Sprintf("allocated %s = %.1f× the chunk per chunk request (max %s); event %s; peak in %s; %d chunk requests, median %s, of which decoding the event %s; %s",
 				sizeName(int64(h.AllocMed)), float64(h.AllocMed)/float64(h.Chunk), sizeName(int64(h.AllocMax)), sizeName(h.Payload), h.PeakRoute,
-				h.Requests, secs(h.Seconds), secs(h.Decode), sizeName(int64(h.OtherPeak)), h.OtherRoute)})
+				h.Requests, secs(h.Seconds), secs(h.Decode), otherRequests(h))})
 		checks = append(checks, Check{fmt.Sprintf("%s, %s chunks: peak heap per chunk request < 3× chunk + 32 MiB", h.Dialect, sizeName(h.Chunk)),
 			int64(h.PeakMax) < limit, fmt.Sprintf("%s < %s", sizeName(int64(h.PeakMax)), sizeName(limit))})
 	}
@@ -481,3 +481,13 @@ Notes (how each figure is measured):
 - Local timings are not AWS timings: this machine's disk, loopback and two cores are shared by the client,
   the gateway, the handlers, versitygw and dynalite. The ratios and counts are what carries over.
 `
+
+// otherRequests says how much heap the dialect's requests other than
+// chunks took at most, or that the client sent none (MultipleUpload and
+// jQuery-File-Upload send chunks only).
+func otherRequests(h HeapRow) string {
+	if h.OtherRoute == "" {
+		return "no other requests"
+	}
+	return fmt.Sprintf("other requests peak %s (%s)", sizeName(int64(h.OtherPeak)), h.OtherRoute)
+}
