@@ -37,9 +37,9 @@ type Report struct {
 	Orphans struct {
 		Staged, Multipart, InIndex, NoTTL, Parts, Identifiers []string
 	}
-	// Unclaimed counts finished objects that no client knows of: an
+	// Unclaimed lists finished objects that no client knows of: an
 	// upload done again after the answer that finished it was lost.
-	Unclaimed int
+	Unclaimed []string
 
 	S3, DynamoDB faultproxy.Stats
 }
@@ -128,7 +128,10 @@ func (r *Report) Print(w io.Writer) {
 	o := r.Orphans
 	row(w, "orphaned", "%d (staged objects %d, open multipart uploads %d, sessions in the sweep index %d, sessions without TTL %d, part records %d, identifier records %d)",
 		r.Orphaned(), len(o.Staged), len(o.Multipart), len(o.InIndex), len(o.NoTTL), len(o.Parts), len(o.Identifiers))
-	row(w, "unclaimed objects", "%d (finished files no client knows of: sent again after the answer that finished them was lost)", r.Unclaimed)
+	row(w, "unclaimed objects", "%d (finished files no client knows of: sent again after the answer that finished them was lost)", len(r.Unclaimed))
+	for _, k := range r.Unclaimed {
+		row(w, "", "%s", k)
+	}
 
 	for _, l := range r.Lost {
 		fmt.Fprintf(w, "\nLOST %s %q: %s\n", l.Dialect, l.File, l.Reason)

@@ -322,7 +322,7 @@ func (e *env) orphans(ctx context.Context, files []*file, rep *Report) error {
 	}
 	for _, k := range objects {
 		if !known[k] {
-			rep.Unclaimed++
+			rep.Unclaimed = append(rep.Unclaimed, k)
 		}
 	}
 	for _, l := range [][]string{o.Staged, o.Multipart, o.InIndex, o.NoTTL, o.Parts, o.Identifiers} {
