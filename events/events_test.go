@@ -21,7 +21,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/samtemplate"
 )
 
 // httpEvents maps each HTTP sample event to the template event it stands for.

@@ -18,11 +18,11 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/config"
-	"chunkup/internal/dynamo"
-	"chunkup/internal/gateway"
-	"chunkup/internal/localstack"
-	"chunkup/internal/s3store"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/local/stack"
+	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 
@@ -32,7 +32,7 @@ import (
 type env struct {
 	root   string
 	tmpl   *samtemplate.Template
-	stack  *localstack.Stack
+	stack  *stack.Stack
 	cfg    config.Config
 	svc    *api.Service
 	table  string
@@ -65,7 +65,7 @@ func newEnv(ctx context.Context, log io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{Log: log})
+	stack, err := stack.Start(ctx, stack.Options{Log: log})
 	if err != nil {
 		return nil, err
 	}

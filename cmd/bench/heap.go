@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"chunkup/internal/lambdahttp"
+	"chunkup/internal/wire/lambdahttp"
 )
 
 // invocation is what one isolated Lambda invocation cost in memory.

@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/samtemplate"
 )
 
 func main() {

@@ -23,10 +23,10 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/config"
-	"chunkup/internal/gateway"
-	"chunkup/internal/localauth"
-	"chunkup/internal/localstack"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/auth"
+	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/local/stack"
 )
 
 func main() {
@@ -40,7 +40,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:3000", "address to serve the API on")
 	dir := flag.String("data", ".local/data", "where the local servers keep their data")
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
-	auth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
+	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,7 +60,7 @@ func run() error {
 		return err
 	}
 	defer stackLog.Close()
-	stack, err := localstack.Start(ctx, localstack.Options{Dir: *dir, Persist: true, Log: stackLog})
+	stack, err := stack.Start(ctx, stack.Options{Dir: *dir, Persist: true, Log: stackLog})
 	if err != nil {
 		return err
 	}
@@ -89,8 +89,8 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	var issuer *localauth.Issuer
-	if *auth {
+	var issuer *auth.Issuer
+	if *useAuth {
 		if issuer, err = newIssuer(ln.Addr().String(), *dir); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func run() error {
 // that a page served from elsewhere can use the local API, and, when
 // issuer is not nil, a JWT authorizer that trusts the local issuer in
 // front of every route.
-func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *localauth.Issuer, log *slog.Logger) (http.Handler, error) {
+func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
@@ -149,8 +149,8 @@ const localAudience = "chunkup-local"
 
 // newIssuer is the local stand-in for the stack's identity provider. Its
 // key is kept in the data directory, so tokens outlive a restart.
-func newIssuer(addr, dir string) (*localauth.Issuer, error) {
-	iss, err := localauth.New(localauth.Options{
+func newIssuer(addr, dir string) (*auth.Issuer, error) {
+	iss, err := auth.New(auth.Options{
 		URL:      "http://" + addr + "/_local",
 		Audience: localAudience,
 		KeyFile:  filepath.Join(dir, "auth", "issuer-key.pem"),
@@ -186,7 +186,7 @@ func openLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-func greet(addr string, stack *localstack.Stack, dir string) {
+func greet(addr string, stack *stack.Stack, dir string) {
 	base := "http://" + addr
 	fmt.Printf(`
 chunkup is running locally at %[1]s
@@ -206,7 +206,7 @@ Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
 }
 
 // greetAuth says how to get a token when every request needs one.
-func greetAuth(addr string, issuer *localauth.Issuer) {
+func greetAuth(addr string, issuer *auth.Issuer) {
 	base := "http://" + addr
 	fmt.Printf(`
 Authorization is ON (-auth): every API request needs a JWT, as on a stack

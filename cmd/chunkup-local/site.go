@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"chunkup/internal/localauth"
+	"chunkup/internal/local/auth"
 )
 
 // vendored maps each client library the demo page and the browser tests
@@ -37,11 +37,11 @@ var vendored = map[string]string{
 //	GET /vendor/<lib>/<file>   a client library from node_modules (see vendored)
 //	GET /_local/objects/<key>  a finished object, read back from the local S3
 //	GET /_local/token?sub=NAME a JWT for NAME from the local issuer (-auth only;
-//	                           loopback callers only, see localauth.TokenHandler)
+//	                           loopback callers only, see auth.TokenHandler)
 //
 // Every other request goes to the gateway unchanged, so the API's routes,
 // CORS, limits and (with -auth) authorizer are exactly those of the HTTP API.
-func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issuer *localauth.Issuer, log *slog.Logger) http.Handler {
+func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issuer *auth.Issuer, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	web := filepath.Join(root, "web")
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

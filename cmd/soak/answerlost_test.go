@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"chunkup/internal/dynamo"
-	"chunkup/internal/faultproxy"
-	"chunkup/internal/s3store"
+	"chunkup/internal/local/faultproxy"
+	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 

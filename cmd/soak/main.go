@@ -30,7 +30,7 @@ import (
 	"syscall"
 	"time"
 
-	"chunkup/internal/faultproxy"
+	"chunkup/internal/local/faultproxy"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chunkup/internal/faultproxy"
+	"chunkup/internal/local/faultproxy"
 )
 
 // Report is what a soak run did and found.

@@ -18,12 +18,12 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/config"
-	"chunkup/internal/dynamo"
-	"chunkup/internal/faultproxy"
-	"chunkup/internal/gateway"
-	"chunkup/internal/localstack"
-	"chunkup/internal/s3store"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/faultproxy"
+	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/local/stack"
+	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 
@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // env is the service under test and what the soak needs around it.
 type env struct {
 	cfg      Config
-	stack    *localstack.Stack
+	stack    *stack.Stack
 	s3p, dbp *faultproxy.Proxy
 	engine   *upload.Engine
 	opt      upload.Options
@@ -116,7 +116,7 @@ func setUp(ctx context.Context, cfg Config) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{})
+	stack, err := stack.Start(ctx, stack.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"chunkup/internal/faultproxy"
+	"chunkup/internal/local/faultproxy"
 )
 
 // TestSoak runs a short soak on the local stack — every dialect, faults

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"chunkup/internal/api"
-	"chunkup/internal/lambdahttp"
+	"chunkup/internal/wire/lambdahttp"
 )
 
 func main() {

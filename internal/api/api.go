@@ -16,14 +16,14 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
-	"chunkup/internal/django"
-	"chunkup/internal/drf"
-	"chunkup/internal/dynamo"
-	"chunkup/internal/fileupload"
-	"chunkup/internal/multipleupload"
-	"chunkup/internal/native"
-	"chunkup/internal/resumable"
-	"chunkup/internal/s3store"
+	"chunkup/internal/dialect/django"
+	"chunkup/internal/dialect/drf"
+	"chunkup/internal/dialect/fileupload"
+	"chunkup/internal/dialect/multipleupload"
+	"chunkup/internal/dialect/native"
+	"chunkup/internal/dialect/resumable"
+	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 

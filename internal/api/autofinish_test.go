@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"chunkup/internal/dynamo"
+	"chunkup/internal/store/dynamo"
 	"chunkup/internal/upload"
 )
 

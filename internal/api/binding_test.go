@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"chunkup/internal/dynamo"
+	"chunkup/internal/store/dynamo"
 	"chunkup/internal/upload"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"chunkup/internal/api"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/upload"
 )
 

@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
-	"chunkup/internal/dynamo"
-	"chunkup/internal/gateway"
-	"chunkup/internal/localauth"
-	"chunkup/internal/s3store"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/auth"
+	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 
@@ -44,7 +44,7 @@ type env struct {
 	// isolation_test.go) send their requests to it.
 	gw http.Handler
 	// issuer mints the tokens of an env made with auth on, nil otherwise.
-	issuer *localauth.Issuer
+	issuer *auth.Issuer
 }
 
 // envOptions are the ways a test's stack may differ from the default one.
@@ -110,10 +110,10 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
 	}
 	gwOpts := gateway.Options{AllowedOrigins: []string{"*"}, Logger: opt.Logger}
-	var issuer *localauth.Issuer
+	var issuer *auth.Issuer
 	if o.auth {
 		var err error
-		issuer, err = localauth.New(localauth.Options{URL: "https://issuer.test/chunkup", Audience: "chunkup-test"})
+		issuer, err = auth.New(auth.Options{URL: "https://issuer.test/chunkup", Audience: "chunkup-test"})
 		if err != nil {
 			t.Fatal(err)
 		}

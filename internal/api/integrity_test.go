@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"chunkup/internal/crc64nvme"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 func (e *env) putNativeWith(id string, n int, data []byte, header, value string) (int, nativeError) {

@@ -37,7 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
-	"chunkup/internal/localauth"
+	"chunkup/internal/local/auth"
 )
 
 // as is a view of an env made with auth on whose requests all carry a
@@ -507,7 +507,7 @@ func TestIsolationNoTokenNoEntry(t *testing.T) {
 	e, alice, _ := newAuthEnv(t)
 	up := alice.createNative("kept.bin", 10, 1<<20)
 	// Another issuer of the same name and audience, with its own key…
-	stranger, err := localauth.New(localauth.Options{URL: e.issuer.URL(), Audience: e.issuer.Audience()})
+	stranger, err := auth.New(auth.Options{URL: e.issuer.URL(), Audience: e.issuer.Audience()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +521,7 @@ func TestIsolationNoTokenNoEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := localauth.Sign(key, e.issuer.KeyID(), map[string]any{
+	forged, err := auth.Sign(key, e.issuer.KeyID(), map[string]any{
 		"iss": e.issuer.URL(), "aud": e.issuer.Audience(), "sub": "alice",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	})

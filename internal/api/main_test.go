@@ -3,14 +3,14 @@ package api_test
 import (
 	"testing"
 
-	"chunkup/internal/localstack"
-	"chunkup/internal/localstack/stacktest"
-	"chunkup/internal/samtemplate"
+	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/local/stack"
+	"chunkup/internal/local/stack/stacktest"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
 
-func stackFor(t *testing.T) *localstack.Stack { return stacktest.ForTest(t) }
+func stackFor(t *testing.T) *stack.Stack { return stacktest.ForTest(t) }
 
 func loadTemplate(t *testing.T) *samtemplate.Template {
 	t.Helper()

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"chunkup/internal/crc64nvme"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 func randomBytes(n int, seed uint64) []byte {

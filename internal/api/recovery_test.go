@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
-	"chunkup/internal/crc64nvme"
-	"chunkup/internal/dynamo"
+	"chunkup/internal/store/dynamo"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // TestFailedAssemblyIsRetried: S3 fails while a part is being assembled;

@@ -12,7 +12,7 @@ import (
 	"io"
 	"strings"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // Checksum is a digest a client computed over some bytes, to be checked

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 func TestChecksumVerify(t *testing.T) {

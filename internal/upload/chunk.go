@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // ChunkResult says what became of a chunk.

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // Limits are the bounds every upload is held to.

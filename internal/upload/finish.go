@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // Complete finishes the owner's upload id: it assembles any part a crashed

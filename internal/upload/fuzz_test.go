@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // safeNameByte is what a sanitized name may hold: ASCII letters, digits

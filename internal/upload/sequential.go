@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"chunkup/internal/crc64nvme"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // MaxPiecesPerPart bounds how many chunks of a sequential upload make one
