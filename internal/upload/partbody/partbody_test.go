@@ -1,4 +1,4 @@
-package upload
+package partbody
 
 import (
 	"bytes"
@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestPiecesReadsAsOneReader holds a part body made of pieces to a
+// TestBuffersReadsAsOneReader holds Buffers to a
 // bytes.Reader over the same bytes joined, through random reads and seeks
 // (the SDK seeks back to the start to send a part again).
-func TestPiecesReadsAsOneReader(t *testing.T) {
+func TestBuffersReadsAsOneReader(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for round := range 200 {
 		var bufs [][]byte
@@ -22,7 +22,7 @@ func TestPiecesReadsAsOneReader(t *testing.T) {
 			bufs = append(bufs, b)
 		}
 		whole := bytes.Join(bufs, nil)
-		got, want := newPieces(bufs), bytes.NewReader(whole)
+		got, want := NewBuffers(bufs), bytes.NewReader(whole)
 		for step := range 30 {
 			if r.IntN(4) == 0 {
 				off, whence := int64(r.IntN(len(whole)+5)), r.IntN(3)
