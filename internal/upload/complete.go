@@ -38,16 +38,13 @@ func (e *Engine) Complete(ctx context.Context, owner, id string) (*Session, erro
 // of the parts whose assembly is still owed (normally none, at most one
 // after a crash), whatever the file size.
 func (e *Engine) complete(ctx context.Context, s *Session) (*Session, error) {
-	switch s.State {
-	case StateComplete:
+	switch {
+	case s.State == StateComplete:
 		return s, nil
-	case StateCompleting:
-		if s.Completion.Held(e.opt.Now()) {
-			return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
-		}
-	case StateOpen:
-	default:
+	case !s.State.CanBecome(StateCompleting):
 		return nil, e.refuseState(s)
+	case s.Completion.Held(e.opt.Now()):
+		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
 	}
 	parts, err := e.readyParts(ctx, s)
 	if err != nil {
@@ -259,11 +256,13 @@ func (e *Engine) verifyReadBack(ctx context.Context, s *Session) error {
 	if err := e.blobs.DeleteObject(ctx, s.Key); err != nil {
 		return fmt.Errorf("discard %s after a checksum mismatch: %w", s.ID, err)
 	}
-	if err := e.sessions.EndSession(ctx, s, []State{StateCompleting}, StateAborted, e.opt.Now().UTC()); err != nil {
+	claimed := *s // as this request's BeginComplete left it
+	claimed.State = StateCompleting
+	if err := e.end(ctx, &claimed, StateAborted, e.opt.Now().UTC()); err != nil {
 		return fmt.Errorf("end %s after a checksum mismatch: %w", s.ID, err)
 	}
 	if err := e.discard(ctx, s); err != nil {
-		e.log(ctx, s).Warn("release after checksum mismatch", "err", err)
+		e.log(ctx, s).Warn("discard after checksum mismatch", "err", err)
 	}
 	e2, _ := AsError(bad)
 	e2.Message += "; the file was discarded"

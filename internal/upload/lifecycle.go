@@ -25,7 +25,7 @@ func (e *Engine) Abort(ctx context.Context, owner, id string) error {
 	case StateComplete, StateCompleting:
 		return refuse(CodeComplete, "upload %s is complete and can no longer be aborted", s.ID)
 	case StateOpen:
-		err := e.sessions.EndSession(ctx, s, []State{StateOpen}, StateAborted, e.opt.Now().UTC())
+		err := e.end(ctx, s, StateAborted, e.opt.Now().UTC())
 		if errors.Is(err, ErrConflict) {
 			return e.Abort(ctx, owner, id)
 		}
@@ -95,7 +95,7 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		if ok, expire, err := e.sweepComplete(ctx, s, now, st); !expire {
 			return ok, err
 		}
-		err := e.sessions.EndSession(ctx, s, []State{s.State}, StateExpired, now)
+		err := e.end(ctx, s, StateExpired, now)
 		if errors.Is(err, ErrConflict) {
 			return false, nil // touched or ended by someone else meanwhile
 		}
@@ -150,4 +150,14 @@ func (e *Engine) sweepComplete(ctx context.Context, s *Session, now time.Time, s
 	}
 	e.log(ctx, s).Warn("expire an upload with every chunk in that could not be finished", "err", err)
 	return false, true, nil
+}
+
+// end moves s, as the request read it, to the end state to (aborted or
+// expired) if the transition table allows it, with a conditional write on
+// the state s is in: ErrConflict if the session has moved on since.
+func (e *Engine) end(ctx context.Context, s *Session, to State, now time.Time) error {
+	if !s.State.CanBecome(to) || !to.Terminal() {
+		return fmt.Errorf("end %s: upload in state %s cannot become %s", s.ID, s.State, to)
+	}
+	return e.sessions.EndSession(ctx, s, []State{s.State}, to, now)
 }

@@ -369,5 +369,5 @@ func reusable(s *Session, g Geometry) bool {
 	if s.Size != g.Size || s.ChunkSize != g.ChunkSize || s.Chunks != g.Chunks {
 		return false
 	}
-	return s.State == StateOpen || s.State == StateCompleting || s.State == StateComplete
+	return s.State.Live()
 }

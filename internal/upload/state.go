@@ -83,9 +83,10 @@ func owesCompletion(s *Session) bool {
 // refuseState is the refusal for data or a completion that comes to an
 // upload in a state that does not take it; nil for an open upload.
 func (e *Engine) refuseState(s *Session) error {
-	switch s.State {
-	case StateOpen:
+	if s.State.AcceptsChunks() {
 		return nil
+	}
+	switch s.State {
 	case StateExpired:
 		if end := e.lifetimeEnd(s); !s.ExpiresAt.Before(end) {
 			return overLimit(CodeExpired, int64(e.opt.MaxLifetime/time.Second),

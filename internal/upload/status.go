@@ -28,7 +28,7 @@ func (e *Engine) Status(ctx context.Context, owner, id string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Session: s, Received: s.Chunks}
-	if s.State != StateOpen && s.State != StateCompleting {
+	if s.State.Terminal() {
 		if s.State != StateComplete {
 			st.Received = 0
 		}
@@ -52,7 +52,7 @@ func (e *Engine) hasChunk(ctx context.Context, s *Session, index int) (bool, err
 	if s.State == StateComplete {
 		return true, nil
 	}
-	if s.State != StateOpen && s.State != StateCompleting {
+	if s.State.Terminal() {
 		return false, nil
 	}
 	p, err := e.sessions.GetPart(ctx, s.ID, s.PartOf(index))

@@ -406,6 +406,11 @@ func (st *Store) ReleaseComplete(ctx context.Context, id, token string) error {
 // becomes due for the sweep at once, so that its data is released even
 // if the request that aborted it dies.
 func (st *Store) EndSession(ctx context.Context, s *upload.Session, from []upload.State, to upload.State, now time.Time) error {
+	for _, f := range from {
+		if !f.CanBecome(to) {
+			return fmt.Errorf("end session %s: state %s cannot become %s", s.ID, f, to)
+		}
+	}
 	if err := st.closeBinding(ctx, s); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}

@@ -2,8 +2,11 @@ package partbody
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -46,3 +49,54 @@ func TestBuffersReadsAsOneReader(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamReadsObjectsInOrder reads a stream of staged objects whole,
+// opening each only once the one before is used up, closing each, and
+// failing with the key of an object that cannot be opened.
+func TestStreamReadsObjectsInOrder(t *testing.T) {
+	objects := map[string][]byte{"a": []byte("one "), "b": nil, "c": []byte("two three"), "d": []byte("!")}
+	var opened, closed []string
+	open := func(_ context.Context, key string) (io.ReadCloser, error) {
+		data, ok := objects[key]
+		if !ok {
+			return nil, errors.New("no such key")
+		}
+		opened = append(opened, key)
+		return closer{Reader: bytes.NewReader(data), close: func() { closed = append(closed, key) }}, nil
+	}
+	s := NewStream(context.Background(), open, []string{"a", "b", "c", "d"})
+	buf := make([]byte, 3) // reads smaller than the objects
+	var got []byte
+	for {
+		n, err := s.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(opened) > len(closed)+1 {
+			t.Fatalf("opened %v with only %v closed: more than one object open at once", opened, closed)
+		}
+	}
+	if string(got) != "one two three!" || strings.Join(closed, "") != "abcd" {
+		t.Fatalf("read %q, closed %v; want %q and every object closed in order", got, closed, "one two three!")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = NewStream(context.Background(), open, []string{"a", "missing"})
+	_, err := io.ReadAll(s)
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("reading past a missing object: %v; want an error naming its key", err)
+	}
+}
+
+type closer struct {
+	io.Reader
+	close func()
+}
+
+func (c closer) Close() error { c.close(); return nil }
