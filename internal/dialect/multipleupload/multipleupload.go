@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/reqbody"
 )
 
 // Handler serves the MultipleUpload routes on an engine.
@@ -115,7 +116,7 @@ func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.
 	}
 	s, held, err := h.engine.OpenCounted(r.Context(), upload.NewUpload{
 		Owner: h.owner(r), Identifier: hd.identifier(g), Name: hd.name,
-		ContentType: fileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
+		ContentType: reqbody.FileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
 	})
 	if err != nil {
 		return nil, 0, err
