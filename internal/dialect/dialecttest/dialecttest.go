@@ -1,15 +1,18 @@
-// Package dialecttest is what the dialects' fuzz tests share: an engine
-// whose stores cannot be reached, limits small enough for a fuzzer to hit,
-// a strict reading of an answer, and the standard library's reading of a
-// form to hold package reqbody's to.
+// Package dialecttest is what the dialects' tests share: an engine whose
+// stores cannot be reached, limits small enough for a fuzzer to hit, a
+// strict reading of an answer, the standard library's reading of a form
+// to hold package reqbody's to, and a log whose records a test reads
+// back.
 package dialecttest
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"chunkup/internal/upload"
@@ -56,4 +59,44 @@ func StdForm(t testing.TB, contentType, rawQuery string, body []byte) *http.Requ
 	}
 	t.Cleanup(func() { r.MultipartForm.RemoveAll() })
 	return r
+}
+
+// Log is a log whose records a test reads back. It may be written from
+// many goroutines.
+type Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write adds p, one or more JSON records, to the log.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Logger returns a logger that writes every record, from debug up, to l.
+func (l *Log) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Records returns the records written so far whose message is msg (all
+// of them if msg is ""), each as its JSON object.
+func (l *Log) Records(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	raw := bytes.Clone(l.buf.Bytes())
+	l.mu.Unlock()
+	var out []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for dec.More() {
+		var rec map[string]any
+		if err := dec.Decode(&rec); err != nil {
+			t.Fatalf("log record: %v", err)
+		}
+		if msg == "" || rec[slog.MessageKey] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
