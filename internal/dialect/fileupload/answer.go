@@ -49,11 +49,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c chunk, err erro
 	if e, ok := upload.AsError(err); ok && e.Code == upload.CodeOffset {
 		setRange(w, e.Offset)
 	}
-	h.reply.Fail(w, r, err, c.errorBody)
+	h.reply.Fail(w, r, err, c.bodyOf)
 }
 
-// errorBody is the body of a refusal of chunk c.
-func (c chunk) errorBody(e *upload.Error) any {
+// bodyOf is the body of refusal e of chunk c: the plugin's per-file
+// error shape when the file has a name.
+func (c chunk) bodyOf(e *upload.Error) any {
 	body := map[string]any{"error": e.Message}
 	if e.Limit > 0 {
 		body["limit"] = e.Limit

@@ -224,6 +224,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.reply.Fail(w, r, err, bodyOf)
 }
 
+// bodyOf is refusal e in MultipleUpload's error shape.
 func bodyOf(e *upload.Error) any {
 	body := map[string]any{"success": false, "error": e.Message, "code": e.Code}
 	if e.Limit > 0 {

@@ -224,6 +224,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.reply.Fail(w, r, reply.ForUpload(r.PathValue("id"), err), bodyOf)
 }
 
+// bodyOf is refusal e in the one native error shape.
 func bodyOf(e *upload.Error) any {
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Limit, body.Error.Missing = e.Code, e.Message, e.Limit, e.Missing

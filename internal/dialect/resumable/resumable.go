@@ -122,6 +122,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.reply.Fail(w, r, err, bodyOf)
 }
 
+// bodyOf is refusal e as Resumable.js and Flow.js are told it.
 func bodyOf(e *upload.Error) any {
 	body := map[string]any{"error": e.Code, "message": e.Message}
 	if e.Limit > 0 {
