@@ -1,6 +1,7 @@
 # chunkup — build, run and test.
 #
 #   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000
+#   make stores  dynalite + versitygw alone, and env.json, for `sam local start-api --env-vars env.json`
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
 #   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
@@ -62,6 +63,16 @@ $(NPM_STAMP): package.json package-lock.json .npmrc
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local
+
+## stores: dynalite and versitygw alone, with the table and bucket, where a container
+## reaches them, and env.json pointing every function at them, for
+## `sam local start-api --env-vars env.json` (README, "sam local"). Ctrl-C stops them.
+## STORES_FLAGS="-listen 0.0.0.0 -dynamodb-port 4567 -s3-port 7070 ..." (go run ./cmd/chunkup-stores -h)
+.PHONY: stores
+STORES_FLAGS ?=
+stores: tools
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-stores $(STORES_FLAGS)
 
 ## test: go vet, then every test (race detector on) against the local stack
 test: tools
