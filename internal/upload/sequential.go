@@ -40,7 +40,15 @@ type NewStream struct {
 	Identifier  string // the client's own name for an upload it gives no id (see OpenStream)
 	Name        string
 	ContentType string
-	Size        int64
+	// Size is the file's length, or SizeDeferred when the client will
+	// say it later (DeclareSize).
+	Size int64
+	// Metadata is kept with the upload and put on the final object
+	// (CheckMetadata says what it may hold).
+	Metadata map[string]string
+	// Partial makes it a piece of a file for a final upload to join
+	// (CreateFinal).
+	Partial bool
 	// Hashes are the whole-file checksums to keep running (md5, sha1,
 	// sha256), so completion can verify them without reading the file.
 	Hashes []string
@@ -55,14 +63,24 @@ type Commit struct {
 	PartCRC   uint64
 	Hashes    map[string][]byte
 	Seal      *Seal // set when the step cuts the pending pieces into a part
+	// SetsSize says the step fixes the file's length, Size, of an upload
+	// created with SizeDeferred.
+	SetsSize bool
+	Size     int64
 }
 
 // CreateStream starts a sequential upload.
 func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, error) {
-	if err := e.checkFile(req.Name, req.Size); err != nil {
+	if err := e.checkFile(req.Name, max(req.Size, 0)); err != nil {
 		return nil, err
 	}
+	if req.Size < 0 && req.Size != SizeDeferred {
+		return nil, refuse(CodeInvalid, "file size %d is negative", req.Size)
+	}
 	if err := e.checkDeclaredType(req.ContentType); err != nil {
+		return nil, err
+	}
+	if err := CheckMetadata(req.Metadata); err != nil {
 		return nil, err
 	}
 	hashes := map[string][]byte{}
@@ -82,9 +100,14 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	s := &Session{
 		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+		Metadata: req.Metadata, Partial: req.Partial,
 	}
 	s.Size = req.Size
-	s.PartSize = max(int64(MinPartSize), ceilDiv(req.Size, MaxParts))
+	planned := req.Size
+	if planned == SizeDeferred {
+		planned = e.opt.MaxFileSize // a file of unknown length may grow to the limit
+	}
+	s.PartSize = max(int64(MinPartSize), ceilDiv(planned, MaxParts))
 	s.Hashes = hashes
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -103,6 +126,9 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	}
 	if err := e.refuseState(s); err != nil {
 		return nil, err
+	}
+	if len(s.Sources) > 0 {
+		return nil, refuse(CodeInvalid, "upload %s is joined from partial uploads and takes no bytes of its own", s.ID)
 	}
 	if s.Seal != nil {
 		if err := e.settleSeal(ctx, s, nil); err != nil {
@@ -144,6 +170,37 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	return s, nil
 }
 
+// DeclareSize fixes the length of a sequential upload created with
+// SizeDeferred. Declaring the length it has is no change; another length,
+// one under the bytes received, or one over the size limit is refused.
+func (e *Engine) DeclareSize(ctx context.Context, s *Session, size int64) (*Session, error) {
+	if err := e.refuseState(s); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Kind != Sequential:
+		return nil, refuse(CodeInvalid, "upload %s takes chunks by number, not by offset", s.ID)
+	case s.Size == size:
+		return s, nil
+	case s.Size != SizeDeferred:
+		return nil, refuse(CodeInvalid, "upload %s is %d bytes long; its length cannot change", s.ID, s.Size)
+	case size < s.Offset:
+		return nil, refuse(CodeInvalid, "length %d is under the %d bytes upload %s has", size, s.Offset, s.ID)
+	case size > e.opt.MaxFileSize:
+		return nil, overLimit(CodeFileTooLarge, e.opt.MaxFileSize, "file size %d bytes is over the limit of %d bytes", size, e.opt.MaxFileSize)
+	}
+	if s.Seal != nil {
+		if err := e.settleSeal(ctx, s, nil); err != nil {
+			return nil, err
+		}
+	}
+	c := Commit{Old: s.Offset, New: s.Offset, PartStart: s.PartStart, PartCRC: s.PartCRC, Hashes: s.Hashes, SetsSize: true, Size: size}
+	if err := e.commit(ctx, s, c); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 	n := int64(len(data))
 	end := offset + n
@@ -155,7 +212,9 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 		return overLimit(CodeChunkTooLarge, e.opt.MaxChunkSize, "chunk is %d bytes, over the limit of %d bytes", n, e.opt.MaxChunkSize)
 	case n == 0:
 		return refuse(CodeInvalid, "chunk is empty")
-	case end > s.Size:
+	case s.Size == SizeDeferred && end > e.opt.MaxFileSize:
+		return overLimit(CodeFileTooLarge, e.opt.MaxFileSize, "chunk ends at byte %d, over the file size limit of %d bytes", end, e.opt.MaxFileSize)
+	case s.Size != SizeDeferred && end > s.Size:
 		return refuse(CodeInvalid, "chunk ends at byte %d, past the file's size of %d bytes", end, s.Size)
 	}
 	if offset == 0 {
@@ -164,7 +223,7 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 		}
 	}
 	minPiece := ceilDiv(s.PartSize, MaxPiecesPerPart)
-	if end < s.Size && n < minPiece && end-s.PartStart < s.PartSize {
+	if (end < s.Size || s.Size == SizeDeferred) && n < minPiece && end-s.PartStart < s.PartSize {
 		return overLimit(CodeChunkTooSmall, minPiece, "chunk is %d bytes; every chunk but the last must be at least %d bytes (at most %d chunks make one %d-byte part)",
 			n, minPiece, MaxPiecesPerPart, s.PartSize)
 	}
@@ -210,6 +269,9 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 		return fmt.Errorf("commit bytes %d-%d of %s: %w", c.Old, c.New, s.ID, err)
 	}
 	s.Offset, s.Hashes = c.New, c.Hashes
+	if c.SetsSize {
+		s.Size = c.Size
+	}
 	if c.Piece != "" {
 		s.Pending = append(s.Pending, c.Piece)
 		s.PartCRC = c.PartCRC
@@ -227,6 +289,9 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 // name (unique to the request) or, for a step that only seals, by the
 // seal it left.
 func (e *Engine) committedByMe(ctx context.Context, fresh *Session, c Commit) (bool, error) {
+	if c.Piece == "" && c.Seal == nil {
+		return fresh.Size == c.Size, nil
+	}
 	if c.Piece == "" {
 		return fresh.Offset == c.New && fresh.PartStart == c.New &&
 			((fresh.Seal != nil && fresh.Seal.Part == c.Seal.Part) || fresh.NextPart > c.Seal.Part), nil
