@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +18,10 @@ import (
 	"chunkup/internal/wire/crc64nvme"
 )
 
-// MaxPiecesPerPart bounds how many chunks of a sequential upload make one
-// part, which bounds the session record that lists them.
+// MaxPiecesPerPart bounds how many staged pieces a sequential upload's
+// pending part lists, which bounds the session record that lists them.
+// A chunk that would make more folds the pending pieces and itself into
+// one piece (see fold), so chunks of any size are taken.
 const MaxPiecesPerPart = 1024
 
 // hashers are the whole-file checksums a sequential upload can keep.
@@ -63,6 +66,9 @@ type Commit struct {
 	PartCRC   uint64
 	Hashes    map[string][]byte
 	Seal      *Seal // set when the step cuts the pending pieces into a part
+	// Fold says Piece holds the pending pieces and the step's bytes
+	// together: it replaces the pending list rather than joining it.
+	Fold bool
 	// SetsSize says the step fixes the file's length, Size, of an upload
 	// created with SizeDeferred.
 	SetsSize bool
@@ -143,12 +149,24 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	if err != nil {
 		return nil, err
 	}
-	suffix := pieceSuffix(offset)
+	c := e.nextCommit(s, int64(len(data)), pieceSuffix(offset), crc, hashes)
+	staged, folded := data, []string(nil)
+	if c.Seal == nil && len(s.Pending)+1 >= MaxPiecesPerPart {
+		if staged, err = e.fold(ctx, s, data); err != nil {
+			return nil, err
+		}
+		folded = s.Pending
+		c.Piece, c.Fold = pieceSuffix(s.PartStart), true
+	}
+	suffix := c.Piece
 	key := stagingPrefix(s.ID) + suffix
-	if err := e.blobs.PutStaged(ctx, key, data, crc); err != nil {
+	pieceCRC := crc
+	if c.Fold {
+		pieceCRC = c.PartCRC // the folded piece is the whole pending run
+	}
+	if err := e.blobs.PutStaged(ctx, key, staged, pieceCRC); err != nil {
 		return nil, fmt.Errorf("stage bytes %d- of %s: %w", offset, s.ID, err)
 	}
-	c := e.nextCommit(s, int64(len(data)), suffix, crc, hashes)
 	if err := e.commit(ctx, s, c); err != nil {
 		// Drop the piece only when the step surely did not take effect (a
 		// refusal): after a store error it may have, and then the piece is
@@ -160,6 +178,16 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 			}
 		}
 		return nil, err
+	}
+	if len(folded) > 0 {
+		keys := make([]string, len(folded))
+		for i, p := range folded {
+			keys[i] = stagingPrefix(s.ID) + p
+		}
+		if err := e.blobs.DeleteStaged(ctx, keys); err != nil {
+			// The completion, or the bucket's lifecycle rule, removes them.
+			e.log(ctx, s).Warn("delete folded pieces", "err", err)
+		}
 	}
 	e.keepAlive(ctx, s)
 	if s.Seal != nil {
@@ -222,12 +250,48 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 			return err
 		}
 	}
-	minPiece := ceilDiv(s.PartSize, MaxPiecesPerPart)
-	if (end < s.Size || s.Size == SizeDeferred) && n < minPiece && end-s.PartStart < s.PartSize {
-		return overLimit(CodeChunkTooSmall, minPiece, "chunk is %d bytes; every chunk but the last must be at least %d bytes (at most %d chunks make one %d-byte part)",
-			n, minPiece, MaxPiecesPerPart, s.PartSize)
-	}
 	return nil
+}
+
+// fold reads the pending pieces of s (fewer bytes than one part) and
+// returns them with data after them: the bytes of the one piece that
+// replaces them, so that the pending list stays within MaxPiecesPerPart
+// however small the chunks. It reads at most one part's bytes, once every
+// MaxPiecesPerPart chunks.
+func (e *Engine) fold(ctx context.Context, s *Session, data []byte) ([]byte, error) {
+	buf := make([]byte, 0, s.Offset-s.PartStart+int64(len(data)))
+	for _, p := range s.Pending {
+		r, err := e.blobs.OpenStaged(ctx, stagingPrefix(s.ID)+p)
+		if err != nil {
+			return nil, fmt.Errorf("read piece %s of %s to fold: %w", p, s.ID, err)
+		}
+		buf, err = appendAll(buf, r)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read piece %s of %s to fold: %w", p, s.ID, err)
+		}
+	}
+	if int64(len(buf)) != s.Offset-s.PartStart {
+		return nil, fmt.Errorf("the pending pieces of %s hold %d bytes, not the %d from %d to %d", s.ID, len(buf), s.Offset-s.PartStart, s.PartStart, s.Offset)
+	}
+	return append(buf, data...), nil
+}
+
+// appendAll appends what r holds to buf.
+func appendAll(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 512)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // nextCommit describes the step that appends a staged piece, sealing the
@@ -272,7 +336,10 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 	if c.SetsSize {
 		s.Size = c.Size
 	}
-	if c.Piece != "" {
+	switch {
+	case c.Fold:
+		s.Pending, s.PartCRC = []string{c.Piece}, c.PartCRC
+	case c.Piece != "":
 		s.Pending = append(s.Pending, c.Piece)
 		s.PartCRC = c.PartCRC
 	}

@@ -26,6 +26,11 @@ func (st *Store) CommitAppend(ctx context.Context, id string, c upload.Commit, n
 		vals[":empty"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 		vals[":zero"] = num(0)
 		vals[":seal"] = sealValue(c.Seal)
+	} else if c.Fold {
+		// The piece holds every pending one: it replaces the list.
+		update += ", pending = :piece, partCRC = :pc"
+		vals[":piece"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{str(c.Piece)}}
+		vals[":pc"] = unum(c.PartCRC)
 	} else if c.Piece != "" {
 		update += ", pending = list_append(if_not_exists(pending, :empty), :piece), partCRC = :pc"
 		vals[":empty"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
