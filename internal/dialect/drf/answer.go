@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/absurl"
 )
 
 // The original's upload states.
@@ -54,20 +54,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *uplo
 // uploadURL is where the client sends the upload's next chunk: absolute,
 // as Django REST framework's reverse() builds it from the request.
 func (a *API) uploadURL(r *http.Request, id string) string {
-	path := a.base + "/" + id
-	host := r.Host
-	if host == "" {
-		return path
-	}
-	scheme := "https"
-	if r.TLS == nil && r.URL.Scheme == "http" {
-		scheme = "http"
-	}
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	if p := strings.ToLower(strings.TrimSpace(proto)); p == "http" || p == "https" {
-		scheme = p
-	}
-	return scheme + "://" + host + path
+	return absurl.Of(r, a.base+"/"+id)
 }
 
 // timestamp renders a time as Django REST framework does: ISO 8601 in
