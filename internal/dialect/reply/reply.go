@@ -64,6 +64,10 @@ type Family struct {
 	// NoStore marks every answer Cache-Control: no-store, for clients
 	// that must never be shown an answer from a cache.
 	NoStore bool
+	// Write, if set, writes a refusal's body, as the family's clients
+	// read it, in place of JSON: for families whose errors are not JSON
+	// (tus answers plain text, with the state in headers).
+	Write func(w http.ResponseWriter, r *http.Request, status int, body any)
 }
 
 // JSON answers status with v, encoded as JSON, as the body.
@@ -97,6 +101,10 @@ func (f Family) Fail(w http.ResponseWriter, r *http.Request, err error, body fun
 	b := body(e)
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+	}
+	if f.Write != nil {
+		f.Write(w, r, status, b)
+		return
 	}
 	f.JSON(w, status, b)
 }

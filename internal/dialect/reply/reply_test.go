@@ -199,3 +199,24 @@ func TestLogger(t *testing.T) {
 		t.Fatalf("records %v", got)
 	}
 }
+
+// TestWrite shows a family that writes its own bodies (tus: plain text)
+// getting the status and body Fail chose, Retry-After on a fault, and no
+// JSON written in its place.
+func TestWrite(t *testing.T) {
+	var gotStatus int
+	var gotBody any
+	f := reply.Family{Log: slog.New(slog.DiscardHandler), Status: reply.Status,
+		Write: func(w http.ResponseWriter, _ *http.Request, status int, body any) {
+			gotStatus, gotBody = status, body
+			w.WriteHeader(status)
+		}}
+	rec := httptest.NewRecorder()
+	f.Fail(rec, httptest.NewRequest("PATCH", "/files/x", nil), errors.New("dynamodb down"), func(e *upload.Error) any { return e.Code })
+	if gotStatus != http.StatusServiceUnavailable || gotBody != upload.CodeServiceTimeout {
+		t.Fatalf("Write got %d %v; want 503 and the fault's code", gotStatus, gotBody)
+	}
+	if rec.Header().Get("Retry-After") == "" || rec.Body.Len() != 0 || rec.Header().Get("Content-Type") != "" {
+		t.Fatalf("answer: headers %v, body %q; want Retry-After and nothing written by JSON", rec.Header(), rec.Body.String())
+	}
+}

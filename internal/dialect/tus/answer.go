@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -53,59 +54,67 @@ func refusal(status int, format string, args ...any) *problem {
 	return &problem{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
-// fail answers err: a refusal as it is, an engine refusal in the
-// protocol's status codes, anything else a 503 to retry (tus clients
-// retry 5xx answers and give up on most 4xx ones).
+// fail answers err: a refusal of the protocol's own as it is, the
+// rest by the dialects' one error path (package reply), in the
+// protocol's statuses (status): an engine refusal as the table says, a
+// fault as 503 to retry (tus clients retry 5xx answers and give up on
+// most 4xx ones), logged with the request and upload ids.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var p *problem
-	if !errors.As(err, &p) {
-		p = a.translate(r, err)
+	if errors.As(err, &p) {
+		a.writeProblem(w, r, p.status, p)
+		return
 	}
+	a.answers.Fail(w, r, reply.ForUpload(r.PathValue("id"), err), problemOf)
+}
+
+// problemOf is the body of an engine refusal: its message, and the
+// upload's offset for an offset that does not match.
+func problemOf(e *upload.Error) any {
+	p := &problem{status: status(e.Code), msg: e.Message}
+	if e.Code == upload.CodeOffset {
+		off := e.Offset
+		p.offset = &off
+	}
+	return p
+}
+
+// writeProblem answers a refusal in plain text, with the headers the
+// protocol puts on it.
+func (a *API) writeProblem(w http.ResponseWriter, r *http.Request, code int, body any) {
+	p := body.(*problem)
 	h := w.Header()
 	h.Set("Tus-Resumable", version)
 	h.Set("Cache-Control", "no-store")
-	if p.status == http.StatusPreconditionFailed {
+	if code == http.StatusPreconditionFailed {
 		h.Set("Tus-Version", version)
 	}
-	if p.status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
+	if code == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.Itoa(reply.RetryAfter))
 	}
 	if p.offset != nil {
 		h.Set("Upload-Offset", strconv.FormatInt(*p.offset, 10))
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(p.status)
+	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		fmt.Fprintln(w, p.msg)
 	}
 }
 
-// translate maps the engine's refusals to the protocol's statuses.
-func (a *API) translate(r *http.Request, err error) *problem {
-	e, ok := upload.AsError(err)
-	if !ok {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		return refusal(http.StatusServiceUnavailable, "the service could not finish the request; retry it")
-	}
-	msg := e.Message
-	switch e.Code {
-	case upload.CodeNotFound:
-		return refusal(http.StatusNotFound, "%s", msg)
-	case upload.CodeExpired, upload.CodeAborted:
-		return refusal(http.StatusGone, "%s", msg)
+// status is the protocol's status for an engine refusal.
+func status(c upload.Code) int {
+	switch c {
 	case upload.CodeOffset:
-		off := e.Offset
-		return &problem{status: http.StatusConflict, msg: msg, offset: &off}
+		return http.StatusConflict
 	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
-		return refusal(http.StatusRequestEntityTooLarge, "%s", msg)
+		return http.StatusRequestEntityTooLarge
 	case upload.CodeComplete:
-		return refusal(http.StatusForbidden, "%s", msg)
+		return http.StatusForbidden
 	case upload.CodeTypeNotAllowed:
-		return refusal(http.StatusUnsupportedMediaType, "%s", msg)
-	case upload.CodeBusy, upload.CodeServiceTimeout, upload.CodeInternal:
-		return refusal(http.StatusServiceUnavailable, "%s", msg)
+		return http.StatusUnsupportedMediaType
 	}
-	return refusal(http.StatusBadRequest, "%s", msg)
+	return reply.Status(c)
 }
 
 // describe puts on h what HEAD, PATCH and POST answers say of an upload:

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/absurl"
 	"chunkup/internal/wire/reqbody"
@@ -32,13 +33,17 @@ type API struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
 	log    *slog.Logger
-	base   string // the path of the creation URL; an upload is base + "/" + id
+	// answers is the family's error path (package reply).
+	answers reply.Family
+	base    string // the path of the creation URL; an upload is base + "/" + id
 }
 
 // New returns the dialect, serving uploads under base (/files). owner
 // names the caller of a request.
 func New(engine *upload.Engine, base string, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, base: base, owner: owner, log: log}
+	a := &API{engine: engine, base: base, owner: owner, log: log}
+	a.answers = reply.Family{Log: log, Status: status, NoStore: true, Write: a.writeProblem}
+	return a
 }
 
 // Options answers OPTIONS on base and base/{id}: what the server speaks.
@@ -240,7 +245,7 @@ func (a *API) newStream(r *http.Request) (upload.NewStream, error) {
 		return upload.NewStream{}, err
 	}
 	if err := upload.CheckMetadata(meta); err != nil {
-		return upload.NewStream{}, a.translate(r, err)
+		return upload.NewStream{}, err
 	}
 	size, err := a.length(h)
 	if err != nil {
