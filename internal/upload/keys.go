@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // Names: upload ids, the final object's key and metadata, staging keys.
@@ -13,6 +14,17 @@ import (
 // upload id and a sanitized file name, never from raw client input.
 func ObjectKey(id, name string) string {
 	return "uploads/" + id + "/" + SanitizeName(name)
+}
+
+// IDOfKey is the upload id in a final object's key (ObjectKey), if key
+// is one.
+func IDOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "uploads/")
+	id, _, slash := strings.Cut(rest, "/")
+	if !ok || !slash || !validID(id) {
+		return "", false
+	}
+	return id, true
 }
 
 // stagingPrefix is where an upload's chunks wait to become parts.

@@ -33,7 +33,11 @@ func encodeSession(s *upload.Session) item {
 	it["updatedAt"] = millis(s.UpdatedAt)
 	it["expiresAt"] = millis(s.ExpiresAt)
 	it["sweep"] = str(sweepShard(s.ID))
+	if s.MultipartRetried {
+		it["mpuRetried"] = boolean(true) // a direct upload's, started before its session
+	}
 	encodeStream(it, s)
+	encodeDirect(it, s)
 	return it
 }
 
@@ -69,5 +73,6 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 	s.ChunksPerPart = int(it.int("cpp"))
 	s.Parts = int(it.int("parts"))
 	decodeStream(it, s)
+	decodeDirect(it, s)
 	return s
 }
