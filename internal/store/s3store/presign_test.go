@@ -272,3 +272,42 @@ func TestPresignedPostForm(t *testing.T) {
 		t.Fatalf("posted object: %+v, want 1000 bytes with crc %s", obj, crc64nvme.Encode(crc64nvme.Checksum(data)))
 	}
 }
+
+// TestBucketCORS: the local S3 server, given the template's CORS rules
+// by the stack, answers a page's preflight for a part's PUT, and lets the
+// page read the part's ETag, without which Uppy cannot finish a part.
+func TestBucketCORS(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := newStore(t)
+	key := "uploads/0123456789abcdef0123456789abcdef/cors.bin"
+	mpu, _, err := st.CreateMultipart(ctx, key, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.PresignPart(ctx, key, mpu, 1, nil, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, _ := http.NewRequest("OPTIONS", p.URL, nil)
+	pre.Header.Set("Origin", "http://page.test")
+	pre.Header.Set("Access-Control-Request-Method", "PUT")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") == "" || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequest("PUT", p.URL, bytes.NewReader([]byte("x")))
+	req.Header.Set("Origin", "http://page.test")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers")), "etag") {
+		t.Fatalf("PUT from a page: %d, exposes %q; want ETag exposed", resp.StatusCode, resp.Header.Get("Access-Control-Expose-Headers"))
+	}
+}
