@@ -199,28 +199,6 @@ func hasS3PolicyTemplate(f Function) bool {
 	return false
 }
 
-func usesS3(f Function) bool {
-	for _, p := range f.Policies {
-		m := asMap(p)
-		for name := range m {
-			if strings.HasPrefix(name, "S3") {
-				return true
-			}
-		}
-		if s, ok := p.(string); ok && strings.Contains(s, "S3") {
-			return true
-		}
-	}
-	for _, s := range statements(f) {
-		for _, a := range stringsOf(s["Action"]) {
-			if strings.HasPrefix(a, "s3:") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func allowedActions(f Function) []string {
 	var out []string
 	for _, s := range statements(f) {
