@@ -16,6 +16,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
+	"chunkup/internal/dialect/companion"
 	"chunkup/internal/dialect/django"
 	"chunkup/internal/dialect/drf"
 	"chunkup/internal/dialect/fileupload"
@@ -70,6 +71,7 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "ANY", "/multipleupload/upload-chunk", mu.Chunk},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
+		{ReceiveFunction, "GET", "/v1/uploads/{id}/parts/{n}", n.SignPart},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
 		{CheckFunction, "GET", "/resumable", rs.Test},
 		{CheckFunction, "GET", "/flow", fl.Test},
@@ -111,6 +113,18 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{CompleteFunction, "DELETE", "/files/{id}", tu.Delete},
 		Route{CheckFunction, "OPTIONS", "/files", tu.Options},
 		Route{CheckFunction, "OPTIONS", "/files/{id}", tu.Options},
+	)
+	// Direct uploads sign with the function's own credentials, so the
+	// routes that sign, and those that list parts, run where the role may
+	// write to the bucket and list multipart parts.
+	cs := companion.New(engine, Owner, log)
+	s.routes = append(s.routes,
+		Route{ReceiveFunction, "POST", "/s3/multipart", cs.Create},
+		Route{ReceiveFunction, "GET", "/s3/multipart/{uploadId}/{partNumber}", cs.SignPart},
+		Route{ReceiveFunction, "GET", "/s3/multipart/{uploadId}", cs.ListParts},
+		Route{ReceiveFunction, "GET", "/s3/params", cs.Params},
+		Route{CompleteFunction, "POST", "/s3/multipart/{uploadId}/complete", cs.Complete},
+		Route{CompleteFunction, "DELETE", "/s3/multipart/{uploadId}", cs.Abort},
 	)
 	return s
 }

@@ -107,6 +107,14 @@ func TestSampleEvents(t *testing.T) {
 		{file: "tus-patch.json", function: api.ReceiveFunction, status: 404},
 		{file: "tus-head.json", function: api.CompleteFunction, stream: tusFile, status: 200},
 		{file: "tus-delete.json", function: api.CompleteFunction, stream: tusFile, status: 204},
+		// Direct uploads: a new one, then requests about one that is not there.
+		{file: "companion-create.json", function: api.ReceiveFunction, status: 200},
+		{file: "companion-params.json", function: api.ReceiveFunction, status: 200},
+		{file: "companion-sign-part.json", function: api.ReceiveFunction, status: 404},
+		{file: "companion-list-parts.json", function: api.ReceiveFunction, status: 404},
+		{file: "companion-complete.json", function: api.CompleteFunction, status: 404},
+		{file: "companion-abort.json", function: api.CompleteFunction, status: 404},
+		{file: "native-sign-part.json", function: api.ReceiveFunction, status: 404},
 	}
 	for _, c := range cases {
 		ev := readEvent(t, c.file)

@@ -37,7 +37,9 @@ type Config struct {
 	// LifetimeDays is how many days after an upload's start its S3 data
 	// may be removed by the bucket's lifecycle rules; the upload must be
 	// finished before then (upload.LifetimeOf).
-	LifetimeDays   int
+	LifetimeDays int
+	// PresignExpiry is how long a direct upload's presigned URLs live.
+	PresignExpiry  time.Duration
 	AllowedOrigins []string
 	LogLevel       slog.Level
 }
@@ -68,9 +70,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),
 			SecretAccessKey: getenv("ENDPOINT_SECRET_ACCESS_KEY"),
 		},
-		Limits:       def.Limits,
-		Expiry:       def.Expiry,
-		LifetimeDays: 3,
+		Limits:        def.Limits,
+		Expiry:        def.Expiry,
+		LifetimeDays:  3,
+		PresignExpiry: def.PresignExpiry,
 	}
 	if c.Table == "" || c.Bucket == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
@@ -107,6 +110,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.LifetimeDays = int(days)
+	secs, err := intVar(getenv, "PRESIGN_EXPIRY_SECONDS", int64(c.PresignExpiry/time.Second))
+	if err != nil {
+		return Config{}, err
+	}
+	c.PresignExpiry = time.Duration(secs) * time.Second
 	for _, t := range strings.Split(getenv("ALLOWED_CONTENT_TYPES"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.Limits.AllowedTypes = append(c.Limits.AllowedTypes, t)
@@ -196,6 +204,7 @@ func (c Config) EngineOptions(log *slog.Logger) upload.Options {
 	opt.Limits = c.Limits
 	opt.Expiry = c.Expiry
 	opt.MaxLifetime = upload.LifetimeOf(c.LifetimeDays)
+	opt.PresignExpiry = c.PresignExpiry
 	opt.Logger = log
 	return opt
 }

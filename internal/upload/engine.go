@@ -47,6 +47,10 @@ type Options struct {
 	// can resend a seekable body when S3 fails. Larger parts (files over
 	// about 160 GB) are streamed chunk by chunk.
 	MaxBufferedPart int64
+	// PresignExpiry is how long a URL that sends bytes straight to S3
+	// (a direct upload's part, a POST form) stays valid; never past the
+	// upload's own expiry.
+	PresignExpiry time.Duration
 	// Retention is how long records of finished or ended uploads are kept
 	// before DynamoDB's TTL removes them.
 	Retention time.Duration
@@ -83,6 +87,7 @@ func DefaultOptions() Options {
 		ClaimTimeout:    45 * time.Second,
 		DuplicateWait:   20 * time.Second,
 		MaxBufferedPart: 16 << 20,
+		PresignExpiry:   15 * time.Minute,
 		Retention:       30 * 24 * time.Hour,
 		Now:             time.Now,
 		After:           time.After,
@@ -110,6 +115,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	orDefault(&opt.ClaimTimeout, def.ClaimTimeout)
 	orDefault(&opt.DuplicateWait, def.DuplicateWait)
 	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
+	orDefault(&opt.PresignExpiry, def.PresignExpiry)
 	orDefault(&opt.Retention, def.Retention)
 	if opt.Now == nil {
 		opt.Now = def.Now

@@ -17,6 +17,17 @@ func ObjectKey(id, name string) string {
 	return "uploads/" + id + "/" + SanitizeName(name)
 }
 
+// IDOfKey is the upload id in a final object's key (ObjectKey), if key
+// is one.
+func IDOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "uploads/")
+	id, _, slash := strings.Cut(rest, "/")
+	if !ok || !slash || !validID(id) {
+		return "", false
+	}
+	return id, true
+}
+
 // stagingPrefix is where an upload's chunks wait to become parts.
 func stagingPrefix(id string) string { return "staging/" + id + "/" }
 

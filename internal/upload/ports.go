@@ -199,6 +199,14 @@ type CompletedPart struct {
 	CRC    uint64
 }
 
+// UploadedPart is a part of a multipart upload as S3 lists it.
+type UploadedPart struct {
+	Number int // S3 part number, from 1
+	ETag   string
+	Size   int64
+	CRC64  string // its CRC64NVME in base64, as S3 reports it; empty if S3 has none
+}
+
 // Object is a finished object in S3.
 type Object struct {
 	Key   string
@@ -212,6 +220,7 @@ type Object struct {
 type Blobs interface {
 	Staging
 	Objects
+	Presigner
 }
 
 // Staging keeps the chunks (and pieces) of uploads until they are
@@ -251,6 +260,10 @@ type Objects interface {
 	// lists them (a billed request), so it is for sessions that
 	// MayHaveStrayMultipart.
 	AbortAllMultipart(ctx context.Context, key string) error
+	// ListUploadedParts lists, by number, the parts S3 holds of multipart
+	// upload multipartID of key: those a client sent to S3 itself (a
+	// direct upload). ErrNotFound if the multipart upload is gone.
+	ListUploadedParts(ctx context.Context, key, multipartID string) ([]UploadedPart, error)
 	// PutObject writes a small final object whole (used for empty files).
 	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)
 	// HeadObject describes a finished object; ErrNotFound if absent.
@@ -260,4 +273,42 @@ type Objects interface {
 	// DeleteObject removes a finished object; one already gone is not an
 	// error.
 	DeleteObject(ctx context.Context, key string) error
+}
+
+// Presigner signs requests that a client sends to the bucket itself, so
+// that a file's bytes go straight to S3 (direct uploads). Each signature
+// is valid for ttl; it covers one key and, for a part, one multipart
+// upload and one part number, and nothing else.
+type Presigner interface {
+	// PresignPart signs a PUT of part number (from 1) of multipart upload
+	// multipartID of key, as of at. With sum (a CRC64NVME, the multipart
+	// upload's algorithm), the signature also covers the part's checksum
+	// header, which the client must send (Presigned.Header), so that S3
+	// refuses a part with other bytes.
+	PresignPart(ctx context.Context, key, multipartID string, number int, sum *Checksum, at time.Time, ttl time.Duration) (Presigned, error)
+	// PresignPost signs an S3 POST policy, as of the time of day: a form
+	// upload to key of at most maxSize bytes, with Content-Type
+	// contentType (any if empty).
+	PresignPost(ctx context.Context, key, contentType string, maxSize int64, ttl time.Duration) (PostForm, error)
+	// Locate names the bucket and the URL of the object key there
+	// (unsigned), as a client that sent it straight to S3 is told.
+	Locate(ctx context.Context, key string) (bucket, url string, err error)
+}
+
+// Presigned is a signed request a client sends to S3 as it is.
+type Presigned struct {
+	Method   string
+	URL      string
+	Header   map[string]string // headers the client must send, as signed
+	Expires  time.Time
+	ValidFor time.Duration // from its signing to Expires
+}
+
+// PostForm is a signed S3 POST policy: the client posts a multipart form
+// of Fields, then the file as the field "file", to URL.
+type PostForm struct {
+	URL      string
+	Fields   map[string]string
+	Expires  time.Time
+	ValidFor time.Duration // from its signing to Expires
 }

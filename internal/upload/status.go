@@ -11,7 +11,8 @@ import (
 // chunk is here. Nothing here writes.
 //
 // Entry points: Engine.Status, Engine.FindChunk.
-// Calls: opening (open.go) to follow a binding; the part ledger.
+// Calls: opening (open.go) to follow a binding; the part ledger; the
+// parts S3 lists of a direct upload (listed.go).
 
 // Status is where an upload stands: the session and, while it is open, the
 // chunks still missing as ranges (never a list of thousands).
@@ -19,6 +20,9 @@ type Status struct {
 	*Session
 	Missing  []Range
 	Received int // chunks received
+	// Uploaded lists the parts S3 holds of an open direct upload (its
+	// client sent them there itself; Missing and Received say nothing).
+	Uploaded []UploadedPart
 }
 
 // Status reads the owner's upload and the chunks it still needs.
@@ -28,6 +32,12 @@ func (e *Engine) Status(ctx context.Context, owner, id string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Session: s, Received: s.Chunks}
+	if s.Kind == Direct {
+		if s.State == StateOpen && !s.Direct.Form {
+			st.Uploaded, err = e.uploadedParts(ctx, s)
+		}
+		return st, err
+	}
 	if s.State.Terminal() {
 		if s.State != StateComplete {
 			st.Received = 0

@@ -50,7 +50,11 @@ func encodeSession(s *upload.Session) item {
 		}
 		it["sources"] = &types.AttributeValueMemberL{Value: l}
 	}
+	if s.MultipartRetried {
+		it["mpuRetried"] = boolean(true) // a direct upload's, started before its session
+	}
 	encodeStream(it, s)
+	encodeDirect(it, s)
 	return it
 }
 
@@ -100,5 +104,6 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		}
 	}
 	decodeStream(it, s)
+	decodeDirect(it, s)
 	return s
 }

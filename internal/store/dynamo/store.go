@@ -365,20 +365,21 @@ func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, claim upl
 	return wrap("begin completion", err)
 }
 
-// RecordComplete records the finished object. The session stays in the
+// RecordComplete records the finished object and its size. The session stays in the
 // sweep's index, due at once, so the sweep deletes its part records.
 func (st *Store) RecordComplete(ctx context.Context, s *upload.Session) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table,
 		Key:       sessionKey(s.ID),
 		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
-			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE " + completionLease.until),
+			"expiresAt = :exp, updatedAt = :at, digests = :d, #size = :size REMOVE " + completionLease.until),
 		ConditionExpression:      aws.String(completionLease.heldBy() + " AND (#s = :completing OR #s = :complete)"),
-		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		ExpressionAttributeNames: map[string]string{"#s": "state", "#size": "size"},
 		ExpressionAttributeValues: item{
 			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
 			":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
 			":exp": millis(s.ExpiresAt), ":t": str(s.Completion.Token), ":d": digestsValue(s.Digests),
+			":size": num(s.Size), // a direct upload's size is learnt at completion
 		},
 	})
 	return wrap("record completion", err)

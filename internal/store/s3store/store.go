@@ -23,12 +23,16 @@ import (
 
 // Store is upload.Blobs on one S3 bucket.
 type Store struct {
-	s3     API
-	bucket string
+	s3      API
+	presign *s3.PresignClient
+	bucket  string
 }
 
-// New returns a store on bucket.
-func New(client API, bucket string) *Store { return &Store{s3: client, bucket: bucket} }
+// New returns a store on bucket. Its presigned requests are signed with
+// the client's credentials, for the client's endpoint.
+func New(client *s3.Client, bucket string) *Store {
+	return &Store{s3: client, presign: s3.NewPresignClient(client), bucket: bucket}
+}
 
 var _ upload.Blobs = (*Store)(nil)
 
@@ -46,6 +50,7 @@ type API interface {
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
 }
 
 // unsigned leaves a request's payload out of its SigV4 signature. Every

@@ -168,3 +168,15 @@ func (u *Stores) DeleteObject(context.Context, string) error { return u.hit("Del
 func (u *Stores) CopyPart(context.Context, string, string, int, string) (string, error) {
 	return "", u.hit("CopyPart")
 }
+func (u *Stores) ListUploadedParts(context.Context, string, string) ([]upload.UploadedPart, error) {
+	return nil, u.hit("ListUploadedParts")
+}
+func (u *Stores) PresignPart(context.Context, string, string, int, *upload.Checksum, time.Time, time.Duration) (upload.Presigned, error) {
+	return upload.Presigned{}, u.hit("PresignPart")
+}
+func (u *Stores) PresignPost(context.Context, string, string, int64, time.Duration) (upload.PostForm, error) {
+	return upload.PostForm{}, u.hit("PresignPost")
+}
+func (u *Stores) Locate(context.Context, string) (string, string, error) {
+	return "", "", u.hit("Locate")
+}
