@@ -49,6 +49,7 @@ func NewBlobs() *Blobs {
 
 var blobOps = map[string]bool{
 	"PutStaged": false, "OpenStaged": false, "DeleteStaged": false, "ListStaged": false,
+	"OpenObject": false, "DeleteObject": false,
 	"CreateMultipart": false, "UploadPart": false, "CompleteMultipart": false,
 	"AbortMultipart": false, "AbortAllMultipart": false, "PutObject": false, "HeadObject": false,
 }
@@ -100,10 +101,25 @@ func (b *Blobs) PutStaged(ctx context.Context, key string, data []byte, crc uint
 	return nil
 }
 
-// OpenStaged reads an object; NoSuchKey if there is none.
+// OpenStaged reads a staged chunk; NoSuchKey if there is none.
 func (b *Blobs) OpenStaged(ctx context.Context, key string) (io.ReadCloser, error) {
+	return b.open(ctx, "OpenStaged", key)
+}
+
+// OpenObject reads a finished object; NoSuchKey if there is none.
+func (b *Blobs) OpenObject(ctx context.Context, key string) (io.ReadCloser, error) {
+	return b.open(ctx, "OpenObject", key)
+}
+
+// DeleteObject removes a finished object; one already gone is not an
+// error.
+func (b *Blobs) DeleteObject(ctx context.Context, key string) error {
+	return b.remove(ctx, "DeleteObject", []string{key})
+}
+
+func (b *Blobs) open(ctx context.Context, op, key string) (io.ReadCloser, error) {
 	var data []byte
-	err := b.run(ctx, &b.mu, request{op: "OpenStaged", main: func() error {
+	err := b.run(ctx, &b.mu, request{op: op, main: func() error {
 		o, ok := b.objects[key]
 		if !ok {
 			return refusal("NoSuchKey", "The specified key does not exist.")
@@ -119,10 +135,14 @@ func (b *Blobs) OpenStaged(ctx context.Context, key string) (io.ReadCloser, erro
 
 // DeleteStaged removes objects; missing keys are not an error.
 func (b *Blobs) DeleteStaged(ctx context.Context, keys []string) error {
+	return b.remove(ctx, "DeleteStaged", keys)
+}
+
+func (b *Blobs) remove(ctx context.Context, op string, keys []string) error {
 	if len(keys) == 0 {
 		return nil // the S3 store sends no request
 	}
-	err := b.run(ctx, &b.mu, request{op: "DeleteStaged", main: func() error {
+	err := b.run(ctx, &b.mu, request{op: op, main: func() error {
 		for _, k := range keys {
 			delete(b.objects, k)
 		}

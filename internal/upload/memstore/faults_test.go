@@ -35,13 +35,13 @@ func TestFail(t *testing.T) {
 	st := memstore.NewSessions()
 	s := newSession(t, st)
 	st.Inject("RecordChunk", memstore.Fail)
-	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), "a", t0); !errors.Is(err, memstore.ErrInjected) {
+	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), upload.Lease{Token: "a", Until: t0}); !errors.Is(err, memstore.ErrInjected) {
 		t.Fatalf("RecordChunk: err = %v, want ErrInjected", err)
 	}
 	if p, _ := st.GetPart(t.Context(), s.ID, 0); len(p.Chunks) != 0 {
 		t.Errorf("a failed RecordChunk recorded %v", p.Chunks)
 	}
-	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), "a", t0); err != nil {
+	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), upload.Lease{Token: "a", Until: t0}); err != nil {
 		t.Errorf("the call after the fault: %v", err)
 	}
 	if n := st.Calls("RecordChunk"); n != 2 {
@@ -59,7 +59,7 @@ func TestFailBeforeAFirstStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Inject("BeginComplete", memstore.Fail)
-	if err := st.BeginComplete(t.Context(), s, "a", t0.Add(time.Minute), t0); !errors.Is(err, memstore.ErrInjected) {
+	if err := st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0); !errors.Is(err, memstore.ErrInjected) {
 		t.Fatalf("BeginComplete: err = %v", err)
 	}
 	if b, _ := st.LookupBinding(t.Context(), s.Owner, s.Identifier); b.Live == nil {
@@ -88,15 +88,15 @@ func TestRetry(t *testing.T) {
 	st := memstore.NewSessions()
 	s := newSession(t, st)
 	st.Inject("RecordChunk", memstore.Retry)
-	_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), "a", t0)
+	_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), upload.Lease{Token: "a", Until: t0})
 	if !errors.Is(err, upload.ErrConflict) {
 		t.Fatalf("retried RecordChunk: err = %v, want ErrConflict (the retry meets its own chunk)", err)
 	}
-	if p, _ := st.GetPart(t.Context(), s.ID, 0); len(p.Chunks) != 1 || p.ClaimToken != "a" {
+	if p, _ := st.GetPart(t.Context(), s.ID, 0); len(p.Chunks) != 1 || p.Claim.Token != "a" {
 		t.Errorf("part after a retried RecordChunk = %+v, want the chunk and a's claim", p)
 	}
 	st.Inject("ClaimPart", memstore.Retry)
-	if _, err := st.ClaimPart(t.Context(), s.ID, 0, "b", t0.Add(time.Minute), t0); err != nil {
+	if _, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: t0.Add(time.Minute)}, t0); err != nil {
 		t.Errorf("retried ClaimPart: %v (a retry finds its own token)", err)
 	}
 	st.Inject("CountPart", memstore.Retry)
@@ -112,21 +112,21 @@ func TestRetry(t *testing.T) {
 func TestLapse(t *testing.T) {
 	st := memstore.NewSessions()
 	s := newSession(t, st)
-	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), "a", t0.Add(time.Hour)); err != nil {
+	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), upload.Lease{Token: "a", Until: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ClaimPart(t.Context(), s.ID, 0, "b", t0.Add(time.Hour), t0); !errors.Is(err, upload.ErrConflict) {
+	if _, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: t0.Add(time.Hour)}, t0); !errors.Is(err, upload.ErrConflict) {
 		t.Fatalf("ClaimPart under a's claim: err = %v", err)
 	}
 	st.Inject("ClaimPart", memstore.Lapse)
-	if _, err := st.ClaimPart(t.Context(), s.ID, 0, "b", t0.Add(time.Hour), t0); err != nil {
+	if _, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: t0.Add(time.Hour)}, t0); err != nil {
 		t.Errorf("ClaimPart once a's claim lapsed: %v", err)
 	}
-	if err := st.BeginComplete(t.Context(), s, "a", t0.Add(time.Hour), t0); err != nil {
+	if err := st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Hour)}, t0); err != nil {
 		t.Fatal(err)
 	}
 	st.Inject("BeginComplete", memstore.Lapse)
-	if err := st.BeginComplete(t.Context(), s, "b", t0.Add(time.Hour), t0); err != nil {
+	if err := st.BeginComplete(t.Context(), s, upload.Lease{Token: "b", Until: t0.Add(time.Hour)}, t0); err != nil {
 		t.Errorf("BeginComplete once a's lease lapsed: %v", err)
 	}
 }
@@ -137,14 +137,14 @@ func TestBefore(t *testing.T) {
 	st := memstore.NewSessions()
 	s := newSession(t, st)
 	st.Before("ClaimPart", func() {
-		if _, err := st.RecordChunk(context.Background(), s.ID, 0, chunk(0), "first", t0.Add(time.Hour)); err != nil {
+		if _, err := st.RecordChunk(context.Background(), s.ID, 0, chunk(0), upload.Lease{Token: "first", Until: t0.Add(time.Hour)}); err != nil {
 			t.Errorf("RecordChunk in the hook: %v", err)
 		}
 	})
-	if _, err := st.ClaimPart(t.Context(), s.ID, 0, "second", t0.Add(time.Hour), t0); !errors.Is(err, upload.ErrConflict) {
+	if _, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "second", Until: t0.Add(time.Hour)}, t0); !errors.Is(err, upload.ErrConflict) {
 		t.Errorf("ClaimPart after the hook recorded a claimed chunk: err = %v, want ErrConflict", err)
 	}
-	if _, err := st.ClaimPart(t.Context(), s.ID, 0, "first", t0.Add(time.Hour), t0); err != nil {
+	if _, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "first", Until: t0.Add(time.Hour)}, t0); err != nil {
 		t.Errorf("ClaimPart with no hook left: %v", err)
 	}
 }

@@ -26,7 +26,8 @@ func (m *Sessions) lapseCompletion(id string) func() {
 // BeginComplete moves open session s, or a completing one whose
 // completion lease has lapsed or is token's, to completing under token,
 // having first (a request of its own) closed its live binding.
-func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, token string, until, now time.Time) error {
+func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, claim upload.Lease, now time.Time) error {
+	token, until := claim.Token, claim.Until
 	var closeErr error
 	err := m.run(ctx, &m.mu, request{
 		op:    "BeginComplete",
@@ -41,11 +42,11 @@ func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, token s
 				case upload.StateOpen:
 					return true
 				case upload.StateCompleting:
-					return (r.cuntilSet && r.cuntil <= msOf(now)) || (r.s.CompleteToken != "" && r.s.CompleteToken == token)
+					return (r.cuntilSet && r.cuntil <= msOf(now)) || (r.s.Completion.Token != "" && r.s.Completion.Token == token)
 				}
 				return false
 			}, func(r *sessionRec) {
-				r.s.State, r.s.CompleteToken, r.s.UpdatedAt = upload.StateCompleting, token, trunc(now)
+				r.s.State, r.s.Completion.Token, r.s.UpdatedAt = upload.StateCompleting, token, trunc(now)
 				r.cuntil, r.cuntilSet = msOf(until), true
 			})
 			return err
@@ -54,13 +55,13 @@ func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, token s
 	return wrap("begin completion", err)
 }
 
-// FinishComplete records the finished object, if s.CompleteToken holds
+// RecordComplete records the finished object, if s.Completion.Token holds
 // the completion lease (or finished it: a repeat changes nothing more).
 // The session stays in the sweep's index.
-func (m *Sessions) FinishComplete(ctx context.Context, s *upload.Session) error {
-	return wrap("finish completion", m.run(ctx, &m.mu, request{op: "FinishComplete", lapse: m.lapseCompletion(s.ID), main: func() error {
+func (m *Sessions) RecordComplete(ctx context.Context, s *upload.Session) error {
+	return wrap("record completion", m.run(ctx, &m.mu, request{op: "RecordComplete", lapse: m.lapseCompletion(s.ID), main: func() error {
 		_, err := m.update(s.ID, func(r *sessionRec) bool {
-			return r.s.CompleteToken != "" && r.s.CompleteToken == s.CompleteToken &&
+			return r.s.Completion.Token != "" && r.s.Completion.Token == s.Completion.Token &&
 				(r.s.State == upload.StateCompleting || r.s.State == upload.StateComplete)
 		}, func(r *sessionRec) {
 			r.s.State, r.s.ETag, r.s.CRC64 = upload.StateComplete, s.ETag, s.CRC64
@@ -80,7 +81,7 @@ func (m *Sessions) FinishComplete(ctx context.Context, s *upload.Session) error 
 func (m *Sessions) ReleaseComplete(ctx context.Context, id, token string) error {
 	return wrap("release completion claim", m.run(ctx, &m.mu, request{op: "ReleaseComplete", lapse: m.lapseCompletion(id), main: func() error {
 		_, err := m.update(id, func(r *sessionRec) bool {
-			return r.s.CompleteToken != "" && r.s.CompleteToken == token && r.s.State == upload.StateCompleting
+			return r.s.Completion.Token != "" && r.s.Completion.Token == token && r.s.State == upload.StateCompleting
 		}, func(r *sessionRec) { r.cuntil, r.cuntilSet = 0, true })
 		return err
 	}}))
@@ -88,8 +89,14 @@ func (m *Sessions) ReleaseComplete(ctx context.Context, id, token string) error 
 
 // EndSession moves session s, if it is in one of states from, to state
 // to, having first (a request of its own) closed its live binding. An
-// aborted session is due for the sweep at once.
+// aborted session is due for the sweep at once. A move the state table
+// does not allow is refused before anything is written.
 func (m *Sessions) EndSession(ctx context.Context, s *upload.Session, from []upload.State, to upload.State, now time.Time) error {
+	for _, f := range from {
+		if !f.CanBecome(to) {
+			return fmt.Errorf("end session %s: state %s cannot become %s", s.ID, f, to)
+		}
+	}
 	var closeErr error
 	err := m.run(ctx, &m.mu, request{
 		op:    "EndSession",

@@ -40,14 +40,14 @@ func (p *partRec) clone() *partRec {
 // part reads the record as the DynamoDB store decodes it.
 func (p *partRec) part(k int) *upload.Part {
 	out := &upload.Part{
-		Index: k, Chunks: maps.Clone(p.chunks), ClaimToken: p.claim,
+		Index: k, Chunks: maps.Clone(p.chunks), Claim: upload.Lease{Token: p.claim},
 		ETag: p.etag, CRC: p.crc, Size: p.size, Counted: p.counted, FinishedAt: timeOf(p.finishedAt),
 	}
 	if out.Chunks == nil {
 		out.Chunks = map[int]upload.ChunkRecord{}
 	}
 	if p.claimSet {
-		out.ClaimUntil = timeOf(p.claimUntil)
+		out.Claim.Until = timeOf(p.claimUntil)
 	}
 	return out
 }
@@ -123,7 +123,8 @@ func (m *Sessions) lapsePart(id string, k int) func() {
 // RecordChunk adds a staged chunk to part k, unless it is recorded or the
 // part assembled, and stamps the part with the recording request's
 // claim. It returns the part as the write left it.
-func (m *Sessions) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, token string, until time.Time) (*upload.Part, error) {
+func (m *Sessions) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, claim upload.Lease) (*upload.Part, error) {
+	token, until := claim.Token, claim.Until
 	var out *upload.Part
 	err := m.run(ctx, &m.mu, request{op: "RecordChunk", lapse: m.lapsePart(id, k), main: func() error {
 		out = nil
@@ -237,7 +238,8 @@ func (m *Sessions) ReadProgress(ctx context.Context, id string, parts int) (*upl
 // ClaimPart takes the lease to assemble part k, if the part exists, is
 // not assembled and its lease is free, lapsed or token's own; it returns
 // the part as the claim left it.
-func (m *Sessions) ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*upload.Part, error) {
+func (m *Sessions) ClaimPart(ctx context.Context, id string, k int, claim upload.Lease, now time.Time) (*upload.Part, error) {
+	token, until := claim.Token, claim.Until
 	var out *upload.Part
 	err := m.run(ctx, &m.mu, request{op: "ClaimPart", lapse: m.lapsePart(id, k), main: func() error {
 		out = nil
@@ -264,11 +266,11 @@ func (m *Sessions) ReleasePart(ctx context.Context, id string, k int, token stri
 	}}))
 }
 
-// FinishPart records the assembled part, if token holds its claim (or
+// RecordPart records the assembled part, if token holds its claim (or
 // the part already has done's ETag: a retry whose first attempt took
 // effect), and drops the records of the chunks it was made of.
-func (m *Sessions) FinishPart(ctx context.Context, id string, k int, token string, done upload.AssembledPart, now time.Time) error {
-	return wrap("finish part", m.run(ctx, &m.mu, request{op: "FinishPart", lapse: m.lapsePart(id, k), main: func() error {
+func (m *Sessions) RecordPart(ctx context.Context, id string, k int, token string, done upload.AssembledPart, now time.Time) error {
+	return wrap("record part", m.run(ctx, &m.mu, request{op: "RecordPart", lapse: m.lapsePart(id, k), main: func() error {
 		_, err := m.updatePart(id, k, false, func(p *partRec) bool {
 			return p != nil && ((p.claimSet && p.claim == token) || (p.hasETag && p.etag == done.ETag))
 		}, func(p *partRec) {

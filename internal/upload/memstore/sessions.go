@@ -45,9 +45,9 @@ var sessionOps = map[string]bool{
 	"LookupIdentifier": false, "LookupBinding": false, "BindIdentifier": false,
 	"ClaimMultipart": true, "ReleaseMultipart": true, "SetMultipartID": true, "Touch": false,
 	"RecordChunk": true, "GetPart": false, "ListParts": false, "ReadProgress": false,
-	"ClaimPart": true, "ReleasePart": true, "FinishPart": true, "CountPart": false, "DeleteParts": false,
+	"ClaimPart": true, "ReleasePart": true, "RecordPart": true, "CountPart": false, "DeleteParts": false,
 	"CommitAppend": false, "PutSealedPart": false, "ClearSeal": false,
-	"BeginComplete": true, "FinishComplete": true, "ReleaseComplete": true,
+	"BeginComplete": true, "RecordComplete": true, "ReleaseComplete": true,
 	"EndSession": false, "Forget": false, "ListExpired": false,
 }
 
@@ -66,13 +66,13 @@ func wrap(what string, err error) error {
 // keeps it (only the fields it writes, times in milliseconds), and the
 // attributes that upload.Session does not show.
 type sessionRec struct {
-	s upload.Session // CompleteUntil is kept in cuntil
+	s upload.Session // Completion.Until is kept in cuntil
 
 	// The lease to start the multipart upload (mpuClaim, mpuClaimUntil).
 	mpuClaim    string
 	mpuUntil    int64
 	mpuUntilSet bool
-	// The completion lease's end (cuntil); its token is s.CompleteToken.
+	// The completion lease's end (cuntil); its token is s.Completion.Token.
 	cuntil    int64
 	cuntilSet bool
 	// inSweep says the session is in the sweep's index (its sweep
@@ -84,7 +84,7 @@ type sessionRec struct {
 func (r *sessionRec) session() *upload.Session {
 	s := cloneSession(&r.s)
 	if r.cuntilSet {
-		s.CompleteUntil = timeOf(r.cuntil)
+		s.Completion.Until = timeOf(r.cuntil)
 	}
 	return s
 }
@@ -98,7 +98,7 @@ func (r *sessionRec) itemSize() int {
 	for _, a := range []struct{ name, v string }{
 		{"owner", s.Owner}, {"ident", s.Identifier}, {"name", s.Name}, {"ctype", s.ContentType},
 		{"key", s.Key}, {"state", string(s.State)}, {"mpu", s.MultipartID}, {"verify", s.Verify},
-		{"mpuClaim", r.mpuClaim}, {"ctoken", s.CompleteToken}, {"etag", s.ETag}, {"crc", s.CRC64},
+		{"mpuClaim", r.mpuClaim}, {"ctoken", s.Completion.Token}, {"etag", s.ETag}, {"crc", s.CRC64},
 	} {
 		it.str(a.name, a.v)
 	}
@@ -321,7 +321,8 @@ func (m *Sessions) update(id string, cond func(*sessionRec) bool, change func(*s
 // ClaimMultipart takes the lease to start the multipart upload, counting
 // the claims taken. A retry of this very claim finds its own token (and
 // counts twice).
-func (m *Sessions) ClaimMultipart(ctx context.Context, id, token string, until, now time.Time) error {
+func (m *Sessions) ClaimMultipart(ctx context.Context, id string, claim upload.Lease, now time.Time) error {
+	token, until := claim.Token, claim.Until
 	return wrap("claim multipart upload", m.run(ctx, &m.mu, request{
 		op:    "ClaimMultipart",
 		lapse: func() { m.lapseSession(id, func(r *sessionRec) { r.mpuUntil = 0 }) },

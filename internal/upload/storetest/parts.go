@@ -17,7 +17,7 @@ func chunk(i int, key string) upload.ChunkRecord {
 
 func record(t *testing.T, st upload.Sessions, id string, k int, c upload.ChunkRecord, token string, until time.Time) *upload.Part {
 	t.Helper()
-	p, err := st.RecordChunk(t.Context(), id, k, c, token, until)
+	p, err := st.RecordChunk(t.Context(), id, k, c, upload.Lease{Token: token, Until: until})
 	if err != nil {
 		t.Fatalf("RecordChunk %d: %v", c.Index, err)
 	}
@@ -27,8 +27,8 @@ func record(t *testing.T, st upload.Sessions, id string, k int, c upload.ChunkRe
 // checkClaim fails the test unless part p is claimed by token until until.
 func checkClaim(t *testing.T, p *upload.Part, token string, until time.Time) {
 	t.Helper()
-	if p.ClaimToken != token || !p.ClaimUntil.Equal(ms(until)) {
-		t.Errorf("part %d claimed by %q until %v, want %q until %v", p.Index, p.ClaimToken, p.ClaimUntil, token, ms(until))
+	if p.Claim.Token != token || !p.Claim.Until.Equal(ms(until)) {
+		t.Errorf("part %d claimed by %q until %v, want %q until %v", p.Index, p.Claim.Token, p.Claim.Until, token, ms(until))
 	}
 }
 
@@ -45,7 +45,7 @@ var partCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		p := getPart(t, st, s.ID, 3)
-		if p.Index != 3 || p.Chunks == nil || len(p.Chunks) != 0 || p.Assembled() || p.ClaimToken != "" || !p.ClaimUntil.IsZero() || p.Counted {
+		if p.Index != 3 || p.Chunks == nil || len(p.Chunks) != 0 || p.Assembled() || p.Claim.Token != "" || !p.Claim.Until.IsZero() || p.Counted {
 			t.Errorf("empty part = %+v", p)
 		}
 		parts, err := st.ListParts(t.Context(), s.ID)
@@ -67,7 +67,7 @@ var partCases = []sessionCase{
 			t.Errorf("RecordChunk returned chunks %v, want 0 and 1", p.Chunks)
 		}
 		checkClaim(t, p, "b", ub)
-		_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0, "k0-again"), "c", t0.Add(time.Hour))
+		_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0, "k0-again"), upload.Lease{Token: "c", Until: t0.Add(time.Hour)})
 		conflict(t, err, "RecordChunk of a recorded chunk")
 		p = getPart(t, st, s.ID, 0)
 		if p.Chunks[0].Key != "k0" {
@@ -79,12 +79,12 @@ var partCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		errs := race(racers, func(i int) error {
-			_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(3, fmt.Sprint("k-", i)), fmt.Sprint("tok", i), t0.Add(time.Minute))
+			_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(3, fmt.Sprint("k-", i)), upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)})
 			return err
 		})
 		if w := oneWins(t, errs, "RecordChunk"); w >= 0 {
 			p := getPart(t, st, s.ID, 0)
-			if p.Chunks[3].Key != fmt.Sprint("k-", w) || p.ClaimToken != fmt.Sprint("tok", w) {
+			if p.Chunks[3].Key != fmt.Sprint("k-", w) || p.Claim.Token != fmt.Sprint("tok", w) {
 				t.Errorf("part = %+v, want the winner's chunk and claim (racer %d)", p, w)
 			}
 		}
@@ -127,20 +127,20 @@ var partCases = []sessionCase{
 	{"part/claim a recorded, unassembled part whose claim is free", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		_, err := st.ClaimPart(t.Context(), s.ID, 0, "a", t0.Add(time.Minute), t0)
+		_, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0)
 		conflict(t, err, "ClaimPart of a part nothing was recorded for")
 		if parts, _ := st.ListParts(t.Context(), s.ID); len(parts) != 0 {
 			t.Errorf("a lost ClaimPart created part records %v", indexes(parts))
 		}
 		ua := t0.Add(time.Minute)
 		record(t, st, s.ID, 0, chunk(0, "k0"), "a", ua)
-		_, err = st.ClaimPart(t.Context(), s.ID, 0, "b", ua.Add(time.Minute), ua.Add(-time.Millisecond))
+		_, err = st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: ua.Add(time.Minute)}, ua.Add(-time.Millisecond))
 		conflict(t, err, "ClaimPart before a's claim lapses")
-		p, err := st.ClaimPart(t.Context(), s.ID, 0, "a", ua, t0)
+		p, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "a", Until: ua}, t0)
 		ok(t, err, "ClaimPart by a, which holds it (a retry)")
 		checkClaim(t, p, "a", ua)
 		ub := ua.Add(time.Minute)
-		p, err = st.ClaimPart(t.Context(), s.ID, 0, "b", ub, ua)
+		p, err = st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: ub}, ua)
 		ok(t, err, "ClaimPart when a's claim lapses")
 		checkClaim(t, p, "b", ub)
 		if len(p.Chunks) != 1 || p.Chunks[0] != chunk(0, "k0") {
@@ -149,7 +149,7 @@ var partCases = []sessionCase{
 		conflict(t, st.ReleasePart(t.Context(), s.ID, 0, "a"), "ReleasePart by a, which lost the claim")
 		ok(t, st.ReleasePart(t.Context(), s.ID, 0, "b"), "ReleasePart by b")
 		checkClaim(t, getPart(t, st, s.ID, 0), "", time.Time{})
-		_, err = st.ClaimPart(t.Context(), s.ID, 0, "c", t0.Add(time.Minute), t0)
+		_, err = st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "c", Until: t0.Add(time.Minute)}, t0)
 		ok(t, err, "ClaimPart of a released part, at once")
 		conflict(t, st.ReleasePart(t.Context(), newID(t), 0, "c"), "ReleasePart of a missing part")
 	}},
@@ -158,50 +158,50 @@ var partCases = []sessionCase{
 		create(t, st, s)
 		record(t, st, s.ID, 0, chunk(0, "k0"), "dead", t0)
 		errs := race(racers, func(i int) error {
-			_, err := st.ClaimPart(t.Context(), s.ID, 0, fmt.Sprint("tok", i), t0.Add(time.Minute), t0.Add(time.Second))
+			_, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0.Add(time.Second))
 			return err
 		})
 		if w := oneWins(t, errs, "ClaimPart"); w >= 0 {
 			checkClaim(t, getPart(t, st, s.ID, 0), fmt.Sprint("tok", w), t0.Add(time.Minute))
 		}
 	}},
-	{"part/finish records the part and drops its chunks and claim", func(t *testing.T, st upload.Sessions) {
+	{"part/record the assembled part, dropping its chunks and claim", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
 		record(t, st, s.ID, 0, chunk(0, "k0"), "a", t0.Add(time.Minute))
 		record(t, st, s.ID, 0, chunk(1, "k1"), "a", t0.Add(time.Minute))
 		done := upload.AssembledPart{ETag: `"e1"`, CRC: 4242, Size: 2 << 20, Chunks: []upload.ChunkRecord{chunk(0, "k0"), chunk(1, "k1")}}
 		now := t0.Add(time.Second)
-		conflict(t, st.FinishPart(t.Context(), s.ID, 0, "b", done, now), "FinishPart by b, which holds no claim")
-		ok(t, st.FinishPart(t.Context(), s.ID, 0, "a", done, now), "FinishPart by a")
+		conflict(t, st.RecordPart(t.Context(), s.ID, 0, "b", done, now), "RecordPart by b, which holds no claim")
+		ok(t, st.RecordPart(t.Context(), s.ID, 0, "a", done, now), "RecordPart by a")
 		p := getPart(t, st, s.ID, 0)
 		if !p.Assembled() || p.ETag != done.ETag || p.CRC != done.CRC || p.Size != done.Size || !p.FinishedAt.Equal(ms(now)) || len(p.Chunks) != 0 {
 			t.Errorf("finished part = %+v, want ETag %s CRC %d size %d finished %v, no chunks", p, done.ETag, done.CRC, done.Size, ms(now))
 		}
 		checkClaim(t, p, "", time.Time{})
-		ok(t, st.FinishPart(t.Context(), s.ID, 0, "a", done, now), "FinishPart by a again (a retry)")
-		ok(t, st.FinishPart(t.Context(), s.ID, 0, "z", done, now), "FinishPart with the ETag it has")
+		ok(t, st.RecordPart(t.Context(), s.ID, 0, "a", done, now), "RecordPart by a again (a retry)")
+		ok(t, st.RecordPart(t.Context(), s.ID, 0, "z", done, now), "RecordPart with the ETag it has")
 		other := done
 		other.ETag = `"e2"`
-		conflict(t, st.FinishPart(t.Context(), s.ID, 0, "z", other, now), "FinishPart with another ETag")
+		conflict(t, st.RecordPart(t.Context(), s.ID, 0, "z", other, now), "RecordPart with another ETag")
 		for _, i := range []int{0, 2} {
-			_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(i, "late"), "c", t0.Add(time.Hour))
+			_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(i, "late"), upload.Lease{Token: "c", Until: t0.Add(time.Hour)})
 			conflict(t, err, fmt.Sprintf("RecordChunk %d in an assembled part", i))
 		}
-		_, err := st.ClaimPart(t.Context(), s.ID, 0, "c", t0.Add(time.Hour), t0.Add(time.Hour))
+		_, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "c", Until: t0.Add(time.Hour)}, t0.Add(time.Hour))
 		conflict(t, err, "ClaimPart of an assembled part")
-		conflict(t, st.FinishPart(t.Context(), s.ID, 9, "a", done, now), "FinishPart of a missing part")
+		conflict(t, st.RecordPart(t.Context(), s.ID, 9, "a", done, now), "RecordPart of a missing part")
 	}},
-	{"part/finish by a claimant whose claim passed on: ErrConflict", func(t *testing.T, st upload.Sessions) {
+	{"part/record by a claimant whose claim passed on: ErrConflict", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
 		record(t, st, s.ID, 0, chunk(0, "k0"), "a", t0)
-		_, err := st.ClaimPart(t.Context(), s.ID, 0, "b", t0.Add(time.Minute), t0)
+		_, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "b", Until: t0.Add(time.Minute)}, t0)
 		ok(t, err, "ClaimPart by b")
 		done := upload.AssembledPart{ETag: `"ea"`, CRC: 1, Size: 1 << 20, Chunks: []upload.ChunkRecord{chunk(0, "k0")}}
-		conflict(t, st.FinishPart(t.Context(), s.ID, 0, "a", done, t0), "FinishPart by a")
+		conflict(t, st.RecordPart(t.Context(), s.ID, 0, "a", done, t0), "RecordPart by a")
 		done.ETag = `"eb"`
-		ok(t, st.FinishPart(t.Context(), s.ID, 0, "b", done, t0), "FinishPart by b")
+		ok(t, st.RecordPart(t.Context(), s.ID, 0, "b", done, t0), "RecordPart by b")
 		if p := getPart(t, st, s.ID, 0); p.ETag != `"eb"` {
 			t.Errorf("part's ETag = %s, want b's", p.ETag)
 		}
@@ -325,11 +325,11 @@ var sequentialCases = []sessionCase{
 		pieces := []upload.ChunkRecord{{Index: 0, Key: "p0", Size: 3 << 20, CRC: 5}, {Index: 1, Key: "p1", Size: 2 << 20, CRC: 6}}
 		ok(t, st.PutSealedPart(t.Context(), s.ID, 0, pieces, 42), "PutSealedPart")
 		p := getPart(t, st, s.ID, 0)
-		if len(p.Chunks) != 2 || p.Chunks[0] != pieces[0] || p.Chunks[1] != pieces[1] || p.CRC != 42 || p.Assembled() || p.ClaimToken != "" {
+		if len(p.Chunks) != 2 || p.Chunks[0] != pieces[0] || p.Chunks[1] != pieces[1] || p.CRC != 42 || p.Assembled() || p.Claim.Token != "" {
 			t.Errorf("sealed part = %+v", p)
 		}
 		conflict(t, st.PutSealedPart(t.Context(), s.ID, 0, pieces[:1], 1), "PutSealedPart again")
-		p, err := st.ClaimPart(t.Context(), s.ID, 0, "a", t0.Add(time.Minute), t0)
+		p, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0)
 		ok(t, err, "ClaimPart of a sealed part")
 		if len(p.Chunks) != 2 || p.CRC != 42 {
 			t.Errorf("ClaimPart returned %+v, want both pieces and CRC 42", p)
@@ -342,28 +342,28 @@ var completionCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		ua := t0.Add(time.Minute)
-		ok(t, st.BeginComplete(t.Context(), s, "a", ua, t0), "BeginComplete a")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: ua}, t0), "BeginComplete a")
 		got := get(t, st, s.ID)
-		if got.State != upload.StateCompleting || got.CompleteToken != "a" || !got.CompleteUntil.Equal(ms(ua)) || !got.UpdatedAt.Equal(ms(t0)) {
-			t.Errorf("after BeginComplete: %s %q until %v updated %v", got.State, got.CompleteToken, got.CompleteUntil, got.UpdatedAt)
+		if got.State != upload.StateCompleting || got.Completion.Token != "a" || !got.Completion.Until.Equal(ms(ua)) || !got.UpdatedAt.Equal(ms(t0)) {
+			t.Errorf("after BeginComplete: %s %q until %v updated %v", got.State, got.Completion.Token, got.Completion.Until, got.UpdatedAt)
 		}
-		conflict(t, st.BeginComplete(t.Context(), s, "b", ua.Add(time.Minute), ua.Add(-time.Millisecond)), "BeginComplete b before a's lapses")
-		ok(t, st.BeginComplete(t.Context(), s, "a", ua, t0), "BeginComplete a again (a retry)")
+		conflict(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "b", Until: ua.Add(time.Minute)}, ua.Add(-time.Millisecond)), "BeginComplete b before a's lapses")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: ua}, t0), "BeginComplete a again (a retry)")
 		ub := ua.Add(time.Minute)
-		ok(t, st.BeginComplete(t.Context(), s, "b", ub, ua), "BeginComplete b when a's lapses")
-		if got := get(t, st, s.ID); got.CompleteToken != "b" || !got.CompleteUntil.Equal(ms(ub)) {
-			t.Errorf("lease = %q until %v, want b's", got.CompleteToken, got.CompleteUntil)
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "b", Until: ub}, ua), "BeginComplete b when a's lapses")
+		if got := get(t, st, s.ID); got.Completion.Token != "b" || !got.Completion.Until.Equal(ms(ub)) {
+			t.Errorf("lease = %q until %v, want b's", got.Completion.Token, got.Completion.Until)
 		}
 	}},
 	{"completion/racing begins: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		bound(t, st, s)
 		errs := race(racers, func(i int) error {
-			return st.BeginComplete(t.Context(), s, fmt.Sprint("tok", i), t0.Add(time.Minute), t0)
+			return st.BeginComplete(t.Context(), s, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0)
 		})
 		if w := oneWins(t, errs, "BeginComplete"); w >= 0 {
-			if got := get(t, st, s.ID); got.CompleteToken != fmt.Sprint("tok", w) {
-				t.Errorf("lease held by %q, want the winner's", got.CompleteToken)
+			if got := get(t, st, s.ID); got.Completion.Token != fmt.Sprint("tok", w) {
+				t.Errorf("lease held by %q, want the winner's", got.Completion.Token)
 			}
 		}
 	}},
@@ -371,42 +371,42 @@ var completionCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		conflict(t, st.ReleaseComplete(t.Context(), s.ID, "a"), "ReleaseComplete of an open upload")
-		ok(t, st.BeginComplete(t.Context(), s, "a", t0.Add(time.Hour), t0), "BeginComplete a")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Hour)}, t0), "BeginComplete a")
 		conflict(t, st.ReleaseComplete(t.Context(), s.ID, "b"), "ReleaseComplete by b")
 		ok(t, st.ReleaseComplete(t.Context(), s.ID, "a"), "ReleaseComplete by a")
 		if got := get(t, st, s.ID); got.State != upload.StateCompleting {
 			t.Errorf("state after ReleaseComplete = %s, want completing", got.State)
 		}
-		ok(t, st.BeginComplete(t.Context(), s, "b", t0.Add(time.Hour), t0), "BeginComplete b at once")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "b", Until: t0.Add(time.Hour)}, t0), "BeginComplete b at once")
 	}},
-	{"completion/finish under the lease", func(t *testing.T, st upload.Sessions) {
+	{"completion/record the finished object under the lease", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		ok(t, st.BeginComplete(t.Context(), s, "a", t0.Add(time.Minute), t0), "BeginComplete")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "BeginComplete")
 		fin := *s
-		fin.State, fin.CompleteToken = upload.StateComplete, "b"
+		fin.State, fin.Completion.Token = upload.StateComplete, "b"
 		fin.ETag, fin.CRC64 = `"etag-3"`, "AAAAAAAAAAE="
 		fin.CompletedAt, fin.ExpiresAt = t0.Add(time.Second), t0.Add(25*time.Hour)
 		fin.Digests = map[string]string{"md5": "00ff"}
-		conflict(t, st.FinishComplete(t.Context(), &fin), "FinishComplete by b")
-		fin.CompleteToken = "a"
-		ok(t, st.FinishComplete(t.Context(), &fin), "FinishComplete by a")
+		conflict(t, st.RecordComplete(t.Context(), &fin), "RecordComplete by b")
+		fin.Completion.Token = "a"
+		ok(t, st.RecordComplete(t.Context(), &fin), "RecordComplete by a")
 		got := get(t, st, s.ID)
 		if got.State != upload.StateComplete || got.ETag != fin.ETag || got.CRC64 != fin.CRC64 || !got.CompletedAt.Equal(ms(fin.CompletedAt)) ||
-			!got.ExpiresAt.Equal(ms(fin.ExpiresAt)) || !got.UpdatedAt.Equal(ms(fin.CompletedAt)) || got.Digests["md5"] != "00ff" || !got.CompleteUntil.IsZero() {
+			!got.ExpiresAt.Equal(ms(fin.ExpiresAt)) || !got.UpdatedAt.Equal(ms(fin.CompletedAt)) || got.Digests["md5"] != "00ff" || !got.Completion.Until.IsZero() {
 			t.Errorf("completed session = %+v", got)
 		}
-		ok(t, st.FinishComplete(t.Context(), &fin), "FinishComplete again")
-		conflict(t, st.BeginComplete(t.Context(), s, "c", t0.Add(48*time.Hour), t0.Add(48*time.Hour)), "BeginComplete of a complete upload")
+		ok(t, st.RecordComplete(t.Context(), &fin), "RecordComplete again")
+		conflict(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "c", Until: t0.Add(48 * time.Hour)}, t0.Add(48*time.Hour)), "BeginComplete of a complete upload")
 		conflict(t, st.ReleaseComplete(t.Context(), s.ID, "a"), "ReleaseComplete of a complete upload")
 	}},
 	{"completion/an ended or missing upload cannot begin", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
 		ok(t, st.EndSession(t.Context(), s, []upload.State{upload.StateOpen}, upload.StateAborted, t0), "EndSession")
-		conflict(t, st.BeginComplete(t.Context(), s, "a", t0.Add(time.Minute), t0), "BeginComplete of an aborted upload")
+		conflict(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "BeginComplete of an aborted upload")
 		missing := newIndexed(t)
-		conflict(t, st.BeginComplete(t.Context(), missing, "a", t0.Add(time.Minute), t0), "BeginComplete of a missing upload")
+		conflict(t, st.BeginComplete(t.Context(), missing, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "BeginComplete of a missing upload")
 	}},
 	{"end/abort an open upload: due for the sweep at once", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
@@ -430,10 +430,19 @@ var completionCases = []sessionCase{
 	{"end/only from the states named", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		ok(t, st.BeginComplete(t.Context(), s, "a", t0, t0), "BeginComplete")
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0}, t0), "BeginComplete")
 		conflict(t, st.EndSession(t.Context(), s, []upload.State{upload.StateOpen}, upload.StateExpired, t0), "EndSession from open of a completing upload")
 		ok(t, st.EndSession(t.Context(), s, []upload.State{upload.StateOpen, upload.StateCompleting}, upload.StateExpired, t0), "EndSession from open or completing")
 		conflict(t, st.EndSession(t.Context(), newIndexed(t), []upload.State{upload.StateOpen}, upload.StateExpired, t0), "EndSession of a missing upload")
+	}},
+	{"end/a move the state table forbids is refused before anything is written", func(t *testing.T, st upload.Sessions) {
+		s := newIndexed(t)
+		bound(t, st, s)
+		refused(t, st.EndSession(t.Context(), s, []upload.State{upload.StateComplete}, upload.StateAborted, t0), "EndSession from complete")
+		checkLive(t, lookup(t, st, s), s)
+		if got := get(t, st, s.ID); got.State != upload.StateOpen {
+			t.Errorf("state = %s after a refused move, want open", got.State)
+		}
 	}},
 	{"end/racing ends: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
@@ -482,10 +491,10 @@ var sweepCases = []sessionCase{
 		create(t, st, aborted)
 		create(t, st, complete)
 		ok(t, st.EndSession(t.Context(), aborted, []upload.State{upload.StateOpen}, upload.StateAborted, t0), "EndSession")
-		ok(t, st.BeginComplete(t.Context(), complete, "a", t0.Add(time.Minute), t0), "BeginComplete")
+		ok(t, st.BeginComplete(t.Context(), complete, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "BeginComplete")
 		fin := *complete
-		fin.CompleteToken, fin.CompletedAt, fin.ExpiresAt = "a", t0, t0.Add(time.Hour)
-		ok(t, st.FinishComplete(t.Context(), &fin), "FinishComplete")
+		fin.Completion.Token, fin.CompletedAt, fin.ExpiresAt = "a", t0, t0.Add(time.Hour)
+		ok(t, st.RecordComplete(t.Context(), &fin), "RecordComplete")
 		list := func(at time.Time) []string {
 			ids, err := st.ListExpired(t.Context(), at, 10)
 			ok(t, err, "ListExpired")
@@ -521,11 +530,11 @@ var boundCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		record(t, st, s.ID, 0, chunk(0, strings.Repeat("a", 250_000)), "a", t0)
-		_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(1, strings.Repeat("b", 250_000)), "b", t0.Add(time.Hour))
+		_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(1, strings.Repeat("b", 250_000)), upload.Lease{Token: "b", Until: t0.Add(time.Hour)})
 		refused(t, err, "RecordChunk that makes the part over 400 KB")
 		p := getPart(t, st, s.ID, 0)
-		if _, has := p.Chunks[1]; has || len(p.Chunks) != 1 || p.ClaimToken != "a" {
-			t.Errorf("a refused RecordChunk changed the part: %d chunks, claim %q", len(p.Chunks), p.ClaimToken)
+		if _, has := p.Chunks[1]; has || len(p.Chunks) != 1 || p.Claim.Token != "a" {
+			t.Errorf("a refused RecordChunk changed the part: %d chunks, claim %q", len(p.Chunks), p.Claim.Token)
 		}
 	}},
 	{"bound/a session that a step would grow over 400 KB is left as it was", func(t *testing.T, st upload.Sessions) {

@@ -101,7 +101,7 @@ var recordCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		ok(t, st.BindIdentifier(t.Context(), s, ""), "BindIdentifier")
-		_, err := st.RecordChunk(t.Context(), s.ID, 0, upload.ChunkRecord{Index: 0, Key: "k0", Size: 1 << 20}, "tok", t0.Add(time.Minute))
+		_, err := st.RecordChunk(t.Context(), s.ID, 0, upload.ChunkRecord{Index: 0, Key: "k0", Size: 1 << 20}, upload.Lease{Token: "tok", Until: t0.Add(time.Minute)})
 		ok(t, err, "RecordChunk")
 		ok(t, st.DeleteSession(t.Context(), s.ID), "DeleteSession")
 		if _, err := st.GetSession(t.Context(), s.ID); !errors.Is(err, upload.ErrNotFound) {
@@ -271,7 +271,7 @@ var bindingCases = []sessionCase{
 	{"binding/Live gets the multipart upload", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		bound(t, st, s)
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "tok", t0.Add(time.Minute), t0), "ClaimMultipart")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "tok", Until: t0.Add(time.Minute)}, t0), "ClaimMultipart")
 		if _, err := st.SetMultipartID(t.Context(), s.ID, "mpu-1", false); err != nil {
 			t.Fatalf("SetMultipartID: %v", err)
 		}
@@ -282,7 +282,7 @@ var bindingCases = []sessionCase{
 		completing, ended := newIndexed(t), newIndexed(t)
 		bound(t, st, completing)
 		bound(t, st, ended)
-		ok(t, st.BeginComplete(t.Context(), completing, "tok", t0.Add(time.Minute), t0), "BeginComplete")
+		ok(t, st.BeginComplete(t.Context(), completing, upload.Lease{Token: "tok", Until: t0.Add(time.Minute)}, t0), "BeginComplete")
 		ok(t, st.EndSession(t.Context(), ended, []upload.State{upload.StateOpen}, upload.StateExpired, t0), "EndSession")
 		for _, s := range []*upload.Session{completing, ended} {
 			if b := lookup(t, st, s); b.ID != s.ID || b.Plan != s.Plan || b.Live != nil {
@@ -324,29 +324,29 @@ var multipartCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		until := t0.Add(time.Minute)
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "a", until, t0), "ClaimMultipart a")
-		conflict(t, st.ClaimMultipart(t.Context(), s.ID, "b", until.Add(time.Minute), until.Add(-time.Millisecond)), "ClaimMultipart b before a's lapses")
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "a", until, t0), "ClaimMultipart a again (a retry)")
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "b", until.Add(time.Minute), until), "ClaimMultipart b when a's lapses")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "a", Until: until}, t0), "ClaimMultipart a")
+		conflict(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "b", Until: until.Add(time.Minute)}, until.Add(-time.Millisecond)), "ClaimMultipart b before a's lapses")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "a", Until: until}, t0), "ClaimMultipart a again (a retry)")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "b", Until: until.Add(time.Minute)}, until), "ClaimMultipart b when a's lapses")
 		if got := get(t, st, s.ID); got.MultipartClaims != 3 || !got.MayHaveStrayMultipart() {
 			t.Errorf("MultipartClaims = %d (stray %v), want 3 (true)", got.MultipartClaims, got.MayHaveStrayMultipart())
 		}
-		conflict(t, st.ClaimMultipart(t.Context(), newID(t), "a", until, t0), "ClaimMultipart of a missing session")
+		conflict(t, st.ClaimMultipart(t.Context(), newID(t), upload.Lease{Token: "a", Until: until}, t0), "ClaimMultipart of a missing session")
 	}},
 	{"multipart/release lets the next claim at once", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
 		until := t0.Add(time.Minute)
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "a", until, t0), "ClaimMultipart a")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "a", Until: until}, t0), "ClaimMultipart a")
 		conflict(t, st.ReleaseMultipart(t.Context(), s.ID, "b"), "ReleaseMultipart by b")
 		ok(t, st.ReleaseMultipart(t.Context(), s.ID, "a"), "ReleaseMultipart by a")
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "b", until, t0), "ClaimMultipart b")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "b", Until: until}, t0), "ClaimMultipart b")
 	}},
 	{"multipart/racing claims: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
 		errs := race(racers, func(i int) error {
-			return st.ClaimMultipart(t.Context(), s.ID, fmt.Sprint("tok", i), t0.Add(time.Minute), t0)
+			return st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0)
 		})
 		oneWins(t, errs, "ClaimMultipart")
 		if got := get(t, st, s.ID); got.MultipartClaims != 1 || !got.MayHaveStrayMultipart() {
@@ -356,7 +356,7 @@ var multipartCases = []sessionCase{
 	{"multipart/the first id recorded stays", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "a", t0.Add(time.Minute), t0), "ClaimMultipart")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "ClaimMultipart")
 		for _, try := range []struct {
 			mpu     string
 			retried bool
@@ -370,12 +370,12 @@ var multipartCases = []sessionCase{
 		if got.MultipartID != "mpu-1" || got.MultipartRetried || got.MayHaveStrayMultipart() {
 			t.Errorf("session: MultipartID %q retried %v stray %v; want mpu-1, false, false", got.MultipartID, got.MultipartRetried, got.MayHaveStrayMultipart())
 		}
-		conflict(t, st.ClaimMultipart(t.Context(), s.ID, "b", t0.Add(time.Hour), t0.Add(time.Hour)), "ClaimMultipart once an id is recorded")
+		conflict(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "b", Until: t0.Add(time.Hour)}, t0.Add(time.Hour)), "ClaimMultipart once an id is recorded")
 	}},
 	{"multipart/retried is recorded and kept", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		ok(t, st.ClaimMultipart(t.Context(), s.ID, "a", t0.Add(time.Minute), t0), "ClaimMultipart")
+		ok(t, st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "ClaimMultipart")
 		if _, err := st.SetMultipartID(t.Context(), s.ID, "mpu-1", true); err != nil {
 			t.Fatal(err)
 		}
