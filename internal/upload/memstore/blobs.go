@@ -38,13 +38,14 @@ type Blobs struct {
 	// completion sent again answers the same.
 	done   map[string]upload.Object
 	nextID int
+	crc    *crc64nvme.Combiner
 }
 
 var _ upload.Blobs = (*Blobs)(nil)
 
 // NewBlobs returns an empty bucket.
 func NewBlobs() *Blobs {
-	return &Blobs{Faults: newFaults(blobOps), objects: map[string]object{}, uploads: map[string]*multipart{}, done: map[string]upload.Object{}}
+	return &Blobs{Faults: newFaults(blobOps), objects: map[string]object{}, uploads: map[string]*multipart{}, done: map[string]upload.Object{}, crc: crc64nvme.NewCombiner()}
 }
 
 var blobOps = map[string]bool{
@@ -68,14 +69,13 @@ type multipart struct {
 type part struct {
 	data []byte
 	crc  uint64
-	etag string
+	md5  [md5.Size]byte
 }
 
+func (p part) etag() string { return `"` + hex.EncodeToString(p.md5[:]) + `"` }
+
 // etagOf is S3's ETag of an object written whole: its MD5, quoted.
-func etagOf(data []byte) string {
-	sum := md5.Sum(data)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
+func etagOf(data []byte) string { return part{md5: md5.Sum(data)}.etag() }
 
 // checkCRC refuses bytes whose CRC64NVME is not crc, as S3 does.
 func checkCRC(data []byte, crc uint64) error {
@@ -206,15 +206,12 @@ func (b *Blobs) upload(key, id string) (*multipart, error) {
 // UploadPart reads size bytes from body and stores them as part number
 // of the upload, replacing any part of that number, if crc is theirs.
 func (b *Blobs) UploadPart(ctx context.Context, key, mpu string, number int, body io.Reader, size int64, crc uint64) (string, error) {
-	data, err := io.ReadAll(io.LimitReader(body, size+1))
-	if err == nil && int64(len(data)) != size {
-		err = fmt.Errorf("body of %d bytes for a part of %d bytes", len(data), size)
-	}
-	if err != nil {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(body, data); err != nil { // a body short of size fails the request
 		return "", fmt.Errorf("upload part %d of %s: %w", number, key, err)
 	}
 	var etag string
-	err = b.run(ctx, &b.mu, request{op: "UploadPart", main: func() error {
+	err := b.run(ctx, &b.mu, request{op: "UploadPart", main: func() error {
 		u, err := b.upload(key, mpu)
 		if err != nil {
 			return err
@@ -225,8 +222,9 @@ func (b *Blobs) UploadPart(ctx context.Context, key, mpu string, number int, bod
 		if err := checkCRC(data, crc); err != nil {
 			return err
 		}
-		etag = etagOf(data)
-		u.parts[number] = part{data: data, crc: crc, etag: etag}
+		p := part{data: data, crc: crc, md5: md5.Sum(data)}
+		u.parts[number] = p
+		etag = p.etag()
 		return nil
 	}})
 	if err != nil {
@@ -253,12 +251,12 @@ func (b *Blobs) CompleteMultipart(ctx context.Context, key, mpu string, parts []
 		if err != nil {
 			return err
 		}
-		data, err := u.join(parts)
+		data, whole, err := u.join(parts, b.crc)
 		if err != nil {
 			return err
 		}
-		if err := checkCRC(data, crc); err != nil {
-			return err
+		if whole != crc {
+			return refusal("BadDigest", "The CRC64NVME you specified (%s) did not match the calculated checksum (%s).", crc64nvme.Encode(crc), crc64nvme.Encode(whole))
 		}
 		b.objects[key] = object{data: data, crc: crc, etag: multipartETag(u, parts)}
 		delete(b.uploads, mpu)
@@ -273,26 +271,38 @@ func (b *Blobs) CompleteMultipart(ctx context.Context, key, mpu string, parts []
 }
 
 // join checks the parts a completion lists against those uploaded and
-// returns their bytes together.
-func (u *multipart) join(parts []upload.CompletedPart) ([]byte, error) {
+// returns their bytes together, with their CRC64NVME (combined from the
+// parts', as S3 has it).
+func (u *multipart) join(parts []upload.CompletedPart, crc *crc64nvme.Combiner) ([]byte, uint64, error) {
 	if len(parts) == 0 {
-		return nil, refusal("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.")
+		return nil, 0, refusal("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.")
 	}
-	var data []byte
+	size := 0
 	for i, p := range parts {
 		if i > 0 && p.Number <= parts[i-1].Number {
-			return nil, refusal("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+			return nil, 0, refusal("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 		}
 		have, ok := u.parts[p.Number]
-		if !ok || strings.Trim(have.etag, `"`) != strings.Trim(p.ETag, `"`) || have.crc != p.CRC {
-			return nil, refusal("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+		if !ok || strings.Trim(have.etag(), `"`) != strings.Trim(p.ETag, `"`) || have.crc != p.CRC {
+			return nil, 0, refusal("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 		}
 		if i < len(parts)-1 && len(have.data) < MinPartSize {
-			return nil, refusal("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
+			return nil, 0, refusal("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
+		}
+		size += len(have.data)
+	}
+	data := make([]byte, 0, size)
+	var whole uint64
+	for i, p := range parts {
+		have := u.parts[p.Number]
+		if i == 0 {
+			whole = have.crc
+		} else {
+			whole = crc.Combine(whole, have.crc, int64(len(have.data)))
 		}
 		data = append(data, have.data...)
 	}
-	return data, nil
+	return data, whole, nil
 }
 
 // multipartETag is S3's ETag of an object made of parts: the MD5 of the
@@ -300,7 +310,7 @@ func (u *multipart) join(parts []upload.CompletedPart) ([]byte, error) {
 func multipartETag(u *multipart, parts []upload.CompletedPart) string {
 	h := md5.New()
 	for _, p := range parts {
-		sum := md5.Sum(u.parts[p.Number].data)
+		sum := u.parts[p.Number].md5
 		h.Write(sum[:])
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)) + `"`

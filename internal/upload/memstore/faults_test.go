@@ -149,6 +149,27 @@ func TestBefore(t *testing.T) {
 	}
 }
 
+// TestAfter: the function runs once the call has taken effect, before
+// it returns, outside the lock (it may call the store).
+func TestAfter(t *testing.T) {
+	st := memstore.NewSessions()
+	s := newSession(t, st)
+	seen := -1
+	st.After("RecordChunk", func() {
+		p, err := st.GetPart(context.Background(), s.ID, 0)
+		if err != nil {
+			t.Errorf("GetPart in the hook: %v", err)
+		}
+		seen = len(p.Chunks)
+	})
+	if _, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(0), upload.Lease{Token: "a", Until: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Errorf("the hook saw %d chunks, want the one just recorded", seen)
+	}
+}
+
 // TestInjectChecks: a fault for a method the store lacks, or a lapse of
 // a method that acts on no lease, is a mistake in the test.
 func TestInjectChecks(t *testing.T) {
@@ -157,6 +178,7 @@ func TestInjectChecks(t *testing.T) {
 		"unknown method": func() { st.Inject("RecordChunks", memstore.Fail) },
 		"lapse no lease": func() { st.Inject("GetSession", memstore.Lapse) },
 		"unknown Before": func() { st.Before("Nothing", func() {}) },
+		"unknown After":  func() { st.After("Nothing", func() {}) },
 	} {
 		func() {
 			defer func() {

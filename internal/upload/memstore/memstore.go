@@ -23,8 +23,8 @@
 // Both stores take faults a test sets per call (Faults): a request that
 // fails before it takes effect, an answer lost after the write took
 // effect (given up, or retried as the SDK retries it), a lease that
-// lapsed, and a function to run before a call (to hold it at a barrier,
-// or to let another request in first). They use a mutex and start no
+// lapsed, and functions to run before a call and after it (to hold racing
+// calls at a barrier until all have come, or all have been decided). They use a mutex and start no
 // goroutines.
 //
 // The package's contract suite (package storetest) runs on these stores
@@ -93,11 +93,12 @@ type Faults struct {
 	ops    map[string]bool // the store's methods, and whether each acts on a lease
 	faults map[string][]Fault
 	before map[string][]func()
+	after  map[string][]func()
 	calls  map[string]int
 }
 
 func newFaults(ops map[string]bool) Faults {
-	return Faults{ops: ops, faults: map[string][]Fault{}, before: map[string][]func(){}, calls: map[string]int{}}
+	return Faults{ops: ops, faults: map[string][]Fault{}, before: map[string][]func(){}, after: map[string][]func(){}, calls: map[string]int{}}
 }
 
 // Inject makes the next call of method op that has no fault yet go
@@ -129,6 +130,17 @@ func (f *Faults) Before(op string, fn func()) {
 	f.before[op] = append(f.before[op], fn)
 }
 
+// After runs fn at the end of the next call of method op that has no
+// such function yet: after the call has done all it does (or failed),
+// before it returns, outside the store's lock. Calling it again queues a
+// function for the call after. It panics if the store has no method op.
+func (f *Faults) After(op string, fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.check(op)
+	f.after[op] = append(f.after[op], fn)
+}
+
 // Calls reports how many calls of method op the store has had (a call
 // that a fault made fail counts; a Retry counts once). It panics if the
 // store has no method op.
@@ -154,21 +166,22 @@ func (f *Faults) check(op string) bool {
 	return lease
 }
 
-// take counts a call of op and returns its fault and hook, if any.
-func (f *Faults) take(op string) (Fault, func()) {
+// take counts a call of op and returns its fault and hooks, if any.
+func (f *Faults) take(op string) (fault Fault, before, after func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.check(op)
 	f.calls[op]++
-	var fault Fault
 	if q := f.faults[op]; len(q) > 0 {
 		fault, f.faults[op] = q[0], q[1:]
 	}
-	var fn func()
 	if q := f.before[op]; len(q) > 0 {
-		fn, f.before[op] = q[0], q[1:]
+		before, f.before[op] = q[0], q[1:]
 	}
-	return fault, fn
+	if q := f.after[op]; len(q) > 0 {
+		after, f.after[op] = q[0], q[1:]
+	}
+	return fault, before, after
 }
 
 // request is one call of a store's method, as the production store
@@ -189,9 +202,12 @@ type request struct {
 // run carries out r on a store whose lock is mu, with the faults set for
 // the call.
 func (f *Faults) run(ctx context.Context, mu *sync.Mutex, r request) error {
-	fault, before := f.take(r.op)
+	fault, before, after := f.take(r.op)
 	if before != nil {
 		before()
+	}
+	if after != nil {
+		defer after()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
