@@ -243,6 +243,24 @@ var blobCases = []blobCase{
 		uploadPart(t, b, longer, other, 1, smallPart)
 		ok(t, b.AbortAllMultipart(t.Context(), "uploads/u/none"), "AbortAllMultipart of a key with none")
 	}},
+	{"object/a finished object is read and deleted", func(t *testing.T, b upload.Blobs) {
+		key := "uploads/u/done.bin"
+		if _, err := b.PutObject(t.Context(), key, "", nil, smallPart, sum(smallPart)); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := b.OpenObject(t.Context(), key)
+		ok(t, err, "OpenObject")
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, smallPart) {
+			t.Errorf("OpenObject read %d bytes, %v; want the %d put", len(got), err, len(smallPart))
+		}
+		ok(t, b.DeleteObject(t.Context(), key), "DeleteObject")
+		absent(t, b, key)
+		ok(t, b.DeleteObject(t.Context(), key), "DeleteObject of a gone object")
+		_, err = b.OpenObject(t.Context(), key)
+		wantCode(t, err, "NoSuchKey", "OpenObject of a deleted object")
+	}},
 	{"object/an empty object is put whole", func(t *testing.T, b upload.Blobs) {
 		key := "uploads/u/empty"
 		obj, err := b.PutObject(t.Context(), key, "text/plain", map[string]string{"upload-id": "x"}, nil, sum(nil))
