@@ -117,7 +117,7 @@ func (m *Sessions) BindIdentifier(ctx context.Context, s *upload.Session, replac
 		}
 		old, ok := m.bindings[bindingKey{s.Owner, s.Identifier}]
 		if (replaces == "" && ok) || (replaces != "" && (!ok || old.id != replaces)) {
-			return errConflict
+			return upload.ErrConflict
 		}
 		m.bindings[bindingKey{s.Owner, s.Identifier}] = b
 		return nil

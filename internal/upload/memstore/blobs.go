@@ -17,13 +17,8 @@ import (
 	"chunkup/internal/wire/crc64nvme"
 )
 
-// S3's bounds on multipart uploads, as Blobs holds them.
-const (
-	// MinPartSize is the smallest part S3 takes in a completion, but for
-	// the last.
-	MinPartSize = 5 << 20
-	maxPartNum  = 10000
-)
+// maxPartNum is S3's highest part number.
+const maxPartNum = upload.MaxParts
 
 // Blobs is upload.Blobs in memory, with the S3 store's semantics (see
 // the package doc): one bucket of objects and the multipart uploads in
@@ -235,7 +230,7 @@ func (b *Blobs) UploadPart(ctx context.Context, key, mpu string, number int, bod
 
 // CompleteMultipart joins the listed parts into the object key, as S3
 // does: in ascending order, each with its ETag and CRC64NVME, every part
-// but the last at least MinPartSize, and the whole object's CRC64NVME
+// but the last at least upload.MinPartSize, and the whole object's CRC64NVME
 // crc. A refused completion leaves the upload as it was; a completed one
 // takes no more parts, and a completion of it sent again answers as the
 // first did (as versitygw does: it keeps retried completions
@@ -286,7 +281,7 @@ func (u *multipart) join(parts []upload.CompletedPart, crc *crc64nvme.Combiner) 
 		if !ok || strings.Trim(have.etag(), `"`) != strings.Trim(p.ETag, `"`) || have.crc != p.CRC {
 			return nil, 0, refusal("InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 		}
-		if i < len(parts)-1 && len(have.data) < MinPartSize {
+		if i < len(parts)-1 && len(have.data) < upload.MinPartSize {
 			return nil, 0, refusal("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
 		}
 		size += len(have.data)

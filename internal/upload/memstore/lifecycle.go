@@ -130,7 +130,7 @@ func (m *Sessions) Forget(ctx context.Context, s *upload.Session, ttl time.Time)
 		op: "Forget",
 		main: func() error {
 			_, err := m.update(s.ID, func(*sessionRec) bool { return true }, func(r *sessionRec) { r.inSweep = false })
-			if errors.Is(err, errConflict) {
+			if errors.Is(err, upload.ErrConflict) {
 				return nil
 			}
 			return err

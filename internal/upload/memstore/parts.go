@@ -92,7 +92,7 @@ func (m *Sessions) updatePart(id string, k int, upsert bool, cond func(*partRec)
 	}
 	p := m.parts[id][k]
 	if !cond(p) || (p == nil && !upsert) {
-		return nil, errConflict
+		return nil, upload.ErrConflict
 	}
 	var next *partRec
 	if p == nil {

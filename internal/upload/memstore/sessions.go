@@ -51,10 +51,8 @@ var sessionOps = map[string]bool{
 	"EndSession": false, "Forget": false, "ListExpired": false,
 }
 
-// errConflict is a condition that failed; methods wrap it with their
-// name, as the DynamoDB store does.
-var errConflict = upload.ErrConflict
-
+// wrap names the method a failed call was, as the DynamoDB store's
+// errors do (a lost condition stays upload.ErrConflict).
 func wrap(what string, err error) error {
 	if err == nil {
 		return nil
@@ -248,7 +246,7 @@ func (m *Sessions) CreateSession(ctx context.Context, s *upload.Session) error {
 			return err
 		}
 		if _, ok := m.sessions[s.ID]; ok {
-			return errConflict
+			return upload.ErrConflict
 		}
 		rec := newRecord(s)
 		if err := tooLarge(rec.itemSize(), false); err != nil {
@@ -305,7 +303,7 @@ func (m *Sessions) update(id string, cond func(*sessionRec) bool, change func(*s
 	}
 	rec, ok := m.sessions[id]
 	if !ok || !cond(rec) {
-		return nil, errConflict
+		return nil, upload.ErrConflict
 	}
 	next := &sessionRec{}
 	*next = *rec
@@ -388,7 +386,7 @@ func (m *Sessions) SetMultipartID(ctx context.Context, id, mpu string, retried b
 	if err == nil {
 		return mpu, nil
 	}
-	if !errors.Is(err, errConflict) {
+	if !errors.Is(err, upload.ErrConflict) {
 		return "", fmt.Errorf("set multipart id: %w", err)
 	}
 	s, err := m.GetSession(ctx, id)

@@ -10,8 +10,8 @@ import (
 // DynamoDB's bounds on one item and its key, which the DynamoDB store's
 // items are held to here.
 const (
-	// MaxItemSize is the largest item DynamoDB stores: 400 KB.
-	MaxItemSize = 400 * 1024
+	// maxItemSize is the largest item DynamoDB stores: 400 KB.
+	maxItemSize = 400 * 1024
 	// maxPartitionKey is the longest partition key value.
 	maxPartitionKey = 2048
 )
@@ -74,17 +74,17 @@ func numSize(v string) int {
 	return n
 }
 
-// tooLarge refuses a write that would leave an item over MaxItemSize, as
+// tooLarge refuses a write that would leave an item over maxItemSize, as
 // DynamoDB does (update says whether the write is an update).
 func tooLarge(size int, update bool) error {
-	if size <= MaxItemSize {
+	if size <= maxItemSize {
 		return nil
 	}
 	what := "Item size"
 	if update {
 		what = "Item size to update"
 	}
-	return refusal("ValidationException", "%s has exceeded the maximum allowed size (%d bytes, the limit is %d)", what, size, MaxItemSize)
+	return refusal("ValidationException", "%s has exceeded the maximum allowed size (%d bytes, the limit is %d)", what, size, maxItemSize)
 }
 
 // Partition keys as the DynamoDB store writes them.
