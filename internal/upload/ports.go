@@ -110,8 +110,11 @@ type PartLedger interface {
 	// RecordPart records the assembled part, if token still holds the
 	// claim, and drops the records of the chunks it was made of.
 	RecordPart(ctx context.Context, id string, k int, token string, done AssembledPart, now time.Time) error
-	// CountPart adds part k to the session's count of assembled parts,
-	// once, and returns the count.
+	// CountPart adds one to the session's count of assembled parts
+	// (Session.PartsDone), then marks part k counted (Part.Counted), and
+	// returns the count. Every call counts, a retried one too: a crash
+	// between the count and the mark leaves the count ahead, which the
+	// engine tolerates (it checks every part before it completes).
 	CountPart(ctx context.Context, id string, k int) (int, error)
 	// DeleteParts removes every part record of a session.
 	DeleteParts(ctx context.Context, id string) error
@@ -162,7 +165,8 @@ type SweepIndex interface {
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
 	Forget(ctx context.Context, s *Session, ttl time.Time) error
 	// ListExpired returns up to limit ids of sessions still in the sweep's
-	// index (open, or ended but not yet released) whose expiry is before now.
+	// index (every session until Forget drops it: open, completing,
+	// complete, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
