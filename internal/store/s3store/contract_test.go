@@ -11,8 +11,6 @@ import (
 	"chunkup/internal/upload/storetest"
 )
 
-func TestMain(m *testing.M) { stacktest.Main(m) }
-
 // TestContract holds the S3 store, on versitygw, to the contract of
 // upload.Blobs: each case on a bucket of its own.
 func TestContract(t *testing.T) {
