@@ -15,8 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"chunkup/internal/bus"
 	"chunkup/internal/upload"
 )
 
@@ -34,6 +36,10 @@ type Config struct {
 	LifetimeDays   int
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// EventBus is the EventBridge bus that uploads' events go to
+	// ("default", a name or an ARN); empty publishes none.
+	EventBus       string
+	EventsEndpoint string // empty on AWS; the local stand-in's URL locally
 }
 
 // FromEnv reads the configuration, using getenv (os.Getenv in production).
@@ -44,6 +50,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:           getenv("BUCKET_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint:       getenv("S3_ENDPOINT"),
+		EventBus:         getenv("EVENT_BUS_NAME"),
+		EventsEndpoint:   getenv("EVENTS_ENDPOINT"),
 		Limits:           def.Limits,
 		Expiry:           def.Expiry,
 		LifetimeDays:     3,
@@ -112,17 +120,42 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// Clients builds the DynamoDB and S3 clients once per container, with the
-// endpoints overridden when the configuration names local servers.
-func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+// AWS loads the AWS configuration (credentials, region) of the
+// environment, once per container.
+func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	return awsCfg, nil
+}
+
+// Clients builds the DynamoDB and S3 clients once per container, with the
+// endpoints overridden when the configuration names local servers.
+func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+	awsCfg, err := c.AWS(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	return c.ClientsFrom(awsCfg)
+}
+
+// Publisher is the publisher of uploads' events on EventBus, through an
+// EventBridge client built from awsCfg (at EventsEndpoint if set); nil
+// when no bus is configured.
+func (c Config) Publisher(awsCfg aws.Config) upload.Publisher {
+	if c.EventBus == "" {
+		return nil
+	}
+	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if c.EventsEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.EventsEndpoint)
+		}
+	})
+	return bus.New(client, c.EventBus, c.Bucket)
 }
 
 // ClientsFrom builds the clients from an AWS configuration.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -43,5 +45,25 @@ func TestUploadLifetime(t *testing.T) {
 		if _, err := FromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "UPLOAD_LIFETIME_DAYS") {
 			t.Errorf("UPLOAD_LIFETIME_DAYS=%q: %v, want an error naming it", bad, err)
 		}
+	}
+}
+
+// TestEventBus: EVENT_BUS_NAME, which the template sets from
+// EventBusName on every function, gives a publisher; without it, none.
+func TestEventBus(t *testing.T) {
+	vars := map[string]string{"TABLE_NAME": "t", "BUCKET_NAME": "b"}
+	conf, err := FromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := conf.Publisher(aws.Config{Region: "us-east-1"}); p != nil {
+		t.Fatalf("no EVENT_BUS_NAME: publisher %v, want none", p)
+	}
+	vars["EVENT_BUS_NAME"] = "default"
+	if conf, err = FromEnv(env(vars)); err != nil {
+		t.Fatal(err)
+	}
+	if conf.EventBus != "default" || conf.Publisher(aws.Config{Region: "us-east-1"}) == nil {
+		t.Fatalf("EVENT_BUS_NAME=default: bus %q and no publisher", conf.EventBus)
 	}
 }

@@ -22,12 +22,28 @@ func stagingKey(id string, index int) string {
 	return fmt.Sprintf("%s%08d-%s", stagingPrefix(id), index, newID()[:12])
 }
 
+// objectMeta is the S3 metadata of the final object: the client's
+// metadata and chunkup's own (upload id, owner, original name and
+// dialect, the last three percent-encoded where they need it).
 func objectMeta(s *Session) map[string]string {
-	return map[string]string{
-		"upload-id":     s.ID,
-		"original-name": url.PathEscape(s.Name),
+	meta := make(map[string]string, len(s.Metadata)+4)
+	for k, v := range s.Metadata {
+		meta[k] = v
 	}
+	meta["upload-id"] = s.ID
+	meta["original-name"] = url.PathEscape(s.Name)
+	if s.Owner != "" {
+		meta["owner"] = url.PathEscape(s.Owner)
+	}
+	if s.Dialect != "" {
+		meta["dialect"] = s.Dialect
+	}
+	return meta
 }
+
+// ownMetaKeys are the metadata keys chunkup sets itself; a client's
+// metadata may not use them.
+var ownMetaKeys = []string{"upload-id", "original-name", "owner", "dialect"}
 
 // newID returns 32 random hex digits, the shape django-chunked-upload's
 // clients expect of an upload id.

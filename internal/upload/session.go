@@ -10,7 +10,9 @@ type Session struct {
 	Identifier  string // the client's own name for the upload (Resumable.js), if any
 	Name        string // the file name as the client sent it
 	ContentType string
-	Key         string // the final object's key
+	Key         string            // the final object's key
+	Dialect     string            // the client family that started it ("native", "resumable", …)
+	Metadata    map[string]string // the client's metadata, for the final object and the events
 	Plan
 
 	AutoComplete bool   // finish as soon as the last chunk is in
@@ -45,6 +47,11 @@ type Session struct {
 	// Completion is the lease of the request completing the upload,
 	// taken as it moves to completing.
 	Completion Lease
+
+	// EventOwed says that the upload has ended (complete, aborted or
+	// expired) and the event that tells the application so is not yet
+	// known to be published (see events.go).
+	EventOwed bool
 
 	// The finished object, once complete.
 	ETag   string

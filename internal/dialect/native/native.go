@@ -41,6 +41,9 @@ type createRequest struct {
 	// Checksum, if set, is the whole file's "<alg>=<digest>", checked at
 	// completion.
 	Checksum string `json:"checksum"`
+	// Metadata is the client's: it goes on the final object and into
+	// the upload's events.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // uploadView is how an upload is shown to clients.
@@ -82,7 +85,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize}: " + err.Error()})
+		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize, checksum, metadata}: " + err.Error()})
 		return
 	}
 	if req.Size == nil {
@@ -101,7 +104,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 		chunks = int64(a.engine.Limits().MaxChunks) + 1 // refused by the engine with the limit
 	}
 	nu := upload.NewUpload{
-		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
+		Owner: a.owner(r), Name: req.Name, ContentType: req.Type, Metadata: req.Metadata,
 		Geometry: upload.Geometry{Size: *req.Size, ChunkSize: chunk, Chunks: int(chunks)},
 	}
 	if req.Checksum != "" {

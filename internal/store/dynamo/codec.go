@@ -21,6 +21,10 @@ func encodeSession(s *upload.Session) item {
 	set("state", string(s.State))
 	set("mpu", s.MultipartID)
 	set("verify", s.Verify)
+	set("dialect", s.Dialect)
+	if len(s.Metadata) > 0 {
+		it["meta"] = digestsValue(s.Metadata) // a map of strings, as digests are
+	}
 	it["size"] = num(s.Size)
 	it["chunkSize"] = num(s.ChunkSize)
 	it["chunks"] = num(int64(s.Chunks))
@@ -49,6 +53,9 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		Key:          it.str("key"),
 		AutoComplete: it.bool("auto"),
 		Verify:       it.str("verify"),
+		Dialect:      it.str("dialect"),
+		Metadata:     stringMap(it["meta"]),
+		EventOwed:    it.bool("evOwed"),
 		State:        upload.State(it.str("state")),
 		MultipartID:  it.str("mpu"),
 		// Written only by ClaimMultipart and SetMultipartID.
@@ -70,4 +77,19 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 	s.Parts = int(it.int("parts"))
 	decodeStream(it, s)
 	return s
+}
+
+// stringMap reads a map of strings (the client's metadata); nil if none.
+func stringMap(v types.AttributeValue) map[string]string {
+	m, ok := v.(*types.AttributeValueMemberM)
+	if !ok || len(m.Value) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m.Value))
+	for k, v := range m.Value {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			out[k] = s.Value
+		}
+	}
+	return out
 }

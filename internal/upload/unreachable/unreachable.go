@@ -119,6 +119,9 @@ func (u *Stores) RecordComplete(context.Context, *upload.Session) error {
 func (u *Stores) ReleaseComplete(context.Context, string, string) error {
 	return u.hit("ReleaseComplete")
 }
+func (u *Stores) SettleEvent(context.Context, string, time.Time) error {
+	return u.hit("SettleEvent")
+}
 func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, upload.State, time.Time) error {
 	return u.hit("EndSession")
 }
