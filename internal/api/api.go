@@ -71,6 +71,7 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
+		{CheckFunction, "GET", "/v1/uploads/{id}/content", n.Content},
 		{CheckFunction, "GET", "/resumable", rs.Test},
 		{CheckFunction, "GET", "/flow", fl.Test},
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},

@@ -227,6 +227,14 @@ type Object struct {
 type Blobs interface {
 	Staging
 	Objects
+	Downloads
+}
+
+// Downloads hands out links to finished objects.
+type Downloads interface {
+	// PresignGet returns a URL that GETs the object at key, answered with
+	// the given Content-Disposition, until ttl has passed.
+	PresignGet(ctx context.Context, key, disposition string, ttl time.Duration) (string, error)
 }
 
 // Staging keeps the chunks (and pieces) of uploads until they are

@@ -191,6 +191,21 @@ func (a *API) Status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// Content sends the client to the finished file: GET
+// /v1/uploads/{id}/content answers 302 to a link that fetches it from S3
+// for a few minutes (upload.DownloadTTL), as a download under its
+// original name. Only the owner gets one.
+func (a *API) Content(w http.ResponseWriter, r *http.Request) {
+	link, err := a.engine.DownloadURL(r.Context(), a.owner(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", link)
+	w.WriteHeader(http.StatusFound)
+}
+
 // Complete finishes an upload: POST /v1/uploads/{id}/complete.
 func (a *API) Complete(w http.ResponseWriter, r *http.Request) {
 	s, err := a.engine.Complete(r.Context(), a.owner(r), r.PathValue("id"))

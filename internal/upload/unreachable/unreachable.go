@@ -163,6 +163,9 @@ func (u *Stores) PutObject(context.Context, string, string, map[string]string, [
 func (u *Stores) HeadObject(context.Context, string) (upload.Object, error) {
 	return upload.Object{}, u.hit("HeadObject")
 }
+func (u *Stores) PresignGet(context.Context, string, string, time.Duration) (string, error) {
+	return "", u.hit("PresignGet")
+}
 func (u *Stores) OpenObject(context.Context, string) (io.ReadCloser, error) {
 	return nil, u.hit("OpenObject")
 }
