@@ -185,12 +185,14 @@ func stringsOf(v any) []string {
 	return out
 }
 
-// usesS3 reports whether a function gets any S3 permission.
+// usesS3 reports whether a function gets any S3 permission beyond
+// reading (S3ReadPolicy, which the check function has to sign download
+// links, starts no multipart upload).
 func usesS3(f Function) bool {
 	for _, p := range f.Policies {
 		m := asMap(p)
 		for name := range m {
-			if strings.HasPrefix(name, "S3") {
+			if strings.HasPrefix(name, "S3") && name != "S3ReadPolicy" {
 				return true
 			}
 		}
