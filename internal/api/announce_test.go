@@ -314,3 +314,33 @@ func TestExpiredAndAbortedEvents(t *testing.T) {
 		t.Fatalf("a second sweep: %+v %v; want no more events", st, err)
 	}
 }
+
+// TestEventCostsOneWrite: with events on, finishing an upload costs one
+// DynamoDB write more than without (the write that clears the owed
+// event; the completion's own write records it) and reads nothing more;
+// the bench's per-GiB counts can move by that write and the one
+// PutEvents, per upload.
+func TestEventCostsOneWrite(t *testing.T) {
+	counts := map[bool]map[string]int{}
+	for _, events := range []bool{false, true} {
+		ops := newOpCounter()
+		e := newEnvWith(t, envOptions{events: events, dynamo: ops.install})
+		data := randomBytes(6<<20+7, 231)
+		up := e.createNative("cost.bin", int64(len(data)), 1<<20)
+		for n := 0; n < up.Chunks; n++ {
+			e.putNative(up.ID, n, chunkOf(data, 1<<20, n))
+		}
+		ops.take()
+		e.completeNative(up.ID, data)
+		counts[events], _ = ops.take()
+	}
+	t.Logf("completion without events %v, with %v", counts[false], counts[true])
+	writes := func(c map[string]int) int { return c["UpdateItem"] + c["PutItem"] + c["DeleteItem"] }
+	if w0, w1 := writes(counts[false]), writes(counts[true]); w1 != w0+1 {
+		t.Errorf("completion writes: %d without events, %d with; want exactly one more", w0, w1)
+	}
+	g0, q0 := reads(counts[false])
+	if g1, q1 := reads(counts[true]); g1 != g0 || q1 != q0 {
+		t.Errorf("completion reads with events %d GetItem, %d Query; without %d and %d", g1, q1, g0, q0)
+	}
+}
