@@ -186,13 +186,13 @@ func stringsOf(v any) []string {
 }
 
 // usesS3 reports whether a function gets any S3 permission beyond
-// reading (S3ReadPolicy, which the check function has to sign download
-// links, starts no multipart upload).
+// reading objects (s3:GetObject alone, which the check function has to
+// sign download links, starts no multipart upload).
 func usesS3(f Function) bool {
 	for _, p := range f.Policies {
 		m := asMap(p)
 		for name := range m {
-			if strings.HasPrefix(name, "S3") && name != "S3ReadPolicy" {
+			if strings.HasPrefix(name, "S3") {
 				return true
 			}
 		}
@@ -202,7 +202,7 @@ func usesS3(f Function) bool {
 	}
 	for _, s := range statements(f) {
 		for _, a := range stringsOf(s["Action"]) {
-			if strings.HasPrefix(a, "s3:") {
+			if strings.HasPrefix(a, "s3:") && a != "s3:GetObject" {
 				return true
 			}
 		}
@@ -413,5 +413,14 @@ func TestProjectSAMConfig(t *testing.T) {
 	}
 	if b := tables["default.build.parameters"]; b["cached"] != "true" || b["parallel"] != "true" {
 		t.Errorf("[default.build.parameters] = %v, want cached and parallel", b)
+	}
+	// sam validate lints; a template with AWS::LanguageExtensions would
+	// need language_extensions = true for it to resolve them first.
+	validate := tables["default.validate.parameters"]
+	if validate["lint"] != "true" {
+		t.Errorf("[default.validate.parameters] lint = %q, want true", validate["lint"])
+	}
+	if slices.Contains(asSlice(tmpl.Raw["Transform"]), any("AWS::LanguageExtensions")) && validate["language_extensions"] != "true" {
+		t.Error("template.yaml uses AWS::LanguageExtensions but [default.validate.parameters] lacks language_extensions = true")
 	}
 }
