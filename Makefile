@@ -1,6 +1,7 @@
 # chunkup — build, run and test.
 #
-#   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000
+#   make run     local stack (dynalite + versitygw + a local EventBridge) and the API on 127.0.0.1:3000
+#                (flags in ARGS: make run ARGS=-events-to=http://127.0.0.1:8080/hook)
 #   make stores  dynalite + versitygw alone, and env.json, for `sam local start-api --env-vars env.json`
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
@@ -62,7 +63,7 @@ $(NPM_STAMP): package.json package-lock.json .npmrc
 ## run: start the local stack and serve the API (Ctrl-C stops everything)
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
-		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(ARGS)
 
 ## stores: dynalite and versitygw alone, with the table and bucket, where a container
 ## reaches them, and env.json pointing every function at them, for

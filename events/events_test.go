@@ -29,6 +29,7 @@ var httpEvents = map[string]string{
 	"native-create.json":        "NativeCreate",
 	"native-chunk.json":         "NativeChunk",
 	"native-status.json":        "NativeStatus",
+	"native-content.json":       "NativeContent",
 	"native-complete.json":      "NativeComplete",
 	"native-abort.json":         "NativeAbort",
 	"resumable-test.json":       "ResumableTest",

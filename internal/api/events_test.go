@@ -74,6 +74,13 @@ func TestSampleEvents(t *testing.T) {
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
 		{file: "native-chunk.json", function: api.ReceiveFunction, status: 404},
 		{file: "native-status.json", function: api.CheckFunction, upload: small, status: 200},
+		{file: "native-content.json", function: api.CheckFunction, upload: small, status: 409},
+		{file: "native-content.json", function: api.CheckFunction, upload: small, before: func(t *testing.T, e *env, s *upload.Session) {
+			putFirst(t, e, s)
+			if _, err := e.svc.Engine.Complete(context.Background(), s.Owner, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, status: 302},
 		{file: "native-complete.json", function: api.CompleteFunction, upload: small, before: putFirst, status: 200},
 		{file: "native-complete.json", function: api.CompleteFunction, upload: small, status: 409},
 		{file: "native-abort.json", function: api.CompleteFunction, upload: small, status: 204},

@@ -15,10 +15,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
+	"chunkup/internal/bus"
 	"chunkup/internal/local/auth"
+	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/store/dynamo"
@@ -45,6 +48,9 @@ type env struct {
 	gw http.Handler
 	// issuer mints the tokens of an env made with auth on, nil otherwise.
 	issuer *auth.Issuer
+	// bus is the local EventBridge the engine publishes to, in an env
+	// made with events on; nil otherwise.
+	bus *eventbus.Bus
 }
 
 // envOptions are the ways a test's stack may differ from the default one.
@@ -57,6 +63,10 @@ type envOptions struct {
 	// dynamo adjusts the DynamoDB client the engine uses (not the test's
 	// own), as a test that counts the engine's requests needs.
 	dynamo func(*dynamodb.Options)
+	// events has the engine publish uploads' events, through the
+	// EventBridge client and publisher the functions use, to a local
+	// EventBridge (env.bus).
+	events bool
 }
 
 type clock struct {
@@ -103,6 +113,14 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if o.dynamo != nil {
 		engineDB = dynamodb.New(db.Options(), o.dynamo)
 	}
+	var eb *eventbus.Bus
+	if o.events {
+		eb = eventbus.New(eventbus.Options{Logger: opt.Logger})
+		ebSrv := httptest.NewServer(eb)
+		t.Cleanup(ebSrv.Close)
+		client := eventbridge.NewFromConfig(stack.AWSConfig(), func(eo *eventbridge.Options) { eo.BaseEndpoint = aws.String(ebSrv.URL) })
+		opt.Events = bus.New(client, "default", bucket)
+	}
 	engine := upload.New(dynamo.New(engineDB, table), blobs, opt)
 	svc := api.New(engine, opt.Logger)
 	var routes []gateway.Route
@@ -126,7 +144,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl,
-		gw: gw, issuer: issuer}
+		gw: gw, issuer: issuer, bus: eb}
 }
 
 // stagedKeys lists the staged chunks left in the bucket.

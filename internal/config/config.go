@@ -16,8 +16,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"chunkup/internal/bus"
 	"chunkup/internal/upload"
 )
 
@@ -27,7 +29,7 @@ type Config struct {
 	Bucket           string
 	DynamoDBEndpoint string // empty on AWS; the local server's URL locally
 	S3Endpoint       string
-	// EndpointAuth signs the requests to DynamoDBEndpoint and S3Endpoint
+	// EndpointAuth signs the requests to DynamoDBEndpoint, S3Endpoint and EventsEndpoint
 	// when the local servers they name need their own region and keys
 	// (sam local start-api with the env.json of make stores). It is zero
 	// on AWS, where the function's role signs.
@@ -42,6 +44,10 @@ type Config struct {
 	PresignExpiry  time.Duration
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// EventBus is the EventBridge bus that uploads' events go to
+	// ("default", a name or an ARN); empty publishes none.
+	EventBus       string
+	EventsEndpoint string // empty on AWS; the local stand-in's URL locally
 }
 
 // EndpointAuth is the region and static credentials of the local servers
@@ -65,6 +71,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:           getenv("BUCKET_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint:       getenv("S3_ENDPOINT"),
+		EventBus:         getenv("EVENT_BUS_NAME"),
+		EventsEndpoint:   getenv("EVENTS_ENDPOINT"),
 		EndpointAuth: EndpointAuth{
 			Region:          getenv("ENDPOINT_REGION"),
 			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),
@@ -150,17 +158,50 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// Clients builds the DynamoDB and S3 clients once per container, with the
-// endpoints overridden when the configuration names local servers.
-func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+// AWS loads the AWS configuration (credentials, region) of the
+// environment, once per container.
+func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	return awsCfg, nil
+}
+
+// Clients builds the DynamoDB and S3 clients once per container, with the
+// endpoints overridden when the configuration names local servers.
+func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+	awsCfg, err := c.AWS(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	return c.ClientsFrom(awsCfg)
+}
+
+// Publisher is the publisher of uploads' events on EventBus, through an
+// EventBridge client built from awsCfg (at EventsEndpoint if set, signed
+// with EndpointAuth's region and keys where given); nil when no bus is
+// configured.
+func (c Config) Publisher(awsCfg aws.Config) upload.Publisher {
+	if c.EventBus == "" {
+		return nil
+	}
+	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if c.EventsEndpoint == "" {
+			return
+		}
+		o.BaseEndpoint = aws.String(c.EventsEndpoint)
+		if c.EndpointAuth.Region != "" {
+			o.Region = c.EndpointAuth.Region
+		}
+		if c.EndpointAuth.AccessKeyID != "" {
+			o.Credentials = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
+		}
+	})
+	return bus.New(client, c.EventBus, c.Bucket)
 }
 
 // ClientsFrom builds the clients from an AWS configuration; a client with

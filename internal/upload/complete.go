@@ -47,6 +47,7 @@ func (e *Engine) complete(ctx context.Context, s *Session) (*Session, error) {
 func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []ClaimedPart) (*Session, error) {
 	switch {
 	case s.State == StateComplete:
+		e.announceOrLeave(ctx, s) // an event a crash left owed
 		return s, nil
 	case !s.State.CanBecome(StateCompleting):
 		return nil, e.refuseState(s)
@@ -155,12 +156,19 @@ func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part,
 	// Due for the sweep (which deletes its part records and frees its
 	// client identifier) one expiry period later: a client whose last
 	// answer was lost still finds the finished file by its identifier.
+	// While its event is owed, it is due once this request would have
+	// sent it (a claim's length): the sweep sends an event that a crash
+	// left owed, and announce puts the due time back.
 	fin.ExpiresAt = fin.CompletedAt.Add(e.opt.Expiry)
+	if fin.EventOwed = e.oweEvents(); fin.EventOwed {
+		fin.ExpiresAt = fin.CompletedAt.Add(min(e.opt.ClaimTimeout, e.opt.Expiry))
+	}
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64
 	if err := e.sessions.RecordComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
 	}
 	e.log(ctx, s).Info("upload complete", "key", fin.Key, "size", fin.Size, "crc64nvme", fin.CRC64)
+	e.announceOrLeave(ctx, &fin)
 	return &fin, nil
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger receives the engine's structured logs.
 	Logger *slog.Logger
+	// Events, if not nil, is told of every upload that completes, is
+	// aborted or expires (events.go); nil publishes nothing.
+	Events Publisher
 }
 
 // LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules
@@ -151,6 +154,17 @@ func (e *Engine) log(ctx context.Context, s *Session) *slog.Logger {
 // RequestIDKey is the context key under which handlers put the request id,
 // so the engine's logs name it.
 type RequestIDKey struct{}
+
+// DialectKey is the context key under which handlers put the name of the
+// client family a request comes from ("native", "resumable", …); the
+// uploads it starts record it (Session.Dialect).
+type DialectKey struct{}
+
+// dialectOf is the dialect ctx names, if any.
+func dialectOf(ctx context.Context) string {
+	d, _ := ctx.Value(DialectKey{}).(string)
+	return d
+}
 
 // lifetimeEnd is when upload s must be finished by (Options.MaxLifetime).
 func (e *Engine) lifetimeEnd(s *Session) time.Time { return s.CreatedAt.Add(e.opt.MaxLifetime) }

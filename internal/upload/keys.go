@@ -44,10 +44,19 @@ const metaPrefix = "meta-"
 // chunkup's own entries need some of it.
 const MaxMetadataBytes = 1024
 
+// objectMeta is the S3 metadata of the final object: chunkup's own
+// (upload id, owner, original name and dialect, percent-encoded where they
+// need it) and the client's, each name under metaPrefix.
 func objectMeta(s *Session) map[string]string {
 	m := map[string]string{
 		"upload-id":     s.ID,
 		"original-name": url.PathEscape(s.Name),
+	}
+	if s.Owner != "" {
+		m["owner"] = url.PathEscape(s.Owner)
+	}
+	if s.Dialect != "" {
+		m["dialect"] = s.Dialect
 	}
 	for k, v := range s.Metadata {
 		m[metaPrefix+strings.ToLower(k)] = url.PathEscape(v)

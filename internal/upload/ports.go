@@ -28,6 +28,7 @@ type Sessions interface {
 	SequentialLog
 	Completions
 	SweepIndex
+	Announcements
 }
 
 // SessionRecords keeps the session records themselves.
@@ -144,7 +145,9 @@ type Completions interface {
 	// binding, which s's owner and identifier name, stops saying it is
 	// open first.
 	BeginComplete(ctx context.Context, s *Session, claim Lease, now time.Time) error
-	// RecordComplete records the finished object, if token holds the claim.
+	// RecordComplete records the finished object, if token holds the
+	// claim, and, in the same write, s.EventOwed and s.ExpiresAt (when
+	// the sweep is to visit it).
 	RecordComplete(ctx context.Context, s *Session) error
 	// ReleaseComplete lets the completion claim that token holds lapse
 	// at once, after a failed completion, so that the next request
@@ -159,7 +162,8 @@ type SweepIndex interface {
 	// EndSession moves session s, if it is in one of states from, to state
 	// to (aborted or expired), keeping it as a tombstone; ErrConflict if
 	// its state is no longer one of from. Its binding, which s's owner and
-	// identifier name, stops saying it is open first.
+	// identifier name, stops saying it is open first. If s.EventOwed, the
+	// same write marks the session as owing its event.
 	EndSession(ctx context.Context, s *Session, from []State, to State, now time.Time) error
 	// Forget drops a finished or ended session from the sweep's index, lets
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
@@ -168,6 +172,17 @@ type SweepIndex interface {
 	// index (every session until Forget drops it: open, completing,
 	// complete, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Announcements keeps the mark of an upload whose end's event is owed
+// (Session.EventOwed), set by the write that ends it (RecordComplete,
+// EndSession).
+type Announcements interface {
+	// SettleEvent records that the event session id owed is published:
+	// it drops the mark and, unless due is zero, makes the session due
+	// for the sweep at due (as its ExpiresAt). ErrConflict if no event is
+	// owed.
+	SettleEvent(ctx context.Context, id string, due time.Time) error
 }
 
 // Binding is what an owner's identifier points at: the upload's id and,
@@ -225,6 +240,14 @@ type Blobs interface {
 	Staging
 	Objects
 	Presigner
+	Downloads
+}
+
+// Downloads hands out links to finished objects.
+type Downloads interface {
+	// PresignGet returns a URL that GETs the object at key, answered with
+	// the given Content-Disposition, until ttl has passed.
+	PresignGet(ctx context.Context, key, disposition string, ttl time.Duration) (string, error)
 }
 
 // Staging keeps the chunks (and pieces) of uploads until they are

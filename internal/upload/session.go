@@ -11,14 +11,16 @@ type Session struct {
 	Name        string // the file name as the client sent it
 	ContentType string
 	Key         string // the final object's key
+	Dialect     string // the client family that started it ("native", "resumable", …)
 	Plan
 
 	AutoComplete bool   // finish as soon as the last chunk is in
 	Verify       string // whole-file checksum to check at completion, "<alg>=<base64>"
 	Kind         Kind
 	// Metadata is what the client said of the file beyond its name and
-	// type (tus's Upload-Metadata): kept with the upload and put on the
-	// final object (see CheckMetadata).
+	// type (tus's Upload-Metadata, the native API's metadata): kept with
+	// the upload, put on the final object and into its events (see
+	// CheckMetadata).
 	Metadata map[string]string
 	// Partial marks a sequential upload that is a piece of a file, for a
 	// final upload to join (tus's concatenation); Sources lists, in
@@ -57,6 +59,11 @@ type Session struct {
 	// Completion is the lease of the request completing the upload,
 	// taken as it moves to completing.
 	Completion Lease
+
+	// EventOwed says that the upload has ended (complete, aborted or
+	// expired) and the event that tells the application so is not yet
+	// known to be published (see events.go).
+	EventOwed bool
 
 	// The finished object, once complete.
 	ETag   string

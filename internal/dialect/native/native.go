@@ -47,6 +47,9 @@ type createRequest struct {
 	// PartSize bytes (0: chunkup's choice).
 	Direct   bool  `json:"direct"`
 	PartSize int64 `json:"partSize"`
+	// Metadata is the client's: it goes on the final object and into
+	// the upload's events.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // uploadView is how an upload is shown to clients.
@@ -105,7 +108,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize}: " + err.Error()})
+		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize, checksum, metadata}: " + err.Error()})
 		return
 	}
 	if req.Size == nil {
@@ -128,7 +131,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 		chunks = int64(a.engine.Limits().MaxChunks) + 1 // refused by the engine with the limit
 	}
 	nu := upload.NewUpload{
-		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
+		Owner: a.owner(r), Name: req.Name, ContentType: req.Type, Metadata: req.Metadata,
 		Geometry: upload.Geometry{Size: *req.Size, ChunkSize: chunk, Chunks: int(chunks)},
 	}
 	if req.Checksum != "" {
@@ -271,6 +274,21 @@ func (a *API) Status(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.reply.JSON(w, http.StatusOK, v)
+}
+
+// Content sends the client to the finished file: GET
+// /v1/uploads/{id}/content answers 302 to a link that fetches it from S3
+// for a few minutes (upload.DownloadTTL), as a download under its
+// original name. Only the owner gets one.
+func (a *API) Content(w http.ResponseWriter, r *http.Request) {
+	link, err := a.engine.DownloadURL(r.Context(), a.owner(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", link)
+	w.WriteHeader(http.StatusFound)
 }
 
 // Complete finishes an upload: POST /v1/uploads/{id}/complete.

@@ -185,7 +185,6 @@ func stringsOf(v any) []string {
 	return out
 }
 
-// usesS3 reports whether a function gets any S3 permission.
 // hasS3PolicyTemplate reports whether f has one of SAM's S3 policy
 // templates (S3CrudPolicy and the like).
 func hasS3PolicyTemplate(f Function) bool {

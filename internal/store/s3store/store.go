@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -24,14 +25,34 @@ import (
 // Store is upload.Blobs on one S3 bucket.
 type Store struct {
 	s3      API
-	presign *s3.PresignClient
+	presign *s3.PresignClient // nil unless the client is an *s3.Client
 	bucket  string
 }
 
-// New returns a store on bucket. Its presigned requests are signed with
-// the client's credentials, for the client's endpoint.
-func New(client *s3.Client, bucket string) *Store {
-	return &Store{s3: client, presign: s3.NewPresignClient(client), bucket: bucket}
+// New returns a store on bucket. Its download links (PresignGet) are
+// signed by client, which must be an *s3.Client for them.
+func New(client API, bucket string) *Store {
+	st := &Store{s3: client, bucket: bucket}
+	if c, ok := client.(*s3.Client); ok {
+		st.presign = s3.NewPresignClient(c)
+	}
+	return st
+}
+
+// PresignGet signs a GET of the object at key, with the answer's
+// Content-Disposition set, valid for ttl (and no longer than the
+// signing credentials).
+func (st *Store) PresignGet(ctx context.Context, key, disposition string, ttl time.Duration) (string, error) {
+	if st.presign == nil {
+		return "", fmt.Errorf("presign GET %s: the store's S3 client cannot sign links", key)
+	}
+	req, err := st.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: &st.bucket, Key: &key, ResponseContentDisposition: aws.String(disposition),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign GET %s: %w", key, err)
+	}
+	return req.URL, nil
 }
 
 var _ upload.Blobs = (*Store)(nil)

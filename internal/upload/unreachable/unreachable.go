@@ -119,6 +119,9 @@ func (u *Stores) RecordComplete(context.Context, *upload.Session) error {
 func (u *Stores) ReleaseComplete(context.Context, string, string) error {
 	return u.hit("ReleaseComplete")
 }
+func (u *Stores) SettleEvent(context.Context, string, time.Time) error {
+	return u.hit("SettleEvent")
+}
 func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, upload.State, time.Time) error {
 	return u.hit("EndSession")
 }
@@ -159,6 +162,9 @@ func (u *Stores) PutObject(context.Context, string, string, map[string]string, [
 }
 func (u *Stores) HeadObject(context.Context, string) (upload.Object, error) {
 	return upload.Object{}, u.hit("HeadObject")
+}
+func (u *Stores) PresignGet(context.Context, string, string, time.Duration) (string, error) {
+	return "", u.hit("PresignGet")
 }
 func (u *Stores) OpenObject(context.Context, string) (io.ReadCloser, error) {
 	return nil, u.hit("OpenObject")
