@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
-	"chunkup/internal/bus"
 	"chunkup/internal/local/auth"
 	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/store/bus"
 	"chunkup/internal/store/dynamo"
 	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"

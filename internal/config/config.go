@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"chunkup/internal/bus"
+	"chunkup/internal/store/bus"
 	"chunkup/internal/upload"
 )
 

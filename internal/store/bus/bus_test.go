@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"chunkup/internal/bus"
 	"chunkup/internal/local/eventbus"
+	"chunkup/internal/store/bus"
 	"chunkup/internal/upload"
 )
 
