@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"chunkup/internal/upload"
 )
@@ -19,10 +20,11 @@ type bindingRec struct {
 	hasPlan      bool
 
 	// The copy a live binding keeps (the DynamoDB store's liveAttrs).
-	name, ctype, key, verify, mpu string
-	auto                          bool
-	createdAt                     int64
-	live                          bool // the copy was written
+	name, ctype, key, verify, mpu, dialect string
+	meta                                   map[string]string // nil if none; never changed in place
+	auto                                   bool
+	createdAt                              int64
+	live                                   bool // the copy was written
 	// open says openUntil is set: the upload was open when last written.
 	open      bool
 	openUntil int64
@@ -40,8 +42,15 @@ func (b *bindingRec) itemSize() int {
 		it.num("cpp", int64(b.plan.ChunksPerPart))
 		it.num("parts", int64(b.plan.Parts))
 	}
-	for _, a := range []struct{ name, v string }{{"name", b.name}, {"ctype", b.ctype}, {"key", b.key}, {"verify", b.verify}, {"mpu", b.mpu}} {
+	for _, a := range []struct{ name, v string }{{"name", b.name}, {"ctype", b.ctype}, {"key", b.key}, {"verify", b.verify}, {"mpu", b.mpu}, {"dialect", b.dialect}} {
 		it.str(a.name, a.v)
+	}
+	if len(b.meta) > 0 {
+		it.mapOf("meta", len(b.meta), func(m *item) {
+			for k, v := range b.meta {
+				m.str(k, v)
+			}
+		})
 	}
 	if b.live {
 		it.boolean("auto")
@@ -64,6 +73,7 @@ func (b *bindingRec) binding() upload.Binding {
 			ID: b.id, Owner: b.owner, Identifier: b.ident, LiveBinding: true, State: upload.StateOpen,
 			Name: b.name, ContentType: b.ctype, Key: b.key, Verify: b.verify, MultipartID: b.mpu,
 			AutoComplete: b.auto, CreatedAt: timeOf(b.createdAt), ExpiresAt: timeOf(b.openUntil), Plan: b.plan,
+			Dialect: b.dialect, Metadata: maps.Clone(b.meta),
 		}
 	}
 	return out
@@ -132,6 +142,10 @@ func newBinding(s *upload.Session) *bindingRec {
 		if s.State == upload.StateOpen && s.LiveBinding {
 			b.name, b.ctype, b.key, b.verify, b.mpu = s.Name, s.ContentType, s.Key, s.Verify, s.MultipartID
 			b.auto, b.createdAt, b.live = s.AutoComplete, msOf(s.CreatedAt), true
+			b.dialect = s.Dialect
+			if len(s.Metadata) > 0 {
+				b.meta = maps.Clone(s.Metadata)
+			}
 			b.open, b.openUntil = true, msOf(s.ExpiresAt)
 		}
 	}

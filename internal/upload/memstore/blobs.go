@@ -48,6 +48,7 @@ var blobOps = map[string]bool{
 	"OpenObject": false, "DeleteObject": false,
 	"CreateMultipart": false, "UploadPart": false, "CompleteMultipart": false,
 	"AbortMultipart": false, "AbortAllMultipart": false, "PutObject": false, "HeadObject": false,
+	"CopyPart": false, "ListUploadedParts": false,
 }
 
 type object struct {

@@ -55,16 +55,20 @@ func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, claim u
 	return wrap("begin completion", err)
 }
 
-// RecordComplete records the finished object, if s.Completion.Token holds
-// the completion lease (or finished it: a repeat changes nothing more).
-// The session stays in the sweep's index.
+// RecordComplete records the finished object and its size, and that its
+// event is owed if s.EventOwed, if s.Completion.Token holds the
+// completion lease (or finished it: a repeat changes nothing more). The
+// session stays in the sweep's index, due at s.ExpiresAt.
 func (m *Sessions) RecordComplete(ctx context.Context, s *upload.Session) error {
 	return wrap("record completion", m.run(ctx, &m.mu, request{op: "RecordComplete", lapse: m.lapseCompletion(s.ID), main: func() error {
 		_, err := m.update(s.ID, func(r *sessionRec) bool {
 			return r.s.Completion.Token != "" && r.s.Completion.Token == s.Completion.Token &&
 				(r.s.State == upload.StateCompleting || r.s.State == upload.StateComplete)
 		}, func(r *sessionRec) {
-			r.s.State, r.s.ETag, r.s.CRC64 = upload.StateComplete, s.ETag, s.CRC64
+			r.s.State, r.s.ETag, r.s.CRC64, r.s.Size = upload.StateComplete, s.ETag, s.CRC64, s.Size
+			if s.EventOwed {
+				r.s.EventOwed = true
+			}
 			r.s.CompletedAt, r.s.ExpiresAt, r.s.UpdatedAt = trunc(s.CompletedAt), trunc(s.ExpiresAt), trunc(s.CompletedAt)
 			r.s.Digests = maps.Clone(s.Digests)
 			if r.s.Digests == nil {
@@ -89,7 +93,8 @@ func (m *Sessions) ReleaseComplete(ctx context.Context, id, token string) error 
 
 // EndSession moves session s, if it is in one of states from, to state
 // to, having first (a request of its own) closed its live binding. An
-// aborted session is due for the sweep at once. A move the state table
+// aborted session is due for the sweep at once; one whose s.EventOwed is
+// set is marked as owing its event. A move the state table
 // does not allow is refused before anything is written.
 func (m *Sessions) EndSession(ctx context.Context, s *upload.Session, from []upload.State, to upload.State, now time.Time) error {
 	for _, f := range from {
@@ -113,11 +118,29 @@ func (m *Sessions) EndSession(ctx context.Context, s *upload.Session, from []upl
 				if to == upload.StateAborted {
 					r.s.ExpiresAt = trunc(now)
 				}
+				if s.EventOwed {
+					r.s.EventOwed = true
+				}
 			})
 			return err
 		},
 	})
 	return wrap("end session", err)
+}
+
+// SettleEvent drops the mark of an owed event and, unless due is zero,
+// makes the session due for the sweep at due; ErrConflict if no event is
+// owed (or there is no session).
+func (m *Sessions) SettleEvent(ctx context.Context, id string, due time.Time) error {
+	return wrap("settle event", m.run(ctx, &m.mu, request{op: "SettleEvent", main: func() error {
+		_, err := m.update(id, func(r *sessionRec) bool { return r.s.EventOwed }, func(r *sessionRec) {
+			r.s.EventOwed = false
+			if !due.IsZero() {
+				r.s.ExpiresAt = trunc(due)
+			}
+		})
+		return err
+	}}))
 }
 
 // Forget drops a session from the sweep's index (a session that is gone

@@ -13,7 +13,10 @@
 //     CRC64NVME checked on every write, EntityTooSmall for a part under
 //     5 MiB that is not the last, the full-object CRC64NVME checked at
 //     CompleteMultipart, a multipart upload that survives a refused
-//     completion and is gone after a successful one.
+//     completion and is gone after a successful one. It signs nothing:
+//     its presigned URLs (PresignPart, PresignPost, PresignGet) are
+//     memstore:// URLs that say what a signature would cover, and are
+//     not fetchable.
 //
 // Refusals that the real services give as API errors (S3's NoSuchKey or
 // EntityTooSmall, DynamoDB's ValidationException) are errors with the

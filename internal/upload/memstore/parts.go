@@ -321,22 +321,32 @@ func (m *Sessions) DeleteParts(ctx context.Context, id string) error {
 }
 
 // CommitAppend applies one step of a sequential upload if the session is
-// open, at offset c.Old and partStart c.PartStart, with no seal pending.
+// open, at offset c.Old and partStart c.PartStart, with no seal pending,
+// and, if the step sets the size, with its size still deferred. A step
+// with no piece (one that only sets the size) leaves the pending pieces
+// as they are.
 func (m *Sessions) CommitAppend(ctx context.Context, id string, c upload.Commit, now time.Time) error {
 	return wrap("commit append", m.run(ctx, &m.mu, request{op: "CommitAppend", main: func() error {
 		_, err := m.update(id, func(r *sessionRec) bool {
 			s := &r.s // an indexed session has no offset, and the condition on it fails
-			return s.State == upload.StateOpen && s.Kind == upload.Sequential && s.Offset == c.Old && s.PartStart == c.PartStart && s.Seal == nil
+			ok := s.State == upload.StateOpen && s.Kind == upload.Sequential && s.Offset == c.Old && s.PartStart == c.PartStart && s.Seal == nil
+			return ok && (!c.SetsSize || s.Size == upload.SizeDeferred)
 		}, func(r *sessionRec) {
 			s := &r.s
 			s.Offset, s.Hashes, s.UpdatedAt = c.New, cloneHashes(c.Hashes), trunc(now)
-			if c.Seal != nil {
+			if c.SetsSize {
+				s.Size = c.Size
+			}
+			switch {
+			case c.Seal != nil:
 				seal := *c.Seal
 				seal.Keys = slices.Clone(c.Seal.Keys)
 				s.PartStart, s.NextPart, s.Pending, s.PartCRC, s.Seal = c.New, c.Seal.Part+1, nil, 0, &seal
-				return
+			case c.Fold: // the piece holds every pending one: it replaces the list
+				s.Pending, s.PartCRC = []string{c.Piece}, c.PartCRC
+			case c.Piece != "":
+				s.Pending, s.PartCRC = append(s.Pending, c.Piece), c.PartCRC
 			}
-			s.Pending, s.PartCRC = append(s.Pending, c.Piece), c.PartCRC
 		})
 		return err
 	}}))

@@ -49,6 +49,7 @@ var sessionOps = map[string]bool{
 	"CommitAppend": false, "PutSealedPart": false, "ClearSeal": false,
 	"BeginComplete": true, "RecordComplete": true, "ReleaseComplete": true,
 	"EndSession": false, "Forget": false, "ListExpired": false,
+	"SettleEvent": false,
 }
 
 // wrap names the method a failed call was, as the DynamoDB store's
@@ -97,6 +98,7 @@ func (r *sessionRec) itemSize() int {
 		{"owner", s.Owner}, {"ident", s.Identifier}, {"name", s.Name}, {"ctype", s.ContentType},
 		{"key", s.Key}, {"state", string(s.State)}, {"mpu", s.MultipartID}, {"verify", s.Verify},
 		{"mpuClaim", r.mpuClaim}, {"ctoken", s.Completion.Token}, {"etag", s.ETag}, {"crc", s.CRC64},
+		{"dialect", s.Dialect},
 	} {
 		it.str(a.name, a.v)
 	}
@@ -128,6 +130,29 @@ func (r *sessionRec) itemSize() int {
 				m.bytes(alg, state)
 			}
 		})
+	}
+	if len(s.Metadata) > 0 {
+		it.mapOf("meta", len(s.Metadata), func(m *item) {
+			for k, v := range s.Metadata {
+				m.str(k, v)
+			}
+		})
+	}
+	if s.Partial {
+		it.boolean("partial")
+	}
+	if len(s.Sources) > 0 {
+		it.strList("sources", s.Sources)
+	}
+	if s.EventOwed {
+		it.boolean("evOwed")
+	}
+	if s.Kind == upload.Direct {
+		it.str("kind", string(s.Kind))
+		it.boolean("declared")
+		it.num("partSize", s.Direct.PartSize)
+		it.num("maxPart", int64(s.Direct.MaxPart))
+		it.boolean("form")
 	}
 	if r.mpuUntilSet {
 		it.num("mpuClaimUntil", r.mpuUntil)
@@ -181,6 +206,16 @@ func newRecord(s *upload.Session) *sessionRec {
 		Plan: s.Plan, AutoComplete: s.AutoComplete, Verify: s.Verify, LiveBinding: s.LiveBinding,
 		State: s.State, MultipartID: s.MultipartID, PartsDone: s.PartsDone,
 		CreatedAt: trunc(s.CreatedAt), UpdatedAt: trunc(s.UpdatedAt), ExpiresAt: trunc(s.ExpiresAt),
+		Dialect: s.Dialect, Partial: s.Partial, MultipartRetried: s.MultipartRetried,
+	}
+	if len(s.Metadata) > 0 { // an empty map is not written, and reads back as none
+		n.Metadata = maps.Clone(s.Metadata)
+	}
+	if len(s.Sources) > 0 {
+		n.Sources = slices.Clone(s.Sources)
+	}
+	if s.Kind == upload.Direct {
+		n.Kind, n.Direct = upload.Direct, s.Direct
 	}
 	if s.Kind == upload.Sequential {
 		n.Kind = upload.Sequential
@@ -214,6 +249,8 @@ func cloneSession(s *upload.Session) *upload.Session {
 	c.Pending = slices.Clone(s.Pending)
 	c.Hashes = cloneHashesKeepNil(s.Hashes)
 	c.Digests = maps.Clone(s.Digests)
+	c.Metadata = maps.Clone(s.Metadata)
+	c.Sources = slices.Clone(s.Sources)
 	if s.Seal != nil {
 		seal := *s.Seal
 		seal.Keys = slices.Clone(s.Seal.Keys)

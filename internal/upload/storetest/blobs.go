@@ -21,7 +21,7 @@ type blobCase struct {
 // TestBlobs runs the contract of upload.Blobs, each case as a subtest on
 // an empty bucket of its own that newStore makes.
 func TestBlobs(t *testing.T, newStore func(t *testing.T) upload.Blobs) {
-	for _, c := range blobCases {
+	for _, c := range append(slices.Clone(blobCases), copyCases...) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
 	}
 }
