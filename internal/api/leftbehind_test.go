@@ -1,0 +1,168 @@
+package api_test
+
+// What a fault in the middle of an ending leaves behind: each test here
+// makes one DynamoDB call of the engine fail where the soak's fault proxy
+// once did (issue 17), and checks that nothing stays bound or unfinished.
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"chunkup/internal/store/dynamo"
+)
+
+// faultWhen says where a dynamoFault strikes its call.
+type faultWhen int
+
+const (
+	// faultBefore fails the call before it is sent: it never takes effect.
+	faultBefore faultWhen = iota
+	// faultAfter fails the call once it has taken effect: its answer is lost.
+	faultAfter
+	// faultRetried sends the call again once it has taken effect and
+	// answers with what that second attempt got, as the SDK's retry of a
+	// call whose first answer was lost meets the call's own write.
+	faultRetried
+)
+
+// dynamoFault fails the next n calls of the engine's DynamoDB client that
+// match accepts (n is 0 until a test arms it), as when the SDK's retries
+// run out on faults.
+type dynamoFault struct {
+	n     atomic.Int64
+	when  faultWhen
+	match func(params any) bool
+	// then, if set, runs when a fault strikes, before the call fails.
+	then func()
+}
+
+// take uses up one of the faults armed, if any is left.
+func (f *dynamoFault) take() bool {
+	for {
+		n := f.n.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.n.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+func (f *dynamoFault) install(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		strike := middleware.InitializeMiddlewareFunc("DynamoFault", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if !f.match(in.Parameters) || !f.take() {
+				return next.HandleInitialize(ctx, in)
+			}
+			if f.then != nil {
+				f.then()
+			}
+			if f.when == faultBefore {
+				return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("request failed (test fault)")
+			}
+			out, md, err := next.HandleInitialize(ctx, in)
+			switch {
+			case err != nil:
+				return out, md, err
+			case f.when == faultRetried:
+				return next.HandleInitialize(ctx, in)
+			}
+			return middleware.InitializeOutput{}, md, errors.New("answer lost (test fault)")
+		})
+		return st.Initialize.Add(strike, middleware.After)
+	})
+}
+
+// identifierKey reports whether key is an identifier record's.
+func identifierKey(key map[string]types.AttributeValue) bool {
+	pk, ok := key["pk"].(*types.AttributeValueMemberS)
+	return ok && strings.HasPrefix(pk.Value, "I#")
+}
+
+func identifierDelete(p any) bool {
+	in, ok := p.(*dynamodb.DeleteItemInput)
+	return ok && identifierKey(in.Key)
+}
+
+func attrS(v types.AttributeValue) string {
+	s, _ := v.(*types.AttributeValueMemberS)
+	if s == nil {
+		return ""
+	}
+	return s.Value
+}
+
+// retireWrite is Forget's write that drops a session from the sweep's index.
+func retireWrite(p any) bool {
+	in, ok := p.(*dynamodb.UpdateItemInput)
+	return ok && strings.HasPrefix(*in.UpdateExpression, "REMOVE sweep")
+}
+
+// sweepsLeave checks that the sweep, run once the clock is past every
+// expiry, leaves no identifier record and no session in its index.
+func (e *env) sweepsLeave(ctx context.Context) {
+	e.t.Helper()
+	for i := 0; i < 2; i++ {
+		if _, err := e.svc.Engine.Sweep(ctx, 10); err != nil {
+			e.t.Fatalf("sweep: %v", err)
+		}
+	}
+	if recs := e.identifierRecords(); len(recs) != 0 {
+		var left []string
+		for _, r := range recs {
+			left = append(left, attrS(r["pk"])+" → "+attrS(r["id"]))
+		}
+		e.t.Fatalf("identifier records outlived their uploads: %v", left)
+	}
+	due, err := dynamo.New(e.db, e.table).ListExpired(ctx, e.clock.Now(), 10)
+	if err != nil || len(due) != 0 {
+		e.t.Fatalf("sessions still in the sweep's index: %v %v", due, err)
+	}
+}
+
+// TestForgetFailingFreesIdentifierLater: the sweep retires a finished
+// upload of jQuery-File-Upload's, which its identifier (the file's name)
+// points at, and one of the two writes of that fails: the delete of the
+// identifier's record before it took effect, or the write that drops the
+// session from the sweep's index after it took effect, its answer lost.
+// The sweep's next run must still find what is left to do: the record is
+// gone and so is the session from the index.
+func TestForgetFailingFreesIdentifierLater(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault *dynamoFault
+	}{
+		{"identifier delete fails", &dynamoFault{when: faultBefore, match: identifierDelete}},
+		{"retire answer lost", &dynamoFault{when: faultAfter, match: retireWrite}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, envOptions{dynamo: tc.fault.install})
+			ctx := context.Background()
+			f := fuFile{name: "swept.bin", data: randomBytes(300_000, 161), chunk: 1 << 20}
+			st, a, _ := e.fuDo(f.request(e.url, 0))
+			if st != 200 || len(a.Files) != 1 {
+				t.Fatalf("upload: %d %+v", st, a)
+			}
+			e.fuFinished(a, f)
+			if n := len(e.identifierRecords()); n != 1 {
+				t.Fatalf("%d identifier records for the finished upload, want 1", n)
+			}
+			e.clock.Advance(25 * time.Hour)
+			tc.fault.n.Store(1)
+			swept, err := e.svc.Engine.Sweep(ctx, 10)
+			if err != nil || swept.Errors != 1 || tc.fault.n.Load() != 0 {
+				t.Fatalf("sweep with the fault: %+v %v; want the fault to fail it once", swept, err)
+			}
+			e.sweepsLeave(ctx)
+		})
+	}
+}
