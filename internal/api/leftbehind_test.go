@@ -7,6 +7,8 @@ package api_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"chunkup/internal/api"
 	"chunkup/internal/store/dynamo"
 )
 
@@ -93,6 +96,16 @@ func identifierDelete(p any) bool {
 	return ok && identifierKey(in.Key)
 }
 
+func identifierPut(p any) bool {
+	in, ok := p.(*dynamodb.PutItemInput)
+	return ok && identifierKey(in.Item)
+}
+
+func identifierGet(p any) bool {
+	in, ok := p.(*dynamodb.GetItemInput)
+	return ok && identifierKey(in.Key)
+}
+
 func attrS(v types.AttributeValue) string {
 	s, _ := v.(*types.AttributeValueMemberS)
 	if s == nil {
@@ -165,4 +178,42 @@ func TestForgetFailingFreesIdentifierLater(t *testing.T) {
 			e.sweepsLeave(ctx)
 		})
 	}
+}
+
+// TestLostBindKeepsItsUpload: the write that binds a new upload's
+// identifier (a jQuery-File-Upload file's name) took effect, but its
+// answer was lost and the SDK's retry met the write itself; the read
+// that should tell whose write won fails too. The upload the identifier
+// may point at must not be deleted: the identifier does point at it, and
+// a record bound to an upload that is gone is never freed (the sweep
+// finds uploads, not identifiers). Kept, the upload is the one the
+// client's retry continues, and the sweep frees the identifier with it.
+func TestLostBindKeepsItsUpload(t *testing.T) {
+	lookup := &dynamoFault{when: faultBefore, match: identifierGet}
+	// Once the bind has struck: its check, and the next look at the identifier.
+	bind := &dynamoFault{when: faultRetried, match: identifierPut, then: func() { lookup.n.Store(2) }}
+	e := newEnvWith(t, envOptions{dynamo: func(o *dynamodb.Options) { bind.install(o); lookup.install(o) }})
+	ctx := context.Background()
+	f := fuFile{name: "bound.bin", data: randomBytes(3<<20, 162), chunk: 1 << 20}
+	bind.n.Store(1)
+	if st, a, _ := e.fuDo(f.request(e.url, 0)); st != http.StatusServiceUnavailable {
+		t.Fatalf("first chunk with the bind's answer lost: %d %+v, want 503", st, a)
+	}
+	if bind.n.Load() != 0 || lookup.n.Load() == 2 {
+		t.Fatal("the faults did not strike")
+	}
+	lookup.n.Store(0)
+	store := dynamo.New(e.db, e.table)
+	id, err := store.LookupIdentifier(ctx, api.Anonymous, "fileupload:"+f.name)
+	if err != nil {
+		t.Fatalf("identifier: %v", err)
+	}
+	if _, err := store.GetSession(ctx, id); err != nil {
+		t.Fatalf("the identifier points at upload %s, which is gone: %v", id, err)
+	}
+	if st, a := e.fuResume(url.Values{"file": {f.name}, "size": {"3145728"}}); st != 200 || a.File == nil || a.File.Size != 0 {
+		t.Fatalf("resume GET: %d %+v, want the kept upload with 0 bytes", st, a.File)
+	}
+	e.clock.Advance(25 * time.Hour)
+	e.sweepsLeave(ctx)
 }
