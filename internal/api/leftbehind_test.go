@@ -6,6 +6,8 @@ package api_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/store/dynamo"
+	"chunkup/internal/upload"
 )
 
 // faultWhen says where a dynamoFault strikes its call.
@@ -120,6 +123,12 @@ func retireWrite(p any) bool {
 	return ok && strings.HasPrefix(*in.UpdateExpression, "REMOVE sweep")
 }
 
+// beginCompletion is BeginComplete's write that takes the completion claim.
+func beginCompletion(p any) bool {
+	in, ok := p.(*dynamodb.UpdateItemInput)
+	return ok && strings.Contains(*in.UpdateExpression, "= :completing, ctoken")
+}
+
 // sweepsLeave checks that the sweep, run once the clock is past every
 // expiry, leaves no identifier record and no session in its index.
 func (e *env) sweepsLeave(ctx context.Context) {
@@ -216,4 +225,34 @@ func TestLostBindKeepsItsUpload(t *testing.T) {
 	}
 	e.clock.Advance(25 * time.Hour)
 	e.sweepsLeave(ctx)
+}
+
+// TestDRFCompletionAfterLostAnswer: the write that starts completing a
+// drf-chunked-upload took effect, but its answer was lost, so the
+// completion failed (503) with the upload left completing under a claim
+// it gave up. The upload is not complete: GET shows it uploading with
+// every byte in, and the client's retried completion finishes it. (It
+// was answered 400 "already marked as complete", which the client takes
+// for success: a file it believes stored was never made.)
+func TestDRFCompletionAfterLostAnswer(t *testing.T) {
+	begin := &dynamoFault{when: faultAfter, match: beginCompletion}
+	e := newEnvWith(t, envOptions{dynamo: begin.install})
+	data := randomBytes(300_000, 163)
+	u := e.drfUploadAll("late.bin", data, 100_000)
+	sum := md5.Sum(data)
+	fields := url.Values{"md5": {hex.EncodeToString(sum[:])}}
+	begin.n.Store(1)
+	if a := e.drfComplete(u.URL, fields); a.status != http.StatusServiceUnavailable || begin.n.Load() != 0 {
+		t.Fatalf("completion with its answer lost: %d %s, want 503", a.status, a.raw)
+	}
+	if g := e.drfSend("GET", u.URL, nil, nil).upload(t); g.Status != 1 || g.Offset != int64(len(data)) {
+		t.Fatalf("GET after the failed completion: %+v, want uploading with every byte", g)
+	}
+	done := e.drfComplete(u.URL, fields).upload(t)
+	if done.Status != 2 || done.ID != u.ID {
+		t.Fatalf("completion again: %+v", done)
+	}
+	if got, _ := e.object(upload.ObjectKey(u.ID, "late.bin")); string(got) != string(data) {
+		t.Fatal("the object differs from the file")
+	}
 }
