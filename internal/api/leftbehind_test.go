@@ -256,3 +256,29 @@ func TestDRFCompletionAfterLostAnswer(t *testing.T) {
 		t.Fatal("the object differs from the file")
 	}
 }
+
+// TestFileUploadCompletionAfterLostAnswer: the last chunk of a
+// jQuery-File-Upload file brings its last byte, and the write that starts
+// completing the file took effect with its answer lost: the chunk fails
+// (503) and the upload is left completing under a claim it gave up. The
+// plugin sends the chunk again; that request must finish the file, not
+// answer "being completed" until the upload expires.
+func TestFileUploadCompletionAfterLostAnswer(t *testing.T) {
+	begin := &dynamoFault{when: faultAfter, match: beginCompletion}
+	e := newEnvWith(t, envOptions{dynamo: begin.install})
+	f := fuFile{name: "last.bin", data: randomBytes(3<<20+17, 164), chunk: 1 << 20}
+	for ub := 0; ub < 3<<20; ub += f.chunk {
+		if st, a, _ := e.fuDo(f.request(e.url, ub)); st != 200 {
+			t.Fatalf("chunk at %d: %d %+v", ub, st, a)
+		}
+	}
+	begin.n.Store(1)
+	if st, a, _ := e.fuDo(f.request(e.url, 3<<20)); st != http.StatusServiceUnavailable || begin.n.Load() != 0 {
+		t.Fatalf("last chunk with the completion's answer lost: %d %+v, want 503", st, a)
+	}
+	st, a, _ := e.fuDo(f.request(e.url, 3<<20))
+	if st != 200 || len(a.Files) != 1 {
+		t.Fatalf("last chunk again: %d %+v", st, a)
+	}
+	e.fuFinished(a, f)
+}
