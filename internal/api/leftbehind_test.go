@@ -5,6 +5,7 @@ package api_test
 // once did (issue 17), and checks that nothing stays bound or unfinished.
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -281,4 +282,56 @@ func TestFileUploadCompletionAfterLostAnswer(t *testing.T) {
 		t.Fatalf("last chunk again: %d %+v", st, a)
 	}
 	e.fuFinished(a, f)
+}
+
+// countWrite is CountPart's first write, which adds a part to the
+// session's count of assembled parts.
+func countWrite(p any) bool {
+	in, ok := p.(*dynamodb.UpdateItemInput)
+	return ok && strings.HasPrefix(*in.UpdateExpression, "ADD partsDone")
+}
+
+// TestUncountedPartIsAskedForAgain: the request whose chunk completes a
+// part of a Flow.js file assembles the part, and then fails to count it
+// (503). The part's chunks are all stored, but an upload that finishes by
+// itself is finished only once every part is counted: Flow.js, resuming,
+// tests each chunk first, and must hear that the part's chunks are to be
+// sent, or it takes the file for done and the upload is never finished
+// (the sweep then expires it: a file lost, as in the soak of seed 31337).
+// The chunk sent again counts the part, and the file is finished.
+func TestUncountedPartIsAskedForAgain(t *testing.T) {
+	count := &dynamoFault{when: faultBefore, match: countWrite}
+	e := newEnvWith(t, envOptions{dynamo: count.install, tweak: func(o *upload.Options) { o.DuplicateWait = 300 * time.Millisecond }})
+	f := flowFile{data: randomBytes(7<<20, 165), name: "uncounted.bin", fileType: "application/octet-stream", chunkSize: 1 << 20, identifier: "uncounted-bin"}
+	// Part 1 is chunks 1-5 (5 MiB); chunk 5 completes it.
+	for n := 1; n <= 4; n++ {
+		if st, out := e.flowPost(f, n); st != 200 {
+			t.Fatalf("chunk %d: %d %v", n, st, out)
+		}
+	}
+	count.n.Store(1)
+	if st, _ := e.flowPost(f, 5); st == 200 || count.n.Load() != 0 {
+		t.Fatal("chunk 5 answered 200 though its part was not counted")
+	}
+	if n := e.blobs.uploadParts.Load(); n != 1 {
+		t.Fatalf("%d part uploads, want part 1 assembled", n)
+	}
+	e.clock.Advance(46 * time.Second) // the failed request's claim lapses
+	for n := 1; n <= 5; n++ {
+		if st := e.flowTest(f.params(n)); st == 200 {
+			t.Fatalf("test GET of chunk %d of the uncounted part answered 200: Flow.js would skip it", n)
+		}
+	}
+	if st, out := e.flowPost(f, 5); st != 200 {
+		t.Fatalf("chunk 5 again: %d %v", st, out)
+	}
+	if st := e.flowTest(f.params(5)); st != 200 {
+		t.Fatalf("test GET of chunk 5 once its part is counted: %d, want 200", st)
+	}
+	if st, out := e.flowPost(f, 6); st != 200 {
+		t.Fatalf("chunk 6: %d %v", st, out)
+	}
+	if got, _ := e.object(e.flowLastTwice(f)); !bytes.Equal(got, f.data) {
+		t.Fatal("the file differs")
+	}
 }
