@@ -21,8 +21,10 @@ type sampleEvent struct {
 	file     string
 	function string
 	// upload, if set, creates an upload and puts its id in the event's
-	// path in place of the sample's.
+	// path in place of the sample's; stream does the same with a
+	// sequential upload.
 	upload *upload.NewUpload
+	stream *upload.NewStream
 	// before runs on the new upload before the event is sent.
 	before func(t *testing.T, e *env, s *upload.Session)
 	status int
@@ -66,6 +68,7 @@ func TestSampleEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tusFile := &upload.NewStream{Owner: api.Anonymous, Name: "report.pdf", Size: 12000}
 	cases := []sampleEvent{
 		{file: "native-create.json", function: api.ReceiveFunction, status: 201},
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
@@ -94,9 +97,26 @@ func TestSampleEvents(t *testing.T) {
 		{file: "fileupload-put.json", function: api.ReceiveFunction, status: 200},
 		{file: "fileupload-resume.json", function: api.CheckFunction, status: 200},
 		{file: "fileupload-patch.json", function: api.ReceiveFunction, status: 200},
+		// tus: discovery, a creation, a PATCH and its override form, HEAD,
+		// DELETE.
+		{file: "tus-options.json", function: api.CheckFunction, status: 204},
+		{file: "tus-options-id.json", function: api.CheckFunction, status: 204},
+		{file: "tus-create.json", function: api.ReceiveFunction, status: 201},
+		{file: "tus-patch.json", function: api.ReceiveFunction, stream: tusFile, status: 204},
+		{file: "tus-override.json", function: api.ReceiveFunction, stream: tusFile, status: 204},
+		{file: "tus-patch.json", function: api.ReceiveFunction, status: 404},
+		{file: "tus-head.json", function: api.CompleteFunction, stream: tusFile, status: 200},
+		{file: "tus-delete.json", function: api.CompleteFunction, stream: tusFile, status: 204},
 	}
 	for _, c := range cases {
 		ev := readEvent(t, c.file)
+		if c.stream != nil {
+			s, err := e.svc.Engine.CreateStream(context.Background(), *c.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			withID(&ev, s.ID)
+		}
 		if c.upload != nil {
 			s, err := e.svc.Engine.Create(context.Background(), *c.upload)
 			if err != nil {

@@ -22,6 +22,7 @@ import (
 type serverSpec struct {
 	name    string
 	path    string
+	host    string // where clients reach it, e.g. 127.0.0.1
 	args    func(port int) []string
 	env     []string
 	port    int // 0: pick a free one
@@ -90,7 +91,7 @@ func launch(sp *spawner, spec serverSpec, port int) (*child, error) {
 	}
 	c := &child{
 		name:   spec.name,
-		url:    fmt.Sprintf("http://127.0.0.1:%d", port),
+		url:    "http://" + net.JoinHostPort(spec.host, fmt.Sprint(port)),
 		cmd:    cmd,
 		output: out,
 		exited: make(chan struct{}),
