@@ -8,6 +8,7 @@
 #   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
 #   make lint    gofmt, go vet, staticcheck, cfn-lint template.yaml (when installed)
 #   make bench   the benchmark table (docs/bench.md) and the cost model (docs/cost.md)
+#   make soak    the fault-injection soak; make soak-hard: harder, several seeds in a row
 #   make build   the four Lambda binaries, as `sam build` would make them
 #
 # `sam build` calls the build-<LogicalId> targets itself (BuildMethod:
@@ -44,7 +45,7 @@ FUNCTIONS     := ReceiveFunction CheckFunction CompleteFunction CleanupFunction
 .PHONY: help tools browser-tools run test test-browser fuzz fuzz-short lint bench build clean $(addprefix build-,$(FUNCTIONS))
 
 help:
-	@echo 'targets: run test test-browser fuzz fuzz-short lint bench build tools browser-tools clean'
+	@echo 'targets: run test test-browser fuzz fuzz-short lint bench soak soak-hard build tools browser-tools clean'
 	@echo '         build-ReceiveFunction build-CheckFunction build-CompleteFunction build-CleanupFunction (sam build)'
 
 ## tools: install the pinned dynalite and versitygw (idempotent)
@@ -161,6 +162,22 @@ SOAK_FLAGS ?=
 soak: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/soak $(SOAK_FLAGS)
+
+## soak-hard: the harder soak, one run per seed of SOAK_SEEDS, one after another (about
+## 4-5 minutes each): 15% faults, 16 uploads at once, files up to 20 MB. Not part of make
+## test; run it on every change to the engine, the stores or a dialect. SOAK_FLAGS are
+## added to every run. It runs every seed and fails if any run did.
+.PHONY: soak-hard
+SOAK_SEEDS      ?= 4242 1717 90210
+SOAK_HARD_FLAGS ?= -duration 3m -fault-rate 0.15 -concurrency 16 -max-size 20000000
+soak-hard: tools
+	@failed=; for seed in $(SOAK_SEEDS); do \
+		echo "soak-hard: seed $$seed: $(SOAK_HARD_FLAGS) $(SOAK_FLAGS)"; \
+		CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) GOFLAGS="$(ROOT_GOFLAGS)" \
+			$(GO) run ./cmd/soak $(SOAK_HARD_FLAGS) -seed $$seed $(SOAK_FLAGS) || failed="$$failed $$seed"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "soak-hard: failed with seeds$$failed"; exit 1; fi; \
+	echo "soak-hard: every seed passed ($(SOAK_SEEDS))"
 
 ## build: every Lambda function, into .aws-sam/build/<LogicalId>/bootstrap
 build: $(addprefix build-,$(FUNCTIONS))

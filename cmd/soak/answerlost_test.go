@@ -392,3 +392,33 @@ func TestBindIdentifierAnswerLost(t *testing.T) {
 			second.Stored, orphan, s.ID, st.Missing, len(left))
 	}
 }
+
+// An upload that finishes by itself whose completion failed (the write
+// that starts it carried out three times, each answer lost, so the
+// request gave up with 503) and whose client went away: the final sweep
+// completes it, and its cleanup is due one expiry period after that. The
+// soak's sweep must run that cleanup too, or it reports the completed
+// upload's session, part record and any stray multipart upload as left
+// behind (make soak-hard, seed 4242).
+func TestSweepCompletedUploadIsCleanedUp(t *testing.T) {
+	e, c := reproEnvN(t, dynamoWrite("SET #s = :completing, ctoken"), 3)
+	f := newFile(0, dResumable, 1, 1000, 0)
+	rc := f.client.(*resumableClient)
+	if r := send(t, c, rc.upload(1)); r.status < 500 {
+		t.Fatalf("the only chunk, with its completion failing: %s, want a 5xx", r)
+	}
+	ctx := context.Background()
+	rep := &Report{st: newStats()}
+	if err := e.sweep(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.SweepAtEnd.Completed != 1 {
+		t.Fatalf("the sweep completed %d uploads, want 1", rep.SweepAtEnd.Completed)
+	}
+	if err := e.orphans(ctx, nil, rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.Orphaned(); n != 0 {
+		t.Fatalf("%d left behind: %+v", n, rep.Orphans)
+	}
+}

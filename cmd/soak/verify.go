@@ -230,6 +230,27 @@ func (e *env) sweep(ctx context.Context, rep *Report) error {
 		e.s3p.SetRate(0)
 		e.dbp.SetRate(0)
 	}
+	// An upload the sweep completes (one that finishes by itself, with
+	// every chunk in) is cleaned up one expiry period later, as every
+	// finished upload is, so that its client can still find it: the runs
+	// of the day after see to it.
+	for day, completed := 0, 0; day < 3; day++ {
+		if day > 0 {
+			if rep.SweepAtEnd.Completed == completed {
+				return nil
+			}
+			completed = rep.SweepAtEnd.Completed
+			e.clock.advance(e.opt.Expiry + time.Hour)
+		}
+		if err := e.sweepDue(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepDue runs the cleanup function until nothing is due.
+func (e *env) sweepDue(ctx context.Context, run func()) error {
 	for i := 0; i < 20; i++ {
 		due, err := e.store.ListExpired(ctx, e.clock.Now(), 1)
 		if err != nil {

@@ -223,7 +223,10 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 // to its own first attempt (whose answer never came) is a win; after any
 // other failure the session is kept, since the identifier may point at it
 // and a concurrent request may already have stored a chunk in it: the
-// sweep removes it if it was never used.
+// sweep removes it if it was never used, and frees the identifier with
+// it. That includes a lost write whose winner cannot be read: deleted,
+// the session would leave the identifier bound to nothing the sweep
+// ever visits.
 func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, error) {
 	err := e.sessions.BindIdentifier(ctx, s, replaces)
 	if err == nil {
@@ -232,7 +235,11 @@ func (e *Engine) bind(ctx context.Context, s *Session, replaces string) (bool, e
 	if !errors.Is(err, ErrConflict) {
 		return false, fmt.Errorf("bind identifier: %w", err)
 	}
-	if now, lerr := e.sessions.LookupIdentifier(ctx, s.Owner, s.Identifier); lerr == nil && now == s.ID {
+	now, err := e.sessions.LookupIdentifier(ctx, s.Owner, s.Identifier)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("bind identifier: read who bound it: %w", err)
+	}
+	if now == s.ID {
 		return true, nil
 	}
 	if derr := e.sessions.DeleteSession(ctx, s.ID); derr != nil {

@@ -167,6 +167,9 @@ type SweepIndex interface {
 	EndSession(ctx context.Context, s *Session, from []State, to State, now time.Time) error
 	// Forget drops a finished or ended session from the sweep's index, lets
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
+	// The identifier is freed first, so that a Forget that fails leaves the
+	// session in the index, for the next sweep to forget again, or nothing
+	// bound to it.
 	Forget(ctx context.Context, s *Session, ttl time.Time) error
 	// ListExpired returns up to limit ids of sessions still in the sweep's
 	// index (every session until Forget drops it: open, completing,

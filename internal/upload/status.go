@@ -77,7 +77,15 @@ func (e *Engine) hasChunk(ctx context.Context, s *Session, index int) (bool, err
 // stored, by the record of its part, p, at time now.
 func partHolds(pl Plan, p *Part, index int, now time.Time) bool {
 	if p.Assembled() {
-		return true
+		// Assembled but not yet marked counted: the request that
+		// assembled it failed or died before it counted the part (or is
+		// counting it now). An upload that finishes by itself is finished
+		// only once every part is counted, so the part's chunks count as
+		// missing, as those of an unassembled whole part do below: the
+		// client sends one again, and that request counts the part (see
+		// settleDuplicate). Told they are in, the client would take the
+		// file for done.
+		return p.Counted
 	}
 	_, ok := p.Chunks[index]
 	first, end := pl.PartChunks(pl.PartOf(index))

@@ -5,8 +5,10 @@
 // Content-Disposition headers (so each is a CORS preflighted request).
 // The S3 object must be byte-identical. A second run cuts the network
 // mid-file and resumes with the plugin's documented recipe (ask the
-// server for the bytes it has, set uploadedBytes). Skipped while the API
-// has no /fileupload route.
+// server for the bytes it has, set uploadedBytes). A third loses the
+// answer to the chunk that finishes the file, and the page's retry (the
+// README's fail callback) must get the finished file, not start a second
+// upload. Skipped while the API has no /fileupload route.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -95,6 +97,48 @@ describe('jQuery-File-Upload in Chromium', () => {
     assert.deepEqual(log.map((e) => e.range), range(0, CHUNKS - 1).map((i) => chunkRange(i * MiB)),
       'chunks go in order, each with its Content-Range');
     console.log(`# fileupload: ${SIZE / MiB} MiB in ${seconds.toFixed(1)} s, ${log.length} POST`);
+  });
+
+  test('the answer to the last chunk is lost: the retry of that chunk is answered with the finished file', async (t) => {
+    if (skipIfMissing(t)) return;
+    const size = 3 * MiB + 12345;
+    const file = await randomFile(dir, size);
+    const last = `bytes ${3 * MiB}-${size - 1}/${size}`;
+    const page = await browser.newPage();
+    const log = watch(page, { current: 1 });
+    // The last chunk reaches chunkup, which finishes the file; the page
+    // never gets the answer (the connection is reset).
+    let lost = false;
+    await page.route((u) => u.href.startsWith(chunkup.base + '/fileupload'), async (route) => {
+      const req = route.request();
+      if (lost || req.method() !== 'POST' || req.headers()['content-range'] !== last) {
+        await route.continue();
+        return;
+      }
+      lost = true;
+      const answer = await route.fetch();
+      assert.equal(answer.status(), 200, `chunkup finished the file: ${await answer.text()}`);
+      assert.ok(JSON.parse(await answer.text()).files[0].key, 'the lost answer named the object');
+      await route.abort('connectionreset');
+    });
+    await page.goto(pages.base + '/fileupload.html?retry');
+    await page.setInputFiles('#pick', file.path);
+    const result = await within(120_000, 'the upload and its retry', page.evaluate(() => window.finished));
+    const retried = await page.evaluate(() => window.retried);
+    await page.close();
+
+    assert.ok(lost, 'the last chunk was sent');
+    assert.equal(result.sha256, file.sha256, 'the page read the file the test wrote');
+    const entry = result.answer?.files?.find((f) => typeof f.key === 'string');
+    assert.ok(entry, `the retry's answer names the object: ${JSON.stringify(result.answer)}`);
+    const object = await readObject(chunkup.base, entry.key);
+    assert.equal(object.sha256, file.sha256, 'the S3 object is byte-identical to the file');
+    assert.deepEqual(retried, [{ from: 3 * MiB, status: 0 }], 'one retry, from the bytes the answers acknowledged');
+    const ranges = (start) => `bytes ${start}-${Math.min(start + MiB, size) - 1}/${size}`;
+    assert.deepEqual(log.map((e) => `${e.method} ${e.range}`),
+      [0, 1, 2, 3, 3].map((i) => `POST ${ranges(i * MiB)}`),
+      'the retry sends the last chunk again, and nothing from byte 0 (no second upload)');
+    assert.deepEqual(log.map((e) => e.status), [200, 200, 200, 'failed', 200]);
   });
 
   test('a network cut mid-file, then the same file again: the resume recipe carries on from the stored bytes', async (t) => {

@@ -87,10 +87,13 @@ func (a *API) Whole(w http.ResponseWriter, r *http.Request) {
 // Get shows an upload, open or complete: GET base/{id}. The answer is
 // never cached, so a client resuming after a failure sees the offset as it
 // is now. An expired upload answers 410, as every other request on it.
+// One being completed shows as uploading, with every byte in: it is not
+// complete until its completion succeeds, which the client's retry of
+// the completion sees to.
 func (a *API) Get(w http.ResponseWriter, r *http.Request) {
 	s, err := a.engine.Get(r.Context(), a.owner(r), r.PathValue("id"))
-	if err == nil && s.State != upload.StateComplete {
-		err = usable(s)
+	if err == nil {
+		err = ended(s)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {

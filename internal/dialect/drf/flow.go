@@ -79,14 +79,21 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request) (*upload.Session,
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.open(r)
+	s, err := a.engine.Get(r.Context(), a.owner(r), r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
+	if err := ended(s); err != nil {
+		return nil, err
+	}
+	// CompleteStream refuses a complete upload as the original does,
+	// answers busy while another request completes it, and takes over a
+	// completion that failed: the client's retry of it must not hear
+	// "already complete" before the file exists.
 	return a.engine.CompleteStream(r.Context(), s, want)
 }
 
-// open reads the upload the path names, which must take more.
+// open reads the upload the path names, which must take more chunks.
 func (a *API) open(r *http.Request) (*upload.Session, error) {
 	s, err := a.engine.Get(r.Context(), a.owner(r), r.PathValue("id"))
 	if err != nil {
@@ -151,17 +158,24 @@ func (a *API) drop(ctx context.Context, s *upload.Session, cause error) {
 	}
 }
 
-// usable refuses an upload that takes nothing more, as the original
-// does: expired → 410, complete → 400.
+// usable refuses an upload that takes no more chunks, as the original
+// does: expired → 410, complete (or being completed) → 400.
 func usable(s *upload.Session) error {
-	switch s.State {
-	case upload.StateOpen:
-		return nil
-	case upload.StateExpired, upload.StateAborted:
-		return refusal(http.StatusGone, "Upload has expired")
-	default:
+	if err := ended(s); err != nil {
+		return err
+	}
+	if s.State != upload.StateOpen {
 		return refusal(http.StatusBadRequest, `Upload has already been marked as "complete"`)
 	}
+	return nil
+}
+
+// ended refuses an upload that expired or was aborted: 410.
+func ended(s *upload.Session) error {
+	if s.State == upload.StateExpired || s.State == upload.StateAborted {
+		return refusal(http.StatusGone, "Upload has expired")
+	}
+	return nil
 }
 
 // filename is the form's file name; it is required and may not be blank,

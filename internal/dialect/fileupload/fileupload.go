@@ -130,6 +130,11 @@ func (h *Handler) find(r *http.Request, c chunk) (*upload.Session, error) {
 		return nil, refusal("Content-Range says %q has %d bytes, but its upload was started for %d bytes", c.name, c.rg.Total, s.Size)
 	case s.State == upload.StateOpen || s.State == upload.StateComplete:
 		return s, nil
+	case s.State == upload.StateCompleting:
+		// Every byte is in, so this is a chunk sent again: completeIfWhole
+		// takes over a completion that failed, or answers busy while
+		// another request is finishing the file.
+		return s, nil
 	}
 	return nil, stateError(s)
 }
@@ -144,9 +149,10 @@ func stateError(s *upload.Session) error {
 	return &upload.Error{Code: upload.CodeBusy, Message: fmt.Sprintf("the upload of %q is being completed; retry shortly", s.Name)}
 }
 
-// completeIfWhole completes an upload that has all its bytes.
+// completeIfWhole completes an upload that has all its bytes, or one whose
+// completion failed (its claim given up or lapsed).
 func (h *Handler) completeIfWhole(ctx context.Context, s *upload.Session) (*upload.Session, error) {
-	if s.Offset < s.Size || s.State != upload.StateOpen {
+	if s.Offset < s.Size || (s.State != upload.StateOpen && s.State != upload.StateCompleting) {
 		return s, nil
 	}
 	done, err := h.engine.CompleteStream(ctx, s, nil)

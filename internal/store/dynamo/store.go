@@ -467,9 +467,27 @@ func (st *Store) EndSession(ctx context.Context, s *upload.Session, from []uploa
 	return wrap("end session", err)
 }
 
-// Forget drops a session from the sweep's index, sets its TTL, and frees
-// its client identifier if that still points at it.
+// Forget frees session s's client identifier, if it still points at s,
+// then drops s from the sweep's index and sets its TTL. The identifier
+// goes first: the sweep finds a session only through its index, so a
+// failure after the session has left the index (a write that took
+// effect with its answer lost, or the identifier's delete failing)
+// would leave the identifier's record bound for good. In this order a
+// failure before the session leaves the index leaves it there, for the
+// next sweep to forget again, and one after leaves nothing bound. Both
+// writes are idempotent.
 func (st *Store) Forget(ctx context.Context, s *upload.Session, ttl time.Time) error {
+	if s.Identifier != "" {
+		_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 &st.table,
+			Key:                       identKey(s.Owner, s.Identifier),
+			ConditionExpression:       aws.String("id = :id"),
+			ExpressionAttributeValues: item{":id": str(s.ID)},
+		})
+		if err := wrap("free identifier", err); err != nil && !errors.Is(err, upload.ErrConflict) {
+			return err
+		}
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(s.ID),
@@ -479,18 +497,6 @@ func (st *Store) Forget(ctx context.Context, s *upload.Session, ttl time.Time) e
 		ExpressionAttributeValues: item{":ttl": num(ttl.Unix())},
 	})
 	if err := wrap("retire session", err); err != nil && !errors.Is(err, upload.ErrConflict) {
-		return err
-	}
-	if s.Identifier == "" {
-		return nil
-	}
-	_, err = st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 &st.table,
-		Key:                       identKey(s.Owner, s.Identifier),
-		ConditionExpression:       aws.String("id = :id"),
-		ExpressionAttributeValues: item{":id": str(s.ID)},
-	})
-	if err := wrap("free identifier", err); err != nil && !errors.Is(err, upload.ErrConflict) {
 		return err
 	}
 	return nil
