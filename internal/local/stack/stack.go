@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"chunkup/internal/local/proc"
 	"chunkup/internal/local/samtemplate"
 )
 
@@ -76,7 +77,7 @@ type Stack struct {
 	// Dir is the data directory (see Options.Dir).
 	Dir string
 
-	spawner             *spawner
+	spawner             *proc.Spawner
 	dynalite, versitygw *child
 	removeDir           bool
 	names               atomic.Int64
@@ -92,7 +93,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{
-		spawner:   newSpawner(),
+		spawner:   proc.NewSpawner(),
 		Region:    or(opts.Region, DefaultRegion),
 		AccessKey: or(opts.AccessKey, DefaultAccessKey),
 		SecretKey: or(opts.SecretKey, DefaultSecretKey),
@@ -134,7 +135,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, s.failStart(err)
 	}
-	s.DynamoEndpoint = s.dynalite.url
+	s.DynamoEndpoint = s.dynalite.URL
 
 	meta, data := filepath.Join(s.Dir, "s3", "meta"), filepath.Join(s.Dir, "s3", "data")
 	for _, d := range []string{meta, data} {
@@ -164,7 +165,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, s.failStart(err)
 	}
-	s.S3Endpoint = s.versitygw.url
+	s.S3Endpoint = s.versitygw.URL
 	return s, nil
 }
 
@@ -185,10 +186,10 @@ func (s *Stack) Close() error {
 		var errs []error
 		for _, c := range []*child{s.versitygw, s.dynalite} {
 			if c != nil {
-				errs = append(errs, c.stop())
+				errs = append(errs, c.Stop())
 			}
 		}
-		s.spawner.close()
+		s.spawner.Close()
 		if s.removeDir {
 			if err := os.RemoveAll(s.Dir); err != nil {
 				errs = append(errs, fmt.Errorf("localstack: remove data directory: %w", err))
@@ -205,7 +206,7 @@ func (s *Stack) Err() error {
 	var errs []error
 	for _, c := range []*child{s.dynalite, s.versitygw} {
 		if c != nil {
-			errs = append(errs, c.failure())
+			errs = append(errs, c.Failure())
 		}
 	}
 	return errors.Join(errs...)
