@@ -58,6 +58,19 @@ $(NPM_STAMP): package.json package-lock.json .npmrc
 	$(NPM) ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
+# The AWS Lambda Runtime Interface Emulator, pinned by tools/go.mod like
+# versitygw: `make run` and the tests run the functions' bootstrap binaries
+# under it (cmd/chunkup-local, internal/local/emulator), which find it by
+# CHUNKUP_RIE.
+RIE ?= $(LOCAL_BIN)/aws-lambda-rie
+export CHUNKUP_RIE := $(RIE)
+tools: $(RIE)
+
+$(RIE): tools/go.mod tools/go.sum
+	@mkdir -p $(dir $(RIE))
+	cd tools && GOFLAGS=-mod=readonly CGO_ENABLED=0 $(GO) build -trimpath -o $(RIE) github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	@touch $@
+
 ## run: start the local stack and serve the API (Ctrl-C stops everything)
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
