@@ -1,6 +1,7 @@
 # chunkup — build, run and test.
 #
-#   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000
+#   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000,
+#                the functions' binaries under the Lambda Runtime Interface Emulator
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
 #   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
@@ -71,10 +72,13 @@ $(RIE): tools/go.mod tools/go.sum
 	cd tools && GOFLAGS=-mod=readonly CGO_ENABLED=0 $(GO) build -trimpath -o $(RIE) github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	@touch $@
 
-## run: start the local stack and serve the API (Ctrl-C stops everything)
+## run: start the local stack and serve the API (Ctrl-C stops everything); the functions'
+## built binaries run under the Lambda Runtime Interface Emulator
+## (RUN_FLAGS="-in-process" calls the handlers in-process instead; -concurrency N, -auth)
+RUN_FLAGS ?=
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
-		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(RUN_FLAGS)
 
 ## test: go vet, then every test (race detector on) against the local stack
 test: tools

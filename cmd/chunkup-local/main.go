@@ -5,6 +5,13 @@
 // Gateway event the functions get on AWS. In front of the API it serves a
 // demo page at / and the client libraries it loads (site.go). `make run`
 // starts it.
+//
+// The functions run as `sam build` ships them: each one's bootstrap,
+// built for this machine with the flags of the Makefile's
+// build-<LogicalId> targets, under the AWS Lambda Runtime Interface
+// Emulator, a pool of instances per function (emulator.go). With
+// -in-process the gateway calls the handlers in this process instead, for
+// the benchmark and for debugging.
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"chunkup/internal/api"
 	"chunkup/internal/config"
 	"chunkup/internal/local/auth"
+	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/local/stack"
@@ -41,6 +49,9 @@ func run() error {
 	dir := flag.String("data", ".local/data", "where the local servers keep their data")
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
 	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
+	inProcess := flag.Bool("in-process", false, "call the functions' handlers in this process instead of running their built binaries under the Lambda Runtime Interface Emulator (for the benchmark and debugging)")
+	concurrency := flag.Int("concurrency", emulator.DefaultConcurrency, "emulator instances per function: how many invocations of one function run at once")
+	rie := flag.String("rie", "", "the aws-lambda-rie binary (default: $"+emulator.EnvRIE+", else .local/bin/aws-lambda-rie)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,7 +95,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	svc := api.NewOn(db, s3c, cfg, log)
+	var fns functions
+	if *inProcess {
+		fns = newInProcess(api.NewOn(db, s3c, cfg, log))
+	} else {
+		em, err := startEmulator(ctx, emulatorOptions{root: root, tmpl: tmpl, env: env, table: table, bucket: bucket,
+			dir: *dir, rie: *rie, concurrency: *concurrency, region: stack.Region}, log)
+		if err != nil {
+			return err
+		}
+		defer em.close()
+		fns = em
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -95,20 +117,20 @@ func run() error {
 			return err
 		}
 	}
-	gw, err := newGateway(tmpl, svc, issuer, log)
+	gw, err := newGateway(tmpl, fns, issuer, log)
 	if err != nil {
 		return err
 	}
 	site := newSite(root, gw, s3c, cfg.Bucket, issuer, log)
 	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
-	go sweepEvery(ctx, svc, *sweep)
+	go sweepEvery(ctx, fns, *sweep, log)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	greet(ln.Addr().String(), stack, *dir)
+	greet(ln.Addr().String(), stack, *dir, fns.describe())
 	if issuer != nil {
 		greetAuth(ln.Addr().String(), issuer)
 	}
@@ -123,7 +145,7 @@ func run() error {
 // that a page served from elsewhere can use the local API, and, when
 // issuer is not nil, a JWT authorizer that trusts the local issuer in
 // front of every route.
-func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
+func newGateway(tmpl *samtemplate.Template, fns functions, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
@@ -140,7 +162,7 @@ func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *auth.Issue
 	if issuer != nil {
 		opts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
 	}
-	return gateway.New(routes, svc.Handlers(), opts)
+	return fns.gateway(routes, opts)
 }
 
 // localAudience is the aud of the local issuer's tokens, standing in for a
@@ -162,7 +184,7 @@ func newIssuer(addr, dir string) (*auth.Issuer, error) {
 }
 
 // sweepEvery runs the cleanup function as its EventBridge schedule would.
-func sweepEvery(ctx context.Context, svc *api.Service, every time.Duration) {
+func sweepEvery(ctx context.Context, fns functions, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -170,7 +192,9 @@ func sweepEvery(ctx context.Context, svc *api.Service, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			svc.Engine.Sweep(ctx, 100)
+			if err := fns.sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("scheduled cleanup failed", "error", err)
+			}
 		}
 	}
 }
@@ -186,7 +210,7 @@ func openLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-func greet(addr string, stack *stack.Stack, dir string) {
+func greet(addr string, stack *stack.Stack, dir string, functions string) {
 	base := "http://" + addr
 	fmt.Printf(`
 chunkup is running locally at %[1]s
@@ -194,6 +218,7 @@ chunkup is running locally at %[1]s
   DynamoDB (dynalite):  %[2]s
   S3 (versitygw):       %[3]s   bucket chunkup-uploads
   data:                 %[4]s
+  functions:            %[5]s
 
 Try it:
   curl -s -X POST %[1]s/v1/uploads -H 'content-type: application/json' \
@@ -202,7 +227,7 @@ Try it:
   curl -s -X POST %[1]s/v1/uploads/<id>/complete
 
 Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
-`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir)
+`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, functions)
 }
 
 // greetAuth says how to get a token when every request needs one.

@@ -19,6 +19,7 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/local/auth"
+	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/store/dynamo"
@@ -45,6 +46,9 @@ type env struct {
 	gw http.Handler
 	// issuer mints the tokens of an env made with auth on, nil otherwise.
 	issuer *auth.Issuer
+	// em runs the functions' binaries of an env made emulated, nil
+	// otherwise.
+	em *emulator.Emulator
 }
 
 // envOptions are the ways a test's stack may differ from the default one.
@@ -57,6 +61,12 @@ type envOptions struct {
 	// dynamo adjusts the DynamoDB client the engine uses (not the test's
 	// own), as a test that counts the engine's requests needs.
 	dynamo func(*dynamodb.Options)
+	// emulated puts the functions' built binaries under the Lambda Runtime
+	// Interface Emulator behind the gateway, on the env's table and
+	// bucket, as `make run` does, instead of the handlers of svc. The
+	// env's engine (svc.Engine, blobs, clock) then serves only what the
+	// test itself asks of it.
+	emulated bool
 }
 
 type clock struct {
@@ -119,14 +129,21 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		}
 		gwOpts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
 	}
-	gw, err := gateway.New(routes, svc.Handlers(), gwOpts)
+	var gw http.Handler
+	var em *emulator.Emulator
+	var err error
+	if o.emulated {
+		gw, em, err = emulatedGateway(t, stack, tmpl, table, bucket, routes, gwOpts)
+	} else {
+		gw, err = gateway.New(routes, svc.Handlers(), gwOpts)
+	}
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl,
-		gw: gw, issuer: issuer}
+		gw: gw, issuer: issuer, em: em}
 }
 
 // stagedKeys lists the staged chunks left in the bucket.

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"strconv"
@@ -61,4 +62,21 @@ func Names(tmpl *samtemplate.Template) []string {
 		out = append(out, f.LogicalID)
 	}
 	return out
+}
+
+// StartTemplate builds every function of the template from the repository
+// at root into dir (Build) and starts them (Start) with the environment
+// FromTemplate gives them, the template's table and bucket being the given
+// ones and env on top.
+func StartTemplate(ctx context.Context, root string, tmpl *samtemplate.Template, dir, table, bucket string, env map[string]string, opts Options) (*Emulator, error) {
+	bins, err := Build(ctx, root, dir, Names(tmpl)...)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[string]string{samtemplate.TableLogicalID: table, samtemplate.BucketLogicalID: bucket}
+	fns, err := FromTemplate(tmpl, bins, refs, env)
+	if err != nil {
+		return nil, err
+	}
+	return Start(ctx, fns, opts)
 }
