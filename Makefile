@@ -2,10 +2,11 @@
 #
 #   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000,
 #                the functions' binaries under the Lambda Runtime Interface Emulator
+#   make stores  dynalite + versitygw alone, and env.json, for `sam local start-api --env-vars env.json`
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
 #   make test-browser  the real client libraries in headless Chromium (Debian's chromium)
-#   make lint    gofmt, go vet, staticcheck
+#   make lint    gofmt, go vet, staticcheck, cfn-lint template.yaml (when installed)
 #   make bench   the benchmark table (docs/bench.md) and the cost model (docs/cost.md)
 #   make build   the four Lambda binaries, as `sam build` would make them
 #
@@ -80,6 +81,16 @@ run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(RUN_FLAGS)
 
+## stores: dynalite and versitygw alone, with the table and bucket, where a container
+## reaches them, and env.json pointing every function at them, for
+## `sam local start-api --env-vars env.json` (README, "sam local"). Ctrl-C stops them.
+## STORES_FLAGS="-listen 0.0.0.0 -dynamodb-port 4567 -s3-port 7070 ..." (go run ./cmd/chunkup-stores -h)
+.PHONY: stores
+STORES_FLAGS ?=
+stores: tools
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-stores $(STORES_FLAGS)
+
 ## test: go vet, then every test (race detector on) against the local stack
 test: tools
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
@@ -137,12 +148,19 @@ test-browser: tools browser-tools
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) build -o $(CHUNKUP_LOCAL) ./cmd/chunkup-local
 	CHUNKUP_LOCAL=$(CHUNKUP_LOCAL) CHROMIUM=$(CHROMIUM) node --test test/browser/*.test.mjs
 
-## lint: formatting, vet and staticcheck (pinned)
+## lint: formatting, vet and staticcheck (pinned), and cfn-lint on template.yaml
+## (the check `sam validate --lint` runs) when cfn-lint is installed
+CFN_LINT ?= cfn-lint
 lint:
 	@unformatted="$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo 'gofmt -l reports:'; echo "$$unformatted"; exit 1; fi
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) vet ./...
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run $(STATICCHECK) ./...
+	@if command -v $(CFN_LINT) >/dev/null 2>&1; then \
+		echo '$(CFN_LINT) template.yaml'; $(CFN_LINT) template.yaml; \
+	else \
+		echo 'cfn-lint is not installed: template.yaml NOT linted (pip install cfn-lint; sam validate --lint runs it too)'; \
+	fi
 
 ## bench: the side-by-side benchmark of design.md (issue #5): prints one table and
 ## writes docs/bench.md, docs/bench.json and the cost model docs/cost.md.

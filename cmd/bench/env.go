@@ -135,7 +135,7 @@ func (e *env) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if st.Expired+st.Finished+st.Released == 0 && st.Errors == 0 {
+		if st.Expired+st.Completed+st.Released == 0 && st.Errors == 0 {
 			return nil
 		}
 		if st.Errors > 0 {

@@ -205,13 +205,13 @@ func TestClaimPartAnswerLost(t *testing.T) {
 	}
 }
 
-// The FinishPart answer is lost: the part is uploaded and recorded, but
+// The RecordPart answer is lost: the part is uploaded and recorded, but
 // the retry's condition (the claim, which the first attempt removed)
 // fails, so the request errs (503) before counting the part. The
 // client's retry is a duplicate of an assembled part and is answered 200,
 // upload open: nothing counts the part for ClaimTimeout, the file is not
 // completed, and the client is done.
-func TestFinishPartAnswerLost(t *testing.T) {
+func TestRecordPartAnswerLost(t *testing.T) {
 	_, c := reproEnv(t, dynamoWrite("SET etag = :e"))
 	data := bytes.Repeat([]byte("w"), 1000)
 	first := send(t, c, resumableChunk("POST", data))
@@ -275,7 +275,7 @@ func TestBeginCompleteAnswerLost(t *testing.T) {
 
 // A file finished, but the answer of the request that finished it was
 // lost; the next sweep forgets the complete upload and frees its
-// identifier at once (FinishComplete makes it due immediately). The
+// identifier at once (RecordComplete makes it due immediately). The
 // client re-sends the chunk whose answer it lacks (the test GET now says
 // 204): that starts a new upload holding only that chunk, which is
 // acknowledged and never completes. The README's "a test GET for a

@@ -25,7 +25,7 @@ type Report struct {
 	ClockJumps      int
 	SweepsDuring    int
 	SweepErrors     int
-	SweepAtEnd      struct{ Runs, Expired, Finished, Released, Errors int }
+	SweepAtEnd      struct{ Runs, Expired, Completed, Released, Errors int }
 
 	Uploads        map[string]int // by dialect
 	FinishedSoak   int
@@ -121,8 +121,8 @@ func (r *Report) Print(w io.Writer) {
 	if c.ClockJump > 0 {
 		row(w, "clock jumps", "%d (each past the claim timeout)", r.ClockJumps)
 	}
-	row(w, "sweeps", "%d during the soak (%d errors); at the end %d runs: %d expired, %d finished, %d released, %d errors",
-		r.SweepsDuring, r.SweepErrors, r.SweepAtEnd.Runs, r.SweepAtEnd.Expired, r.SweepAtEnd.Finished, r.SweepAtEnd.Released, r.SweepAtEnd.Errors)
+	row(w, "sweeps", "%d during the soak (%d errors); at the end %d runs: %d expired, %d completed, %d released, %d errors",
+		r.SweepsDuring, r.SweepErrors, r.SweepAtEnd.Runs, r.SweepAtEnd.Expired, r.SweepAtEnd.Completed, r.SweepAtEnd.Released, r.SweepAtEnd.Errors)
 	row(w, "files verified", "%d (byte for byte, SHA-256 of the object against the client's)", r.Verified)
 	row(w, "files lost", "%d", len(r.Lost))
 	o := r.Orphans

@@ -135,7 +135,7 @@ func (e *env) diagnose(ctx context.Context, f *file) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "upload %s: state %s", s.ID, s.State)
 	if s.State == upload.StateCompleting {
-		fmt.Fprintf(&b, " (completion claim lapsed %s ago)", now.Sub(s.CompleteUntil).Round(time.Second))
+		fmt.Fprintf(&b, " (completion claim lapsed %s ago)", now.Sub(s.Completion.Until).Round(time.Second))
 	}
 	if s.Kind == upload.Sequential {
 		fmt.Fprintf(&b, ", %d of %d bytes, %d parts sealed, %d pieces pending", s.Offset, s.Size, s.NextPart, len(s.Pending))
@@ -154,8 +154,8 @@ func (e *env) diagnose(ctx context.Context, f *file) string {
 		switch {
 		case p.Assembled():
 			b.WriteString("assembled")
-		case p.ClaimToken != "":
-			fmt.Fprintf(&b, "%d chunks recorded, claimed until %s from now", len(p.Chunks), p.ClaimUntil.Sub(now).Round(time.Second))
+		case p.Claim.Token != "":
+			fmt.Fprintf(&b, "%d chunks recorded, claimed until %s from now", len(p.Chunks), p.Claim.Until.Sub(now).Round(time.Second))
 		default:
 			fmt.Fprintf(&b, "%d chunks recorded", len(p.Chunks))
 		}
@@ -215,7 +215,7 @@ func (e *env) sweep(ctx context.Context, rep *Report) error {
 	run := func() {
 		st, err := e.engine.Sweep(ctx, 100)
 		rep.SweepAtEnd.Expired += st.Expired
-		rep.SweepAtEnd.Finished += st.Finished
+		rep.SweepAtEnd.Completed += st.Completed
 		rep.SweepAtEnd.Released += st.Released
 		rep.SweepAtEnd.Errors += st.Errors
 		if err != nil {

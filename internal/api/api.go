@@ -205,7 +205,7 @@ func Owner(r *http.Request) string {
 // Sweep is the cleanup function's work on each scheduled event.
 func (s *Service) Sweep(ctx context.Context, ev events.EventBridgeEvent) (upload.SweepStats, error) {
 	st, err := s.Engine.Sweep(ctx, 100)
-	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "finished", st.Finished, "released", st.Released, "errors", st.Errors)
+	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "completed", st.Completed, "released", st.Released, "errors", st.Errors)
 	if err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}

@@ -181,8 +181,8 @@ func TestAutoFinishAfterCompleteFailed(t *testing.T) {
 			f := e.autoFile(dialect, "complete.bin", 6<<20+300<<10, 62)
 			e.failLastChunkCompletion(f)
 			s := e.sessionOf(f.identifier)
-			if s.State != upload.StateCompleting || s.CompleteUntil.After(e.clock.Now()) {
-				t.Fatalf("after the failure: state %q, claim until %v; want completing with the claim given up", s.State, s.CompleteUntil)
+			if s.State != upload.StateCompleting || s.Completion.Until.After(e.clock.Now()) {
+				t.Fatalf("after the failure: state %q, claim until %v; want completing with the claim given up", s.State, s.Completion.Until)
 			}
 			st, out := f.send(f.chunks)
 			e.checkAutoDone("the last chunk again at once", st, out, f.data)
@@ -207,7 +207,7 @@ func TestAutoFinishUnderLiveClaim(t *testing.T) {
 			store := dynamo.New(e.db, e.table)
 			s := e.sessionOf(f.identifier)
 			now := e.clock.Now()
-			if err := store.BeginComplete(context.Background(), s, "other-request", now.Add(45*time.Second), now); err != nil {
+			if err := store.BeginComplete(context.Background(), s, upload.Lease{Token: "other-request", Until: now.Add(45 * time.Second)}, now); err != nil {
 				t.Fatalf("take the completion claim: %v", err)
 			}
 			for _, n := range []int{f.chunks, 1} {
@@ -462,7 +462,7 @@ func TestSweepFinishesWholeAutoUploads(t *testing.T) {
 
 	e.clock.Advance(25 * time.Hour)
 	st, err := e.svc.Engine.Sweep(context.Background(), 10)
-	if err != nil || st.Finished != 2 || st.Expired != 1 || st.Errors != 0 {
+	if err != nil || st.Completed != 2 || st.Expired != 1 || st.Errors != 0 {
 		t.Fatalf("sweep: %+v %v; want 2 finished, 1 expired, no errors", st, err)
 	}
 	for _, f := range []autoFile{open, lapsed} {
@@ -502,7 +502,7 @@ func TestSweepRetriesFailedAutoFinish(t *testing.T) {
 	ctx := context.Background()
 	e.clock.Advance(25 * time.Hour)
 	fail.armed.Store(true)
-	if st, err := e.svc.Engine.Sweep(ctx, 10); err != nil || st.Errors != 1 || st.Finished+st.Expired != 0 {
+	if st, err := e.svc.Engine.Sweep(ctx, 10); err != nil || st.Errors != 1 || st.Completed+st.Expired != 0 {
 		t.Fatalf("first sweep, finishing failing: %+v %v; want one error and nothing finished or expired", st, err)
 	}
 	if s := e.sessionOf(f.identifier); s.State != upload.StateOpen {
@@ -510,7 +510,7 @@ func TestSweepRetriesFailedAutoFinish(t *testing.T) {
 	}
 	e.clock.Advance(24 * time.Hour)
 	fail.armed.Store(true)
-	if st, err := e.svc.Engine.Sweep(ctx, 10); err != nil || st.Expired != 1 || st.Finished != 0 {
+	if st, err := e.svc.Engine.Sweep(ctx, 10); err != nil || st.Expired != 1 || st.Completed != 0 {
 		t.Fatalf("sweep a day later, finishing failing again: %+v %v; want the upload expired", st, err)
 	}
 	if s := e.sessionOf(f.identifier); s.State != upload.StateExpired {

@@ -47,7 +47,7 @@ func TestFailedAssemblyIsRetried(t *testing.T) {
 	}
 	// The assembled part's record keeps its ETag and drops its chunk list.
 	p, err := dynamo.New(e.db, e.table).GetPart(context.Background(), up.ID, 0)
-	if err != nil || p.ETag == "" || len(p.Chunks) != 0 || p.ClaimToken != "" {
+	if err != nil || p.ETag == "" || len(p.Chunks) != 0 || p.Claim.Token != "" {
 		t.Fatalf("part record after assembly: %+v %v", p, err)
 	}
 	e.putNative(up.ID, 5, chunkOf(data, chunk, 5))
@@ -78,8 +78,8 @@ func TestCrashedClaimLapses(t *testing.T) {
 	if err := e.blobs.PutStaged(ctx, dead.Key, chunkOf(data, chunk, 4), dead.CRC); err != nil {
 		t.Fatal(err)
 	}
-	p, err := store.RecordChunk(ctx, up.ID, 0, dead, "dead-request", now.Add(45*time.Second))
-	if err != nil || len(p.Chunks) != 5 || p.ClaimToken != "dead-request" {
+	p, err := store.RecordChunk(ctx, up.ID, 0, dead, upload.Lease{Token: "dead-request", Until: now.Add(45 * time.Second)})
+	if err != nil || len(p.Chunks) != 5 || p.Claim.Token != "dead-request" {
 		t.Fatalf("record chunk 4 as the dead request: %+v %v", p, err)
 	}
 	if st, _ := e.putNative(up.ID, 5, chunkOf(data, chunk, 5)); st != 200 {
@@ -141,8 +141,8 @@ func TestLostAnswerToCompletingChunk(t *testing.T) {
 		t.Fatalf("chunk 4 with its answer lost: %d, want a server error", st)
 	}
 	p, err := dynamo.New(e.db, e.table).GetPart(context.Background(), up.ID, 0)
-	if err != nil || len(p.Chunks) != 5 || p.ClaimToken != "" {
-		t.Fatalf("part after the lost answer: %d chunks, claim %q, %v; want 5 chunks and no claim", len(p.Chunks), p.ClaimToken, err)
+	if err != nil || len(p.Chunks) != 5 || p.Claim.Token != "" {
+		t.Fatalf("part after the lost answer: %d chunks, claim %q, %v; want 5 chunks and no claim", len(p.Chunks), p.Claim.Token, err)
 	}
 	if st, out := e.putNative(up.ID, 4, chunkOf(data, chunk, 4)); st != 200 || out["stored"] != false {
 		t.Fatalf("chunk 4 again: %d %v, want 200 and stored false", st, out)
@@ -166,7 +166,7 @@ func TestCrashedMultipartClaimLapses(t *testing.T) {
 	up := e.createNative("m.bin", int64(len(data)), chunk)
 	store := dynamo.New(e.db, e.table)
 	now := e.clock.Now()
-	if err := store.ClaimMultipart(context.Background(), up.ID, "dead-request", now.Add(45*time.Second), now); err != nil {
+	if err := store.ClaimMultipart(context.Background(), up.ID, upload.Lease{Token: "dead-request", Until: now.Add(45 * time.Second)}, now); err != nil {
 		t.Fatalf("claim as the dead request: %v", err)
 	}
 	for n := 0; n < up.Chunks-1; n++ {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -26,14 +27,32 @@ type Config struct {
 	Bucket           string
 	DynamoDBEndpoint string // empty on AWS; the local server's URL locally
 	S3Endpoint       string
-	Limits           upload.Limits
-	Expiry           time.Duration
+	// EndpointAuth signs the requests to DynamoDBEndpoint and S3Endpoint
+	// when the local servers they name need their own region and keys
+	// (sam local start-api with the env.json of make stores). It is zero
+	// on AWS, where the function's role signs.
+	EndpointAuth EndpointAuth
+	Limits       upload.Limits
+	Expiry       time.Duration
 	// LifetimeDays is how many days after an upload's start its S3 data
 	// may be removed by the bucket's lifecycle rules; the upload must be
 	// finished before then (upload.LifetimeOf).
 	LifetimeDays   int
 	AllowedOrigins []string
 	LogLevel       slog.Level
+}
+
+// EndpointAuth is the region and static credentials of the local servers
+// named by DYNAMODB_ENDPOINT and S3_ENDPOINT: ENDPOINT_REGION,
+// ENDPOINT_ACCESS_KEY_ID and ENDPOINT_SECRET_ACCESS_KEY. Each applies only
+// to a client whose endpoint is set.
+type EndpointAuth struct {
+	Region, AccessKeyID, SecretAccessKey string
+}
+
+// set reports whether any of the three is given.
+func (e EndpointAuth) set() bool {
+	return e.Region != "" || e.AccessKeyID != "" || e.SecretAccessKey != ""
 }
 
 // FromEnv reads the configuration, using getenv (os.Getenv in production).
@@ -44,12 +63,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:           getenv("BUCKET_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint:       getenv("S3_ENDPOINT"),
-		Limits:           def.Limits,
-		Expiry:           def.Expiry,
-		LifetimeDays:     3,
+		EndpointAuth: EndpointAuth{
+			Region:          getenv("ENDPOINT_REGION"),
+			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),
+			SecretAccessKey: getenv("ENDPOINT_SECRET_ACCESS_KEY"),
+		},
+		Limits:       def.Limits,
+		Expiry:       def.Expiry,
+		LifetimeDays: 3,
 	}
 	if c.Table == "" || c.Bucket == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
+	}
+	if (c.EndpointAuth.AccessKeyID == "") != (c.EndpointAuth.SecretAccessKey == "") {
+		return Config{}, fmt.Errorf("ENDPOINT_ACCESS_KEY_ID and ENDPOINT_SECRET_ACCESS_KEY go together: set both or neither")
+	}
+	if c.EndpointAuth.set() && c.DynamoDBEndpoint == "" && c.S3Endpoint == "" {
+		return Config{}, fmt.Errorf("ENDPOINT_REGION, ENDPOINT_ACCESS_KEY_ID and ENDPOINT_SECRET_ACCESS_KEY are for the servers of DYNAMODB_ENDPOINT and S3_ENDPOINT, and neither is set")
 	}
 	var err error
 	if c.Limits.MaxFileSize, err = intVar(getenv, "MAX_FILE_SIZE", c.Limits.MaxFileSize); err != nil {
@@ -125,17 +155,36 @@ func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, erro
 	return c.ClientsFrom(awsCfg)
 }
 
-// ClientsFrom builds the clients from an AWS configuration.
+// ClientsFrom builds the clients from an AWS configuration; a client with
+// an endpoint set signs with EndpointAuth's region and keys, where given.
 func (c Config) ClientsFrom(awsCfg aws.Config) (*dynamodb.Client, *s3.Client, error) {
+	region, creds := c.EndpointAuth.Region, aws.CredentialsProvider(nil)
+	if c.EndpointAuth.AccessKeyID != "" {
+		creds = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
+	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if c.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+		if c.DynamoDBEndpoint == "" {
+			return
+		}
+		o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+		if region != "" {
+			o.Region = region
+		}
+		if creds != nil {
+			o.Credentials = creds
 		}
 	})
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if c.S3Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.S3Endpoint)
-			o.UsePathStyle = true
+		if c.S3Endpoint == "" {
+			return
+		}
+		o.BaseEndpoint = aws.String(c.S3Endpoint)
+		o.UsePathStyle = true
+		if region != "" {
+			o.Region = region
+		}
+		if creds != nil {
+			o.Credentials = creds
 		}
 	})
 	return db, s3c, nil

@@ -1,9 +1,13 @@
 package config
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -42,6 +46,74 @@ func TestUploadLifetime(t *testing.T) {
 		}
 		if _, err := FromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "UPLOAD_LIFETIME_DAYS") {
 			t.Errorf("UPLOAD_LIFETIME_DAYS=%q: %v, want an error naming it", bad, err)
+		}
+	}
+}
+
+// TestEndpointAuth: ENDPOINT_REGION and the ENDPOINT_ keys sign the
+// requests of a client whose endpoint is set, and only those; keys without
+// an endpoint, or half a key pair, are refused.
+func TestEndpointAuth(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "BUCKET_NAME": "b"}
+	with := func(extra map[string]string) map[string]string {
+		vars := map[string]string{}
+		for k, v := range base {
+			vars[k] = v
+		}
+		for k, v := range extra {
+			vars[k] = v
+		}
+		return vars
+	}
+	local := map[string]string{
+		"ENDPOINT_REGION": "us-east-1", "ENDPOINT_ACCESS_KEY_ID": "localkey", "ENDPOINT_SECRET_ACCESS_KEY": "localsecret",
+	}
+	role := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("ROLEKEY", "rolesecret", "token")}
+	for _, c := range []struct {
+		name             string
+		endpoints        map[string]string
+		dbLocal, s3Local bool
+	}{
+		{"both local", map[string]string{"DYNAMODB_ENDPOINT": "http://127.0.0.1:4567", "S3_ENDPOINT": "http://127.0.0.1:7070"}, true, true},
+		{"S3 local only", map[string]string{"S3_ENDPOINT": "http://127.0.0.1:7070"}, false, true},
+	} {
+		vars := with(c.endpoints)
+		for k, v := range local {
+			vars[k] = v
+		}
+		conf, err := FromEnv(env(vars))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		db, s3c, err := conf.ClientsFrom(role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(client string, local bool, region string, creds aws.CredentialsProvider) {
+			t.Helper()
+			got, err := creds.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRegion, wantKey := "eu-west-1", "ROLEKEY"
+			if local {
+				wantRegion, wantKey = "us-east-1", "localkey"
+			}
+			if region != wantRegion || got.AccessKeyID != wantKey {
+				t.Errorf("%s: %s client signs in %s with %s, want %s with %s", c.name, client, region, got.AccessKeyID, wantRegion, wantKey)
+			}
+		}
+		check("DynamoDB", c.dbLocal, db.Options().Region, db.Options().Credentials)
+		check("S3", c.s3Local, s3c.Options().Region, s3c.Options().Credentials)
+	}
+
+	for name, vars := range map[string]map[string]string{
+		"keys without an endpoint": with(local),
+		"a key without its secret": with(map[string]string{"S3_ENDPOINT": "http://127.0.0.1:7070", "ENDPOINT_ACCESS_KEY_ID": "localkey"}),
+		"a secret without its key": with(map[string]string{"S3_ENDPOINT": "http://127.0.0.1:7070", "ENDPOINT_SECRET_ACCESS_KEY": "localsecret"}),
+	} {
+		if _, err := FromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "ENDPOINT_") {
+			t.Errorf("%s: %v, want an error naming the ENDPOINT_ variables", name, err)
 		}
 	}
 }

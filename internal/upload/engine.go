@@ -2,17 +2,15 @@ package upload
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
-	"unicode/utf8"
 
 	"chunkup/internal/wire/crc64nvme"
 )
+
+// The engine and its options. Every stage of an upload's life is a
+// method of Engine, in the file named for the stage (see the package
+// doc).
 
 // Limits are the bounds every upload is held to.
 type Limits struct {
@@ -52,8 +50,11 @@ type Options struct {
 	// Retention is how long records of finished or ended uploads are kept
 	// before DynamoDB's TTL removes them.
 	Retention time.Duration
-	// Now tells the time; tests move it.
-	Now func() time.Time
+	// Now tells the time, and After waits on that clock (as time.After
+	// does); tests move them. Every lease, expiry and wait of the engine
+	// runs on them.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
 	// Logger receives the engine's structured logs.
 	Logger *slog.Logger
 }
@@ -84,6 +85,7 @@ func DefaultOptions() Options {
 		MaxBufferedPart: 16 << 20,
 		Retention:       30 * 24 * time.Hour,
 		Now:             time.Now,
+		After:           time.After,
 		Logger:          slog.Default(),
 	}
 }
@@ -112,6 +114,9 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	if opt.Now == nil {
 		opt.Now = def.Now
 	}
+	if opt.After == nil {
+		opt.After = def.After
+	}
 	if opt.Logger == nil {
 		opt.Logger = def.Logger
 	}
@@ -128,179 +133,6 @@ func orDefault[T comparable](v *T, def T) {
 
 // Limits returns the limits the engine enforces.
 func (e *Engine) Limits() Limits { return e.opt.Limits }
-
-// NewUpload describes an upload a client wants to start.
-type NewUpload struct {
-	Owner       string
-	Identifier  string // the client's own id for the file; uploads with one are found by it
-	Name        string
-	ContentType string
-	Geometry
-	// AutoComplete finishes the upload as soon as its last chunk is in,
-	// as clients without a completion request (Resumable.js) need.
-	AutoComplete bool
-	// Verify, if set, is the whole file's checksum, checked at completion.
-	Verify *Checksum
-}
-
-// MaxReadBackVerify is the largest indexed upload whose md5, sha1 or
-// sha256 may be verified: its chunks arrive in any order, so the finished
-// file is read back once to hash it. CRC64NVME has no such limit: it is
-// combined from the chunks' and S3 verifies it.
-const MaxReadBackVerify = 1 << 30
-
-// Create starts a new upload session. Nothing is written to S3 until the
-// first part is assembled.
-func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
-	s, err := e.newSession(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.sessions.CreateSession(ctx, s); err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
-	}
-	e.log(ctx, s).Info("upload created", "size", s.Size, "chunks", s.Chunks, "parts", s.Parts)
-	return s, nil
-}
-
-func (e *Engine) newSession(req NewUpload) (*Session, error) {
-	if err := e.checkRequest(req); err != nil {
-		return nil, err
-	}
-	if v := req.Verify; v != nil && v.Alg != "crc64nvme" && req.Size > MaxReadBackVerify {
-		return nil, overLimit(CodeFileTooLarge, MaxReadBackVerify,
-			"a whole-file %s is verified by reading the file back, for files of at most %d bytes; this one is %d bytes (use crc64nvme, which has no limit)", v.Alg, int64(MaxReadBackVerify), req.Size)
-	}
-	plan, err := NewPlan(req.Geometry)
-	if err != nil {
-		return nil, refuse(CodeInvalid, "%s", err.Error())
-	}
-	now := e.opt.Now().UTC()
-	id := newID()
-	verify := ""
-	if req.Verify != nil {
-		verify = req.Verify.String()
-	}
-	return &Session{
-		Verify:       verify,
-		ID:           id,
-		Owner:        req.Owner,
-		Identifier:   req.Identifier,
-		Name:         req.Name,
-		ContentType:  req.ContentType,
-		Key:          ObjectKey(id, req.Name),
-		Plan:         plan,
-		State:        StateOpen,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-		ExpiresAt:    now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		AutoComplete: req.AutoComplete,
-	}, nil
-}
-
-func (e *Engine) checkRequest(req NewUpload) error {
-	if err := e.checkFile(req.Name, req.Size); err != nil {
-		return err
-	}
-	if err := e.checkDeclaredType(req.ContentType); err != nil {
-		return err
-	}
-	l := e.opt.Limits
-	switch {
-	case req.ChunkSize <= 0:
-		return refuse(CodeInvalid, "chunk size %d must be positive", req.ChunkSize)
-	case req.ChunkSize > l.MaxChunkSize:
-		return overLimit(CodeChunkTooLarge, l.MaxChunkSize, "chunk size %d bytes is over the limit of %d bytes", req.ChunkSize, l.MaxChunkSize)
-	case req.Chunks > l.MaxChunks:
-		return overLimit(CodeTooManyChunks, int64(l.MaxChunks), "%d chunks is over the limit of %d chunks per upload", req.Chunks, l.MaxChunks)
-	case req.Chunks > 0 && req.Geometry.check() == nil && req.ChunkLen(req.Chunks-1) > l.MaxChunkSize:
-		return overLimit(CodeChunkTooLarge, l.MaxChunkSize, "the last chunk would be %d bytes, over the limit of %d bytes", req.ChunkLen(req.Chunks-1), l.MaxChunkSize)
-	}
-	return nil
-}
-
-// checkFile checks what every upload must satisfy: a name within the
-// length limit and a size within the file size limit.
-func (e *Engine) checkFile(name string, size int64) error {
-	l := e.opt.Limits
-	switch {
-	case name == "":
-		return refuse(CodeInvalid, "a file name is required")
-	case len(name) > l.MaxNameLength:
-		return overLimit(CodeNameTooLong, int64(l.MaxNameLength), "file name is %d bytes; the limit is %d bytes", len(name), l.MaxNameLength)
-	case !utf8.ValidString(name):
-		return refuse(CodeInvalid, "file name is not valid UTF-8")
-	case size < 0:
-		return refuse(CodeInvalid, "file size %d is negative", size)
-	case size > l.MaxFileSize:
-		return overLimit(CodeFileTooLarge, l.MaxFileSize, "file size %d bytes is over the limit of %d bytes", size, l.MaxFileSize)
-	}
-	return nil
-}
-
-// Get returns the owner's upload id. Another owner's upload answers as
-// unknown.
-func (e *Engine) Get(ctx context.Context, owner, id string) (*Session, error) {
-	if !validID(id) {
-		return nil, refuse(CodeNotFound, "no upload %q", id)
-	}
-	s, err := e.sessions.GetSession(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && s.Owner != owner) {
-		return nil, refuse(CodeNotFound, "no upload %q", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read session %s: %w", id, err)
-	}
-	e.settleExpiry(s)
-	return s, nil
-}
-
-// settleExpiry shows an open session past its expiry as expired, whether
-// or not the sweep has reached it: DynamoDB's TTL is housekeeping only.
-func (e *Engine) settleExpiry(s *Session) {
-	if s.State == StateOpen && !e.opt.Now().Before(s.ExpiresAt) {
-		s.State = StateExpired
-	}
-}
-
-// ObjectKey is the final object's key for an upload: derived from the
-// upload id and a sanitized file name, never from raw client input.
-func ObjectKey(id, name string) string {
-	return "uploads/" + id + "/" + SanitizeName(name)
-}
-
-// stagingPrefix is where an upload's chunks wait to become parts.
-func stagingPrefix(id string) string { return "staging/" + id + "/" }
-
-func stagingKey(id string, index int) string {
-	return fmt.Sprintf("%s%08d-%s", stagingPrefix(id), index, newID()[:12])
-}
-
-func objectMeta(s *Session) map[string]string {
-	return map[string]string{
-		"upload-id":     s.ID,
-		"original-name": url.PathEscape(s.Name),
-	}
-}
-
-// newID returns 32 random hex digits, the shape django-chunked-upload's
-// clients expect of an upload id.
-func newID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err))
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// validID reports whether id has the shape newID gives.
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(id)
-	return err == nil
-}
 
 func (e *Engine) log(ctx context.Context, s *Session) *slog.Logger {
 	l := e.opt.Logger.With("upload_id", s.ID)

@@ -15,16 +15,37 @@ var (
 	ErrConflict = errors.New("conditional write lost")
 )
 
-// Sessions keeps upload sessions and their part records. Every write is a
-// single-item conditional write, so concurrent requests never both win.
+// Sessions is everything the engine keeps in the session store, as the
+// roles below; the DynamoDB store provides them all, with single-item
+// conditional writes, so that of two racing requests never both win.
+// Each method's contract is its doc comment; the contract suite
+// (package storetest) holds every implementation to them.
 type Sessions interface {
+	SessionRecords
+	Bindings
+	MultipartStart
+	PartLedger
+	SequentialLog
+	Completions
+	SweepIndex
+}
+
+// SessionRecords keeps the session records themselves.
+type SessionRecords interface {
 	// CreateSession stores a new session; ErrConflict if its id exists.
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession reads a session (strongly consistent); ErrNotFound if none.
 	GetSession(ctx context.Context, id string) (*Session, error)
 	// DeleteSession removes a session that never received anything.
 	DeleteSession(ctx context.Context, id string) error
+	// Touch moves an open session's expiry (and the copy its binding
+	// keeps, after it).
+	Touch(ctx context.Context, id string, expires, now time.Time) error
+}
 
+// Bindings keeps owners' client identifiers and the uploads they point at
+// (see Binding; "binding" and "live binding" in the package doc).
+type Bindings interface {
 	// LookupIdentifier returns the upload an owner's identifier points at.
 	LookupIdentifier(ctx context.Context, owner, identifier string) (string, error)
 	// LookupBinding returns what an owner's identifier points at: the
@@ -35,12 +56,16 @@ type Sessions interface {
 	// a Binding carries of s, if it points nowhere (replaces == "") or
 	// still at replaces; otherwise ErrConflict.
 	BindIdentifier(ctx context.Context, s *Session, replaces string) error
+}
 
-	// ClaimMultipart takes the right to start the session's multipart
-	// upload until until, if none is recorded and nobody holds an unexpired
-	// claim; otherwise ErrConflict. It counts the claims taken
-	// (Session.MultipartClaims).
-	ClaimMultipart(ctx context.Context, id, token string, until, now time.Time) error
+// MultipartStart records an upload's S3 multipart upload, started under
+// a lease (Lease) so that parts racing to be first start one.
+type MultipartStart interface {
+	// ClaimMultipart grants claim, the lease to start the session's
+	// multipart upload, if none is recorded and the lease is grantable
+	// to claim.Token at now (Lease.GrantableTo); otherwise ErrConflict.
+	// It counts the claims taken (Session.MultipartClaims).
+	ClaimMultipart(ctx context.Context, id string, claim Lease, now time.Time) error
 	// ReleaseMultipart gives up a claim that token holds, after a failed
 	// start, so that the next request may try at once.
 	ReleaseMultipart(ctx context.Context, id, token string) error
@@ -49,17 +74,18 @@ type Sessions interface {
 	// retried says S3 may have received the request that started it more
 	// than once (Session.MultipartRetried).
 	SetMultipartID(ctx context.Context, id, multipartID string, retried bool) (string, error)
-	// Touch moves an open session's expiry (and the copy its binding
-	// keeps, after it).
-	Touch(ctx context.Context, id string, expires, now time.Time) error
+}
 
+// PartLedger keeps one record per S3 part: the chunks staged for it, the
+// lease of its assembler, then what S3 gave it.
+type PartLedger interface {
 	// RecordChunk adds a staged chunk to part k unless that chunk is
 	// recorded already or the part is assembled (then ErrConflict), and
 	// returns the part as the write left it. The same write stamps the
-	// part with a claim (token, until): whichever chunk completes the
-	// part, the request that recorded it holds the claim to assemble it
+	// part with claim (Part.Claim): whichever chunk completes the part,
+	// the request that recorded it holds the lease to assemble it
 	// without a write of its own to take it.
-	RecordChunk(ctx context.Context, id string, k int, c ChunkRecord, token string, until time.Time) (*Part, error)
+	RecordChunk(ctx context.Context, id string, k int, c ChunkRecord, claim Lease) (*Part, error)
 	// GetPart reads part k; a part nothing was recorded for comes back empty.
 	GetPart(ctx context.Context, id string, k int) (*Part, error)
 	// ListParts reads every part record of a session, in order.
@@ -68,27 +94,32 @@ type Sessions interface {
 	// none) and, in the same request, just after it, the records of its
 	// highest-numbered parts, at most parts of them, highest first.
 	ReadProgress(ctx context.Context, id string, parts int) (*Session, []*Part, error)
-	// ClaimPart takes the right to assemble part k until until, if it is not
-	// assembled and nobody holds an unexpired claim; otherwise ErrConflict.
+	// ClaimPart grants claim, the lease to assemble part k, if the part
+	// is not assembled and the lease is grantable to claim.Token at now;
+	// otherwise ErrConflict.
 	// Callers claim only a part they have read as complete: the request
 	// that completes an indexed part holds the claim from RecordChunk, and
 	// this is how another takes over once that claim lapses, and how a
 	// sealed part of a sequential upload is claimed.
 	// It returns the part as the claim left it: the chunks to assemble, read
 	// in the same write, so the claimant need not read the part again.
-	ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*Part, error)
+	ClaimPart(ctx context.Context, id string, k int, claim Lease, now time.Time) (*Part, error)
 	// ReleasePart gives up a claim that token holds, after a failed
 	// assembly, so that the next request may retry at once.
 	ReleasePart(ctx context.Context, id string, k int, token string) error
-	// FinishPart records the assembled part, if token still holds the
+	// RecordPart records the assembled part, if token still holds the
 	// claim, and drops the records of the chunks it was made of.
-	FinishPart(ctx context.Context, id string, k int, token string, done AssembledPart, now time.Time) error
+	RecordPart(ctx context.Context, id string, k int, token string, done AssembledPart, now time.Time) error
 	// CountPart adds part k to the session's count of assembled parts,
 	// once, and returns the count.
 	CountPart(ctx context.Context, id string, k int) (int, error)
 	// DeleteParts removes every part record of a session.
 	DeleteParts(ctx context.Context, id string) error
+}
 
+// SequentialLog applies the steps of a sequential upload, each a
+// conditional write on the upload's offset.
+type SequentialLog interface {
 	// CommitAppend applies one step of a sequential upload if the session
 	// is open, at offset c.Old and partStart c.PartStart, with no seal
 	// pending; otherwise ErrConflict.
@@ -99,19 +130,29 @@ type Sessions interface {
 	// ClearSeal removes the session's seal of part k; ErrConflict if the
 	// seal is not there.
 	ClearSeal(ctx context.Context, id string, k int) error
+}
 
-	// BeginComplete moves open session s (or one whose completion claim
-	// has lapsed) to completing under token; otherwise ErrConflict. Its
+// Completions moves an upload through completing to complete, under the
+// completion lease (Session.Completion).
+type Completions interface {
+	// BeginComplete moves open session s (or a completing one whose
+	// completion lease is grantable to claim.Token at now) to completing
+	// under claim (Session.Completion); otherwise ErrConflict. Its
 	// binding, which s's owner and identifier name, stops saying it is
 	// open first.
-	BeginComplete(ctx context.Context, s *Session, token string, until, now time.Time) error
-	// FinishComplete records the finished object, if token holds the claim.
-	FinishComplete(ctx context.Context, s *Session) error
+	BeginComplete(ctx context.Context, s *Session, claim Lease, now time.Time) error
+	// RecordComplete records the finished object, if token holds the claim.
+	RecordComplete(ctx context.Context, s *Session) error
 	// ReleaseComplete lets the completion claim that token holds lapse
 	// at once, after a failed completion, so that the next request
 	// takes the completion over without waiting out the claim; the
 	// session stays completing. ErrConflict if token does not hold it.
 	ReleaseComplete(ctx context.Context, id, token string) error
+}
+
+// SweepIndex ends uploads that are not completed and keeps the index of
+// sessions the sweep must visit.
+type SweepIndex interface {
 	// EndSession moves session s, if it is in one of states from, to state
 	// to (aborted or expired), keeping it as a tombstone; ErrConflict if
 	// its state is no longer one of from. Its binding, which s's owner and
@@ -137,7 +178,7 @@ type Binding struct {
 	// while it is open: what never changes, its multipart upload if
 	// recorded there, and an expiry no later than the session's. Only the
 	// binding of a session with LiveBinding set has it, and loses it
-	// before the session leaves the open state (Sessions.BeginComplete
+	// before the session leaves the open state (Completions.BeginComplete
 	// and EndSession see to it), so a binding read with Live was read
 	// while the upload was open.
 	Live *Session
@@ -166,8 +207,16 @@ type Object struct {
 	CRC64 string
 }
 
-// Blobs keeps staged chunks and builds the final object in S3.
+// Blobs is everything the engine keeps in the bucket, as the roles
+// below; the S3 store provides them.
 type Blobs interface {
+	Staging
+	Objects
+}
+
+// Staging keeps the chunks (and pieces) of uploads until they are
+// assembled into parts.
+type Staging interface {
 	// PutStaged stores one chunk's bytes under key.
 	PutStaged(ctx context.Context, key string, data []byte, crc uint64) error
 	// OpenStaged reads a staged chunk.
@@ -176,7 +225,11 @@ type Blobs interface {
 	DeleteStaged(ctx context.Context, keys []string) error
 	// ListStaged returns the staged keys under prefix.
 	ListStaged(ctx context.Context, prefix string) ([]string, error)
+}
 
+// Objects builds the final objects: multipart uploads and their parts,
+// and the finished objects themselves.
+type Objects interface {
 	// CreateMultipart starts the final object's multipart upload. retried
 	// reports that the request was sent more than once, so an earlier
 	// attempt may have started another upload whose answer was lost.
@@ -199,4 +252,9 @@ type Blobs interface {
 	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)
 	// HeadObject describes a finished object; ErrNotFound if absent.
 	HeadObject(ctx context.Context, key string) (Object, error)
+	// OpenObject reads a finished object.
+	OpenObject(ctx context.Context, key string) (io.ReadCloser, error)
+	// DeleteObject removes a finished object; one already gone is not an
+	// error.
+	DeleteObject(ctx context.Context, key string) error
 }

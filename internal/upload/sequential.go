@@ -101,7 +101,7 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	if s.Kind != Sequential {
 		return nil, refuse(CodeInvalid, "upload %s takes chunks by number, not by offset", s.ID)
 	}
-	if err := e.stateAllowsChunks(s); err != nil {
+	if err := e.refuseState(s); err != nil {
 		return nil, err
 	}
 	if s.Seal != nil {
@@ -199,8 +199,8 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 			s.Stream = fresh.Stream
 			return nil
 		}
-		e.settleExpiry(fresh)
-		if serr := e.stateAllowsChunks(fresh); serr != nil {
+		e.observe(fresh)
+		if serr := e.refuseState(fresh); serr != nil {
 			return serr
 		}
 		return &Error{Code: CodeOffset, Offset: fresh.Offset,
@@ -364,15 +364,15 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 	switch {
 	case s.State == StateComplete:
 		return nil, refuse(CodeComplete, "upload %s is already complete", s.ID)
-	case s.State == StateCompleting && e.opt.Now().Before(s.CompleteUntil):
+	case s.State == StateCompleting && s.Completion.Held(e.opt.Now()):
 		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
 	case s.State == StateCompleting:
 		// A completion that died (or whose claim's answer was lost) had
 		// checked the checksums before it claimed: finish it.
 		s.fillDigests()
-		return e.finish(ctx, s)
+		return e.complete(ctx, s)
 	}
-	if err := e.stateAllowsChunks(s); err != nil {
+	if err := e.refuseState(s); err != nil {
 		return nil, err
 	}
 	if s.Offset != s.Size {
@@ -403,5 +403,5 @@ func (e *Engine) CompleteStream(ctx context.Context, s *Session, want map[string
 		}
 	}
 	s.fillDigests()
-	return e.finish(ctx, s)
+	return e.complete(ctx, s)
 }

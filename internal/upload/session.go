@@ -1,23 +1,6 @@
-// Package upload is chunkup's engine: upload sessions, the chunk-to-part
-// plan, staging, exactly-once part assembly, completion, abort and expiry.
-// It knows no HTTP; dialects translate their clients' requests into calls
-// on an Engine, and its results and errors back into their answers.
 package upload
 
 import "time"
-
-// State is where an upload stands in its life.
-type State string
-
-// The states of an upload. Only an open upload accepts chunks; completing
-// is held by the one request that is finishing it.
-const (
-	StateOpen       State = "open"
-	StateCompleting State = "completing"
-	StateComplete   State = "complete"
-	StateAborted    State = "aborted"
-	StateExpired    State = "expired"
-)
 
 // Session is one upload: who owns it, what file it builds, how that file
 // is cut into chunks and parts, and how far it has come.
@@ -59,9 +42,9 @@ type Session struct {
 	ExpiresAt   time.Time
 	CompletedAt time.Time
 
-	// Claim on finishing the upload, held while state is completing.
-	CompleteToken string
-	CompleteUntil time.Time
+	// Completion is the lease of the request completing the upload,
+	// taken as it moves to completing.
+	Completion Lease
 
 	// The finished object, once complete.
 	ETag   string
@@ -124,10 +107,10 @@ type ChunkRecord struct {
 // Part is the record of one S3 part: the chunks staged for it until it is
 // assembled, then the ETag and checksum S3 gave it.
 type Part struct {
-	Index      int
-	Chunks     map[int]ChunkRecord
-	ClaimToken string
-	ClaimUntil time.Time
+	Index  int
+	Chunks map[int]ChunkRecord
+	// Claim is the lease of the request assembling the part.
+	Claim      Lease
 	ETag       string
 	CRC        uint64
 	Size       int64

@@ -60,8 +60,8 @@ type Route struct {
 	// Path is a route path such as /v1/uploads/{id}/chunks/{n} or
 	// /files/{proxy+}, or "$default" for the catch-all route.
 	Path string
-	// Public exempts the route from Options.Authorizer, as an event's
-	// Auth: Authorizer: NONE does.
+	// Public exempts the route from Options.Authorizer, as an operation
+	// that names no security requirement does (samtemplate.Route.Public).
 	Public bool
 }
 
@@ -90,8 +90,8 @@ type Options struct {
 	// when zero.
 	IntegrationTimeout time.Duration
 
-	// Authorizer, when set, guards every route as an HTTP API's
-	// DefaultAuthorizer would (see JWTAuthorizer); nil lets every request
+	// Authorizer, when set, guards every route but the Public ones, as
+	// the template's JwtAuthorizer does (see JWTAuthorizer); nil lets every request
 	// through unauthenticated, as an API without one does.
 	Authorizer *JWTAuthorizer
 }

@@ -85,8 +85,9 @@ func (s StaticKeys) PublicKey(kid string) (crypto.PublicKey, bool) {
 }
 
 // JWTAuthorizer is an HTTP API JWT authorizer whose identity source is
-// $request.header.Authorization. The gateway applies it to every route,
-// as a DefaultAuthorizer does. CORS preflights are answered before it.
+// $request.header.Authorization. The gateway applies it to every route
+// that is not Public, as the template's security requirements do. CORS
+// preflights are answered before it.
 type JWTAuthorizer struct {
 	// Issuer must equal the token's iss.
 	Issuer string

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,9 @@ type Spec struct {
 	Name string
 	// Path is the program.
 	Path string
+	// Host is where clients reach the server, in its URL and the
+	// readiness check; empty means 127.0.0.1.
+	Host string
 	// Args returns the arguments for the ports picked, one for each entry
 	// of Ports.
 	Args func(ports []int) []string
@@ -52,7 +56,7 @@ type Spec struct {
 
 // Process is a running server.
 type Process struct {
-	// URL is http://127.0.0.1:<first port>.
+	// URL is http://<Spec.Host>:<first port>.
 	URL string
 	// Ports are the ports it was started with, in Spec.Ports order.
 	Ports []int
@@ -108,6 +112,10 @@ func Start(ctx context.Context, sp *Spawner, spec Spec) (*Process, error) {
 
 // launch starts the process in its own process group.
 func launch(sp *Spawner, spec Spec, ports []int) (*Process, error) {
+	host := spec.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	cmd := exec.Command(spec.Path, spec.Args(ports)...)
 	cmd.Env = spec.Env
 	cmd.Dir = spec.Dir
@@ -125,7 +133,7 @@ func launch(sp *Spawner, spec Spec, ports []int) (*Process, error) {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
 	p := &Process{
-		URL:    fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		URL:    "http://" + net.JoinHostPort(host, strconv.Itoa(ports[0])),
 		Ports:  ports,
 		name:   spec.Name,
 		cmd:    cmd,

@@ -56,10 +56,16 @@ Resources:
       Events:
         Second:
           Type: HttpApi
-          Properties: {Method: get, Path: /b}
+          Properties: {ApiId: !Ref Api, Method: get, Path: /b}
         First:
           Type: HttpApi
-          Properties: {Method: POST, Path: "/a/{id}"}
+          Properties: {ApiId: !Ref Api, Method: POST, Path: "/a/{id}"}
+        Third:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: any, Path: /c}
+        Fourth:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: OPTIONS, Path: /c}
         Tick:
           Type: Schedule
           Properties: {Schedule: rate(1 minute)}
@@ -89,6 +95,19 @@ Resources:
       Tags:
         - Key: cond
           Value: !If [IsProd, !Select [0, !Split [",", "x,y"]], !GetAtt [Table, StreamArn]]
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        openapi: "3.0.1"
+        paths:
+          /a/{id}:
+            post: {security: !If [IsProd, [Jwt: []], !Ref AWS::NoValue]}
+          /b:
+            get: {security: []}
+          /c:
+            x-amazon-apigateway-any-method: {security: [{Jwt: [scope]}]}
+            options: {security: !If [IsProd, [], !Ref AWS::NoValue]}
 `
 
 func TestParseShortTags(t *testing.T) {
@@ -96,7 +115,7 @@ func TestParseShortTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := tmpl.ResourceIDs, []string{"Zeta", "Alpha", "Table", "Bucket"}; !reflect.DeepEqual(got, want) {
+	if got, want := tmpl.ResourceIDs, []string{"Zeta", "Alpha", "Table", "Bucket", "Api"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ResourceIDs = %v, want %v (document order)", got, want)
 	}
 	bucket, ok := tmpl.Resource("Bucket")
@@ -158,10 +177,16 @@ func TestRoutesAndSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Public comes from the API's DefinitionBody: an operation whose
+	// security names a scheme (in either branch of an Fn::If) is guarded;
+	// security: [], one that resolves to [] or nothing, or no operation at
+	// all (the implicit API's catch-all) is open.
 	want := []Route{
-		{Function: "Zeta", Event: "Second", Method: "GET", Path: "/b"},
-		{Function: "Zeta", Event: "First", Method: "POST", Path: "/a/{id}"},
-		{Function: "Alpha", Event: "Catch", Method: "ANY", Path: "$default"},
+		{Function: "Zeta", Event: "Second", Method: "GET", Path: "/b", API: "Api", Public: true},
+		{Function: "Zeta", Event: "First", Method: "POST", Path: "/a/{id}", API: "Api"},
+		{Function: "Zeta", Event: "Third", Method: "ANY", Path: "/c", API: "Api"},
+		{Function: "Zeta", Event: "Fourth", Method: "OPTIONS", Path: "/c", API: "Api", Public: true},
+		{Function: "Alpha", Event: "Catch", Method: "ANY", Path: "$default", Public: true},
 	}
 	if got := tmpl.Routes(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Routes() = %+v, want %+v", got, want)

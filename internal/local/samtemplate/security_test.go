@@ -86,13 +86,17 @@ func TestSecurityReviewFindsFlaws(t *testing.T) {
 		{"CORS open by default", `Default: "https://example.com"`, `Default: "*"`, "AllowedOrigins defaults to"},
 		{"auth on by default", "  AuthIssuer:\n    Type: String\n    Default: \"\"", "  AuthIssuer:\n    Type: String\n    Default: \"https://issuer.example\"", "auth off by default"},
 		{"condition on the audience", `AuthEnabled: !Not [!Equals [!Ref AuthIssuer, ""]]`, `AuthEnabled: !Not [!Equals [!Join ["", !Ref AuthAudience], ""]]`, "Conditions.AuthEnabled"},
-		{"issuer hard-coded", "issuer: !Ref AuthIssuer", "issuer: https://issuer.example", "JwtConfiguration"},
-		{"token from the query string", "IdentitySource: $request.header.Authorization", "IdentitySource: $request.querystring.token", "IdentitySource"},
-		{"no LanguageExtensions", "  - AWS::LanguageExtensions\n", "", "want AWS::LanguageExtensions before"},
-		{"authorizer even when off", "          - !Ref AWS::NoValue\n", "          - DefaultAuthorizer: JwtAuthorizer\n", "want no Auth at all"},
+		{"issuer hard-coded", "issuer: !Ref AuthIssuer", "issuer: https://issuer.example", "jwtConfiguration"},
+		{"token from the query string", "identitySource: $request.header.Authorization", "identitySource: $request.querystring.token", "identitySource"},
+		{"authorizer even when off", "              - !Ref AWS::NoValue\n        paths:", "              - {JwtAuthorizer: {type: oauth2}}\n        paths:", "want none at all"},
+		{"authorizer as the API's Auth", "      DefinitionBody:\n", "      Auth:\n        DefaultAuthorizer: JwtAuthorizer\n      DefinitionBody:\n", "sets Auth"},
+		{"a route missing from the DefinitionBody", "          /flow:\n            get: {security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}\n            post: {security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}\n",
+			"          /flow:\n            get: {security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}\n", "POST /flow: security <nil>"},
+		{"a route requiring nothing", "            put: {security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}\n          /v1/uploads/{id}/complete:",
+			"            put: {security: !If [AuthEnabled, [], !Ref AWS::NoValue]}\n          /v1/uploads/{id}/complete:", "PUT /v1/uploads/{id}/chunks/{n}: security"},
+		{"a misspelt path", "          /v1/uploads/{id}/complete:\n", "          /v1/uploads/{id}/completed:\n", "post /v1/uploads/{id}/completed belongs to no function's route"},
 		{"a route opts out", "            Method: POST\n            Path: /flow\n", "            Method: POST\n            Path: /flow\n            Auth:\n              Authorizer: NONE\n", "route sets its own Auth"},
-		{"preflight route behind the authorizer", "            Method: OPTIONS\n            Path: /drf/uploads\n            Auth:\n              Fn::If:\n                - AuthEnabled\n                - Authorizer: NONE\n                - !Ref AWS::NoValue\n",
-			"            Method: OPTIONS\n            Path: /drf/uploads\n", "ANY /drf/uploads: no OPTIONS /drf/uploads route open"},
+		{"preflight route behind the authorizer", "          /drf/uploads:\n", "          /drf/uploads:\n            options: {security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}\n", "OPTIONS /drf/uploads: security"},
 		{"ANY route without a preflight route", "            Method: OPTIONS\n            Path: /multipleupload/upload-chunk\n", "            Method: OPTIONS\n            Path: /multipleupload/upload-chunk-gone\n", "ANY /multipleupload/upload-chunk: no OPTIONS"},
 	} {
 		if !strings.Contains(string(src), c.old) {
@@ -332,11 +336,12 @@ func reviewCORS(f *findings, tmpl *Template) {
 
 // reviewAuthorizer: AuthIssuer and AuthAudience parameters (off by
 // default), the AuthEnabled condition on AuthIssuer, and an HttpApi whose
-// Auth is, when AuthEnabled, a JWT DefaultAuthorizer reading the
-// Authorization header with issuer and audience from the parameters, and
-// nothing otherwise. The Fn::If needs AWS::LanguageExtensions to run
-// before the SAM transform, which cannot resolve it
-// (aws/serverless-application-model#1859).
+// DefinitionBody declares, when AuthEnabled, the JWT security scheme
+// JwtAuthorizer reading the Authorization header with issuer and audience
+// from the parameters, and no scheme otherwise. The scheme is OpenAPI
+// under an Fn::If, which CloudFormation resolves; the HttpApi's own Auth
+// cannot take one, since the SAM transform reads it before any condition
+// is known (aws/serverless-application-model#1859).
 func reviewAuthorizer(f *findings, tmpl *Template) {
 	iss, ok1 := tmpl.Parameters["AuthIssuer"]
 	aud, ok2 := tmpl.Parameters["AuthAudience"]
@@ -358,11 +363,6 @@ func reviewAuthorizer(f *findings, tmpl *Template) {
 	if !reflect.DeepEqual(rule["RuleCondition"], wantCond) || len(asSlice(rule["Assertions"])) == 0 {
 		f.add("Rules.AuthNeedsAnAudience = %v: want an assertion on AuthAudience under the AuthEnabled condition", rule)
 	}
-	transforms := asSlice(tmpl.Raw["Transform"])
-	le, sam := slices.Index(transforms, any("AWS::LanguageExtensions")), slices.Index(transforms, any("AWS::Serverless-2016-10-31"))
-	if le < 0 || sam < 0 || le > sam {
-		f.add("Transform %v: want AWS::LanguageExtensions before AWS::Serverless-2016-10-31", transforms)
-	}
 
 	apis := tmpl.ResourcesOfType(TypeHTTPAPI)
 	if len(apis) != 1 {
@@ -370,13 +370,17 @@ func reviewAuthorizer(f *findings, tmpl *Template) {
 		return
 	}
 	api := apis[0]
-	if on, ok := resolveIf(api.Properties["Auth"], "AuthEnabled", true); !ok {
-		f.add("Auth %v is not Fn::If [AuthEnabled, …, …]", api.Properties["Auth"])
-	} else {
-		reviewJWTAuth(f, on)
+	if api.Properties["Auth"] != nil {
+		f.add("%s sets Auth %v: the authorizer belongs in the DefinitionBody's securitySchemes, under Fn::If [AuthEnabled, …]", api.LogicalID, api.Properties["Auth"])
 	}
-	if off, ok := resolveIf(api.Properties["Auth"], "AuthEnabled", false); ok && !refersTo(off, "AWS::NoValue") {
-		f.add("with AuthIssuer empty, Auth is %v; want no Auth at all (!Ref AWS::NoValue)", off)
+	schemes := asMap(asMap(api.Properties["DefinitionBody"])["components"])["securitySchemes"]
+	if on, ok := resolveIf(schemes, "AuthEnabled", true); !ok {
+		f.add("securitySchemes %v is not Fn::If [AuthEnabled, …, …]", schemes)
+	} else {
+		reviewJWTScheme(f, on)
+	}
+	if off, ok := resolveIf(schemes, "AuthEnabled", false); ok && !refersTo(off, "AWS::NoValue") {
+		f.add("with AuthIssuer empty, securitySchemes is %v; want none at all (!Ref AWS::NoValue)", off)
 	}
 	// Preflights stay unauthenticated only if the API has a CORS
 	// configuration (API Gateway then answers OPTIONS itself), and browsers
@@ -390,24 +394,34 @@ func reviewAuthorizer(f *findings, tmpl *Template) {
 	}
 }
 
-// reviewJWTAuth checks the Auth used when auth is on.
-func reviewJWTAuth(f *findings, auth any) {
-	a := asMap(auth)
-	name, _ := a["DefaultAuthorizer"].(string)
-	authorizer := asMap(asMap(a["Authorizers"])[name])
-	if name == "" || authorizer == nil {
-		f.add("with AuthIssuer set, Auth %v has no DefaultAuthorizer among its Authorizers", auth)
+// authScheme is the name of the JWT security scheme every guarded route
+// requires.
+const authScheme = "JwtAuthorizer"
+
+// reviewJWTScheme checks the security schemes declared when auth is on:
+// the JWT authorizer alone, as API Gateway reads it from OpenAPI.
+func reviewJWTScheme(f *findings, schemes any) {
+	all := asMap(schemes)
+	scheme := asMap(all[authScheme])
+	if len(all) != 1 || scheme == nil {
+		f.add("with AuthIssuer set, securitySchemes %v; want %s alone", schemes, authScheme)
 		return
 	}
-	if authorizer["IdentitySource"] != "$request.header.Authorization" {
-		f.add("IdentitySource %v, want $request.header.Authorization", authorizer["IdentitySource"])
+	authorizer := asMap(scheme["x-amazon-apigateway-authorizer"])
+	if scheme["type"] != "oauth2" || authorizer["type"] != "jwt" {
+		f.add("%s: type %v, authorizer type %v; want oauth2 and jwt", authScheme, scheme["type"], authorizer["type"])
 	}
-	jwt := asMap(authorizer["JwtConfiguration"])
+	if authorizer["identitySource"] != "$request.header.Authorization" {
+		f.add("identitySource %v, want $request.header.Authorization", authorizer["identitySource"])
+	}
+	jwt := asMap(authorizer["jwtConfiguration"])
 	if !refersTo(jwt["issuer"], "AuthIssuer") || !refersTo(jwt["audience"], "AuthAudience") {
-		f.add("JwtConfiguration %v, want issuer: !Ref AuthIssuer, audience: !Ref AuthAudience", jwt)
+		f.add("jwtConfiguration %v, want issuer: !Ref AuthIssuer, audience: !Ref AuthAudience", jwt)
 	}
-	if authorizer["FunctionArn"] != nil || authorizer["AuthorizationScopes"] != nil {
-		f.add("authorizer %v is not a plain JWT authorizer", authorizer)
+	for _, k := range []string{"authorizerUri", "authorizerCredentials", "authorizerPayloadFormatVersion"} {
+		if authorizer[k] != nil {
+			f.add("authorizer sets %s: it is not a plain JWT authorizer", k)
+		}
 	}
 }
 
@@ -424,36 +438,61 @@ func resolveIf(v any, cond string, value bool) (chosen any, ok bool) {
 	return args[2], true
 }
 
-// reviewRouteAuth: with the authorizer as the API's default, a route
-// escapes it only by an event-level Auth, or by being on another API. Only
-// OPTIONS routes may, with Authorizer: NONE when auth is on, and every
-// path with an ANY route needs one: an ANY route takes CORS preflights
-// too, and browsers send those without a token.
+// guarded is the security of every operation but the preflight ones:
+// the JWT authorizer when auth is on, nothing when it is off.
+var guarded = map[string]any{"Fn::If": []any{
+	"AuthEnabled",
+	[]any{map[string]any{authScheme: []any{}}},
+	map[string]any{"Ref": "AWS::NoValue"},
+}}
+
+// reviewRouteAuth is the route-coverage check: with AuthIssuer set, every
+// route of the functions' Events requires the JWT authorizer. A route
+// carries the requirement only through its operation in UploadsApi's
+// DefinitionBody; one that is missing there is open to anyone. Only
+// OPTIONS routes may be open, and every path with an ANY route needs one:
+// an ANY route takes CORS preflights too, and browsers send those without
+// a token. Every operation of the DefinitionBody must belong to a route:
+// one that does not is a misspelt or left-over entry, and the route it
+// meant is likely open.
 func reviewRouteAuth(f *findings, tmpl *Template) {
-	open := map[string]any{"Fn::If": []any{"AuthEnabled", map[string]any{"Authorizer": "NONE"}, map[string]any{"Ref": "AWS::NoValue"}}}
 	anyPaths, optionsPaths := map[string]bool{}, map[string]bool{}
+	served := map[string]bool{}
 	for _, fn := range tmpl.Functions {
 		for _, r := range fn.Routes {
 			ev := asMap(asMap(asMap(fn.Properties["Events"])[r.Event])["Properties"])
+			if !refersTo(ev["ApiId"], "UploadsApi") {
+				f.add("%s %s: ApiId %v, want !Ref UploadsApi (the implicit API has no authorizer)", fn.LogicalID, r, ev["ApiId"])
+			}
+			if ev["Auth"] != nil {
+				f.add("%s %s: route sets its own Auth %v (the JWT requirement is the DefinitionBody's)", fn.LogicalID, r, ev["Auth"])
+			}
+			served[r.Path+" "+OperationKey(r.Method)] = true
+			security := tmpl.Operation(r)["security"]
 			switch {
-			case r.Method == "OPTIONS" && reflect.DeepEqual(ev["Auth"], open) && r.Public:
+			case r.Method == "OPTIONS" && r.Public:
 				optionsPaths[r.Path] = true
 			case r.Method == "OPTIONS":
-				f.add("%s %s: Auth %v, want Fn::If [AuthEnabled, {Authorizer: NONE}, AWS::NoValue]", fn.LogicalID, r, ev["Auth"])
-			case ev["Auth"] != nil || r.Public:
-				f.add("%s %s: route sets its own Auth %v", fn.LogicalID, r, ev["Auth"])
+				f.add("%s %s: security %v; a preflight route must need no token", fn.LogicalID, r, security)
+			case !reflect.DeepEqual(security, guarded):
+				f.add("%s %s: security %v in UploadsApi's DefinitionBody, want %v: without it the route is open to anyone when auth is on", fn.LogicalID, r, security, guarded)
 			}
 			if r.Method == "ANY" {
 				anyPaths[r.Path] = true
-			}
-			if !refersTo(ev["ApiId"], "UploadsApi") {
-				f.add("%s %s: ApiId %v, want !Ref UploadsApi (the implicit API has no authorizer)", fn.LogicalID, r, ev["ApiId"])
 			}
 		}
 	}
 	for path := range anyPaths {
 		if !optionsPaths[path] {
 			f.add("ANY %s: no OPTIONS %s route open without a token, so its preflights meet the authorizer", path, path)
+		}
+	}
+	api, _ := tmpl.Resource("UploadsApi")
+	for path, item := range asMap(asMap(api.Properties["DefinitionBody"])["paths"]) {
+		for key := range asMap(item) {
+			if !served[path+" "+key] {
+				f.add("DefinitionBody operation %s %s belongs to no function's route", key, path)
+			}
 		}
 	}
 }

@@ -101,9 +101,14 @@ type Route struct {
 	Event    string // name of the event in the function's Events
 	Method   string // GET, POST, ..., or ANY
 	Path     string // e.g. /v1/uploads/{id}; "$default" for a catch-all event
-	// Public is set when the event's Auth is Authorizer: NONE (in either
-	// branch of an Fn::If): the API's default authorizer does not guard
-	// the route.
+	// API is the logical id of the HttpApi of the event's ApiId ("" for
+	// SAM's implicit API).
+	API string
+	// Public is set when no authorizer guards the route: its operation
+	// in the API's DefinitionBody (see Template.Operation) names no
+	// security requirement, in no branch of an Fn::If. The template
+	// requires the JWT authorizer there, when AuthIssuer is set, on
+	// every route but the CORS preflight ones.
 	Public bool
 }
 
@@ -182,7 +187,53 @@ func Parse(data []byte) (*Template, error) {
 		}
 		t.Functions = append(t.Functions, fn)
 	}
+	for i := range t.Functions {
+		for j := range t.Functions[i].Routes {
+			r := &t.Functions[i].Routes[j]
+			r.Public = !requiresSecurity(t.Operation(*r)["security"])
+		}
+	}
 	return t, nil
+}
+
+// Operation returns the OpenAPI operation of a route in its HttpApi's
+// DefinitionBody, raw: the object under paths.<Path>.<method>, where SAM
+// adds the route's integration and API Gateway reads its security
+// requirement. It is nil when the API has no DefinitionBody or the body
+// no such operation (SAM then adds one with the integration alone).
+func (t *Template) Operation(r Route) map[string]any {
+	api, ok := t.Resource(r.API)
+	if !ok || api.Type != TypeHTTPAPI {
+		return nil
+	}
+	paths := asMap(asMap(api.Properties["DefinitionBody"])["paths"])
+	return asMap(asMap(paths[r.Path])[OperationKey(r.Method)])
+}
+
+// OperationKey is the key of an HTTP method's operation in an OpenAPI path
+// item as API Gateway reads it: the method in lower case, and
+// x-amazon-apigateway-any-method for ANY.
+func OperationKey(method string) string {
+	if strings.EqualFold(method, "ANY") {
+		return "x-amazon-apigateway-any-method"
+	}
+	return strings.ToLower(method)
+}
+
+// requiresSecurity reports whether an operation's security value names a
+// security scheme, in either branch of an Fn::If: a list holding a
+// non-empty requirement. [] and AWS::NoValue require nothing.
+func requiresSecurity(v any) bool {
+	if args := asSlice(asMap(v)["Fn::If"]); len(args) == 3 {
+		return requiresSecurity(args[1]) || requiresSecurity(args[2])
+	}
+	list, _ := v.([]any)
+	for _, req := range list {
+		if len(asMap(req)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // newFunction builds a Function from its resource and the Globals.Function
@@ -233,7 +284,8 @@ func newFunction(r Resource, globals map[string]any, eventOrder []string) (Funct
 			if method == "*" {
 				method = "ANY"
 			}
-			f.Routes = append(f.Routes, Route{Function: r.LogicalID, Event: name, Method: method, Path: path, Public: authorizerNone(ep["Auth"])})
+			api, _ := asMap(ep["ApiId"])["Ref"].(string)
+			f.Routes = append(f.Routes, Route{Function: r.LogicalID, Event: name, Method: method, Path: path, API: api})
 		case "Schedule", "ScheduleV2":
 			expr, _ := ep["Schedule"].(string)
 			if typ == "ScheduleV2" {
@@ -246,17 +298,6 @@ func newFunction(r Resource, globals map[string]any, eventOrder []string) (Funct
 		}
 	}
 	return f, nil
-}
-
-// authorizerNone reports whether an HttpApi event's Auth opts the route
-// out of the API's default authorizer, Authorizer: NONE, in any branch of
-// an Fn::If.
-func authorizerNone(auth any) bool {
-	m := asMap(auth)
-	if args := asSlice(m["Fn::If"]); len(args) == 3 {
-		return authorizerNone(args[1]) || authorizerNone(args[2])
-	}
-	return m["Authorizer"] == "NONE"
 }
 
 // mergeGlobals applies SAM's Globals rules: the resource's own scalars win,

@@ -412,4 +412,13 @@ func TestProjectSAMConfig(t *testing.T) {
 	if b := tables["default.build.parameters"]; b["cached"] != "true" || b["parallel"] != "true" {
 		t.Errorf("[default.build.parameters] = %v, want cached and parallel", b)
 	}
+	// sam validate lints; a template with AWS::LanguageExtensions would
+	// need language_extensions = true for it to resolve them first.
+	validate := tables["default.validate.parameters"]
+	if validate["lint"] != "true" {
+		t.Errorf("[default.validate.parameters] lint = %q, want true", validate["lint"])
+	}
+	if slices.Contains(asSlice(tmpl.Raw["Transform"]), any("AWS::LanguageExtensions")) && validate["language_extensions"] != "true" {
+		t.Error("template.yaml uses AWS::LanguageExtensions but [default.validate.parameters] lacks language_extensions = true")
+	}
 }

@@ -14,6 +14,7 @@ import (
 type serverSpec struct {
 	name    string
 	path    string
+	host    string // where clients reach it, e.g. 127.0.0.1
 	args    func(port int) []string
 	env     []string // added to this process's environment
 	port    int      // 0: pick a free one
@@ -29,6 +30,7 @@ func startServer(ctx context.Context, sp *proc.Spawner, spec serverSpec) (*child
 	c, err := proc.Start(ctx, sp, proc.Spec{
 		Name:    spec.name,
 		Path:    spec.path,
+		Host:    spec.host,
 		Args:    func(ports []int) []string { return spec.args(ports[0]) },
 		Ports:   []int{spec.port},
 		Env:     append(os.Environ(), spec.env...),

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -54,7 +55,12 @@ type Options struct {
 	// it (the last lines are still kept for error messages).
 	Log io.Writer
 
-	// DynamoPort and S3Port pin the loopback ports; 0 picks free ones.
+	// Host is the address both servers listen on: empty means loopback
+	// (127.0.0.1). Another address, such as 0.0.0.0 or a Docker bridge's,
+	// lets containers reach them (make stores); the stack's endpoints then
+	// name that address, or loopback for 0.0.0.0.
+	Host string
+	// DynamoPort and S3Port pin the ports; 0 picks free ones.
 	DynamoPort, S3Port int
 	// Dynalite and VersityGW are the server binaries. Empty means the
 	// CHUNKUP_DYNALITE / CHUNKUP_VERSITYGW environment variables, else
@@ -112,8 +118,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		timeout = DefaultStartTimeout
 	}
 
+	listen := or(opts.Host, "127.0.0.1")
 	dynArgs := func(port int) []string {
-		args := []string{"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
+		args := []string{"--port", fmt.Sprint(port), "--host", listen, "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
 		if opts.Persist {
 			args = append(args, "--path", filepath.Join(s.Dir, "dynamodb"))
 		}
@@ -127,6 +134,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.dynalite, err = startServer(ctx, s.spawner, serverSpec{
 		name:    "dynalite",
 		path:    dynalite,
+		host:    clientHost(listen),
 		args:    dynArgs,
 		port:    opts.DynamoPort,
 		log:     opts.Log,
@@ -146,9 +154,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.versitygw, err = startServer(ctx, s.spawner, serverSpec{
 		name: "versitygw",
 		path: versitygw,
+		host: clientHost(listen),
 		args: func(port int) []string {
 			return []string{
-				"--port", fmt.Sprintf("127.0.0.1:%d", port),
+				"--port", net.JoinHostPort(listen, fmt.Sprint(port)),
 				"--region", s.Region,
 				"--quiet",
 				"posix", "--sidecar", meta, data,
@@ -167,6 +176,15 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.S3Endpoint = s.versitygw.URL
 	return s, nil
+}
+
+// clientHost is the address clients on this machine use for servers
+// listening on host: loopback for the unspecified address.
+func clientHost(host string) string {
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return host
 }
 
 // failStart stops whatever Start got running and returns err.

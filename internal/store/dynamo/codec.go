@@ -59,8 +59,7 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		UpdatedAt:        it.time("updatedAt"),
 		ExpiresAt:        it.time("expiresAt"),
 		CompletedAt:      it.time("completedAt"),
-		CompleteToken:    it.str("ctoken"),
-		CompleteUntil:    it.time("cuntil"),
+		Completion:       completionLease.decode(it),
 		ETag:             it.str("etag"),
 		CRC64:            it.str("crc"),
 	}

@@ -21,17 +21,17 @@ import (
 // when the part is complete, so the stamps on an incomplete part mean
 // nothing. The write returns the whole part (which costs no read units),
 // so its assembler has the chunk list.
-func (st *Store) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, token string, until time.Time) (*upload.Part, error) {
+func (st *Store) RecordChunk(ctx context.Context, id string, k int, c upload.ChunkRecord, claim upload.Lease) (*upload.Part, error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      partKey(id, k),
-		UpdateExpression:         aws.String("SET #c = :c, claim = :t, claimUntil = :u"),
+		UpdateExpression:         aws.String("SET #c = :c, " + partLease.set()),
 		ConditionExpression:      aws.String("attribute_not_exists(#c) AND attribute_not_exists(etag)"),
 		ExpressionAttributeNames: map[string]string{"#c": chunkAttr(c.Index)},
 		ExpressionAttributeValues: item{
 			":c": &types.AttributeValueMemberM{Value: item{"k": str(c.Key), "s": num(c.Size), "h": unum(c.CRC)}},
-			":t": str(token),
-			":u": millis(until),
+			":t": str(claim.Token),
+			":u": millis(claim.Until),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
@@ -92,15 +92,14 @@ func (st *Store) queryParts(ctx context.Context, id string, keysOnly bool, each 
 // ClaimPart takes the right to assemble a part and returns the part as
 // the claim left it. The write returns the whole item (which costs no
 // read units), so the claimant has the chunk list without a GetItem.
-func (st *Store) ClaimPart(ctx context.Context, id string, k int, token string, until, now time.Time) (*upload.Part, error) {
+func (st *Store) ClaimPart(ctx context.Context, id string, k int, claim upload.Lease, now time.Time) (*upload.Part, error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &st.table,
 		Key:              partKey(id, k),
-		UpdateExpression: aws.String("SET claim = :t, claimUntil = :u"),
+		UpdateExpression: aws.String("SET " + partLease.set()),
 		// A retry of this very claim (its answer lost) finds its own token.
-		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(etag) AND " +
-			"(attribute_not_exists(claimUntil) OR claimUntil <= :now OR claim = :t)"),
-		ExpressionAttributeValues: item{":t": str(token), ":u": millis(until), ":now": millis(now)},
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(etag) AND " + partLease.grantable()),
+		ExpressionAttributeValues: leaseValues(nil, claim, now),
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
@@ -114,18 +113,18 @@ func (st *Store) ReleasePart(ctx context.Context, id string, k int, token string
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       partKey(id, k),
-		UpdateExpression:          aws.String("REMOVE claim, claimUntil"),
-		ConditionExpression:       aws.String("claim = :t"),
+		UpdateExpression:          aws.String("REMOVE " + partLease.remove()),
+		ConditionExpression:       aws.String(partLease.heldBy()),
 		ExpressionAttributeValues: item{":t": str(token)},
 	})
 	return wrap("release part", err)
 }
 
-// FinishPart records an assembled part and drops its chunk list, which is
+// RecordPart records an assembled part and drops its chunk list, which is
 // no longer needed, so the record stays small. The assembler knows the
 // chunks it used, so the record is not read again.
-func (st *Store) FinishPart(ctx context.Context, id string, k int, token string, done upload.AssembledPart, now time.Time) error {
-	update := "SET etag = :e, crc = :c, #size = :s, finishedAt = :now REMOVE claim, claimUntil"
+func (st *Store) RecordPart(ctx context.Context, id string, k int, token string, done upload.AssembledPart, now time.Time) error {
+	update := "SET etag = :e, crc = :c, #size = :s, finishedAt = :now REMOVE " + partLease.remove()
 	for _, c := range done.Chunks {
 		update += ", " + chunkAttr(c.Index)
 	}
@@ -135,11 +134,11 @@ func (st *Store) FinishPart(ctx context.Context, id string, k int, token string,
 		Key:              partKey(id, k),
 		UpdateExpression: aws.String(update),
 		// A retry whose first attempt took effect finds the same ETag.
-		ConditionExpression:       aws.String("claim = :t OR etag = :e"),
+		ConditionExpression:       aws.String(partLease.heldBy() + " OR etag = :e"),
 		ExpressionAttributeNames:  map[string]string{"#size": "size"},
 		ExpressionAttributeValues: item{":e": str(etag), ":c": unum(crc), ":s": num(size), ":now": millis(now), ":t": str(token)},
 	})
-	return wrap("finish part", err)
+	return wrap("record part", err)
 }
 
 // CountPart adds a part to the session's count of assembled parts. The
@@ -207,8 +206,7 @@ func decodePart(raw map[string]types.AttributeValue) *upload.Part {
 	p := &upload.Part{
 		Index:      k,
 		Chunks:     map[int]upload.ChunkRecord{},
-		ClaimToken: it.str("claim"),
-		ClaimUntil: it.time("claimUntil"),
+		Claim:      partLease.decode(it),
 		ETag:       it.str("etag"),
 		CRC:        it.uint("crc"),
 		Size:       it.int("size"),

@@ -50,14 +50,26 @@ const sweepShards = 8
 
 // Store is the upload.Sessions implementation on DynamoDB.
 type Store struct {
-	db    *dynamodb.Client
+	db    API
 	table string
 }
 
 // New returns a store on table.
-func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
+func New(db API, table string) *Store { return &Store{db: db, table: table} }
 
 var _ upload.Sessions = (*Store)(nil)
+
+// API is the part of the DynamoDB client that the store calls: single-item
+// reads and writes, queries, and batched deletes. *dynamodb.Client
+// provides it, and a test may wrap it.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
 
 func sessionKey(id string) item { return item{"pk": str("U#" + id), "sk": str("S")} }
 
@@ -256,14 +268,13 @@ func (st *Store) copyToBinding(ctx context.Context, id string, s item, update, c
 // the claims taken in mpuClaims. A retry of this very claim (its answer
 // lost) finds its own token; it counts twice, which only costs the sweep
 // one listing of multipart uploads.
-func (st *Store) ClaimMultipart(ctx context.Context, id, token string, until, now time.Time) error {
+func (st *Store) ClaimMultipart(ctx context.Context, id string, claim upload.Lease, now time.Time) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &st.table,
-		Key:              sessionKey(id),
-		UpdateExpression: aws.String("SET mpuClaim = :t, mpuClaimUntil = :u ADD mpuClaims :one"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(mpu) AND " +
-			"(attribute_not_exists(mpuClaimUntil) OR mpuClaimUntil <= :now OR mpuClaim = :t)"),
-		ExpressionAttributeValues: item{":t": str(token), ":u": millis(until), ":now": millis(now), ":one": num(1)},
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String("SET " + multipartLease.set() + " ADD mpuClaims :one"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(mpu) AND " + multipartLease.grantable()),
+		ExpressionAttributeValues: leaseValues(item{":one": num(1)}, claim, now),
 	})
 	return wrap("claim multipart upload", err)
 }
@@ -273,8 +284,8 @@ func (st *Store) ReleaseMultipart(ctx context.Context, id, token string) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(id),
-		UpdateExpression:          aws.String("REMOVE mpuClaim, mpuClaimUntil"),
-		ConditionExpression:       aws.String("mpuClaim = :t"),
+		UpdateExpression:          aws.String("REMOVE " + multipartLease.remove()),
+		ConditionExpression:       aws.String(multipartLease.heldBy()),
 		ExpressionAttributeValues: item{":t": str(token)},
 	})
 	return wrap("release multipart claim", err)
@@ -284,10 +295,10 @@ func (st *Store) ReleaseMultipart(ctx context.Context, id, token string) error {
 // drops the claim to start it. It copies the id to the identifier's
 // record, for the chunks that take the upload from there.
 func (st *Store) SetMultipartID(ctx context.Context, id, mpu string, retried bool) (string, error) {
-	update := "SET mpu = :m REMOVE mpuClaim, mpuClaimUntil"
+	update := "SET mpu = :m REMOVE " + multipartLease.remove()
 	vals := item{":m": str(mpu)}
 	if retried {
-		update = "SET mpu = :m, mpuRetried = :r REMOVE mpuClaim, mpuClaimUntil"
+		update = "SET mpu = :m, mpuRetried = :r REMOVE " + multipartLease.remove()
 		vals[":r"] = boolean(true)
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -337,41 +348,40 @@ func (st *Store) Touch(ctx context.Context, id string, expires, now time.Time) e
 
 // BeginComplete takes the right to finish upload s, having first taken
 // back its identifier record's word that it is open.
-func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, token string, until, now time.Time) error {
+func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, claim upload.Lease, now time.Time) error {
 	if err := st.closeBinding(ctx, s); err != nil {
 		return fmt.Errorf("begin completion: %w", err)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      sessionKey(s.ID),
-		UpdateExpression:         aws.String("SET #s = :completing, ctoken = :t, cuntil = :u, updatedAt = :now"),
-		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND (cuntil <= :now OR ctoken = :t))"),
+		UpdateExpression:         aws.String("SET #s = :completing, " + completionLease.set() + ", updatedAt = :now"),
+		ConditionExpression:      aws.String("#s = :open OR (#s = :completing AND " + completionLease.grantable() + ")"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
-		ExpressionAttributeValues: item{
+		ExpressionAttributeValues: leaseValues(item{
 			":completing": str(string(upload.StateCompleting)), ":open": str(string(upload.StateOpen)),
-			":t": str(token), ":u": millis(until), ":now": millis(now),
-		},
+		}, claim, now),
 	})
 	return wrap("begin completion", err)
 }
 
-// FinishComplete records the finished object. The session stays in the
+// RecordComplete records the finished object. The session stays in the
 // sweep's index, due at once, so the sweep deletes its part records.
-func (st *Store) FinishComplete(ctx context.Context, s *upload.Session) error {
+func (st *Store) RecordComplete(ctx context.Context, s *upload.Session) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table,
 		Key:       sessionKey(s.ID),
 		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
-			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE cuntil"),
-		ConditionExpression:      aws.String("ctoken = :t AND (#s = :completing OR #s = :complete)"),
+			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE " + completionLease.until),
+		ConditionExpression:      aws.String(completionLease.heldBy() + " AND (#s = :completing OR #s = :complete)"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{
 			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
 			":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
-			":exp": millis(s.ExpiresAt), ":t": str(s.CompleteToken), ":d": digestsValue(s.Digests),
+			":exp": millis(s.ExpiresAt), ":t": str(s.Completion.Token), ":d": digestsValue(s.Digests),
 		},
 	})
-	return wrap("finish completion", err)
+	return wrap("record completion", err)
 }
 
 // ReleaseComplete ends the completion claim token holds by moving its
@@ -381,8 +391,8 @@ func (st *Store) ReleaseComplete(ctx context.Context, id, token string) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.table,
 		Key:                      sessionKey(id),
-		UpdateExpression:         aws.String("SET cuntil = :zero"),
-		ConditionExpression:      aws.String("ctoken = :t AND #s = :completing"),
+		UpdateExpression:         aws.String("SET " + completionLease.lapse()),
+		ConditionExpression:      aws.String(completionLease.heldBy() + " AND #s = :completing"),
 		ExpressionAttributeNames: map[string]string{"#s": "state"},
 		ExpressionAttributeValues: item{
 			":zero": num(0), ":t": str(token), ":completing": str(string(upload.StateCompleting)),
@@ -396,6 +406,11 @@ func (st *Store) ReleaseComplete(ctx context.Context, id, token string) error {
 // becomes due for the sweep at once, so that its data is released even
 // if the request that aborted it dies.
 func (st *Store) EndSession(ctx context.Context, s *upload.Session, from []upload.State, to upload.State, now time.Time) error {
+	for _, f := range from {
+		if !f.CanBecome(to) {
+			return fmt.Errorf("end session %s: state %s cannot become %s", s.ID, f, to)
+		}
+	}
 	if err := st.closeBinding(ctx, s); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}

@@ -22,14 +22,29 @@ import (
 
 // Store is upload.Blobs on one S3 bucket.
 type Store struct {
-	s3     *s3.Client
+	s3     API
 	bucket string
 }
 
 // New returns a store on bucket.
-func New(client *s3.Client, bucket string) *Store { return &Store{s3: client, bucket: bucket} }
+func New(client API, bucket string) *Store { return &Store{s3: client, bucket: bucket} }
 
 var _ upload.Blobs = (*Store)(nil)
+
+// API is the part of the S3 client that the store calls; *s3.Client
+// provides it, and a test may wrap it.
+type API interface {
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObjects(context.Context, *s3.DeleteObjectsInput, ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+}
 
 // unsigned leaves a request's payload out of its SigV4 signature. Every
 // write carries a CRC64NVME that S3 checks against the bytes, and TLS
@@ -58,6 +73,21 @@ func (st *Store) PutStaged(ctx context.Context, key string, data []byte, crc uin
 
 // OpenStaged reads a staged chunk.
 func (st *Store) OpenStaged(ctx context.Context, key string) (io.ReadCloser, error) {
+	return st.open(ctx, key)
+}
+
+// OpenObject reads a finished object.
+func (st *Store) OpenObject(ctx context.Context, key string) (io.ReadCloser, error) {
+	return st.open(ctx, key)
+}
+
+// DeleteObject removes a finished object; one already gone is not an
+// error.
+func (st *Store) DeleteObject(ctx context.Context, key string) error {
+	return st.DeleteStaged(ctx, []string{key})
+}
+
+func (st *Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	out, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &st.bucket, Key: &key})
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)

@@ -67,7 +67,7 @@ func (u *Stores) DeleteSession(context.Context, string) error { return u.hit("De
 func (u *Stores) BindIdentifier(context.Context, *upload.Session, string) error {
 	return u.hit("BindIdentifier")
 }
-func (u *Stores) ClaimMultipart(context.Context, string, string, time.Time, time.Time) error {
+func (u *Stores) ClaimMultipart(context.Context, string, upload.Lease, time.Time) error {
 	return u.hit("ClaimMultipart")
 }
 func (u *Stores) ReleaseMultipart(context.Context, string, string) error {
@@ -77,7 +77,7 @@ func (u *Stores) SetMultipartID(context.Context, string, string, bool) (string, 
 	return "", u.hit("SetMultipartID")
 }
 func (u *Stores) Touch(context.Context, string, time.Time, time.Time) error { return u.hit("Touch") }
-func (u *Stores) RecordChunk(context.Context, string, int, upload.ChunkRecord, string, time.Time) (*upload.Part, error) {
+func (u *Stores) RecordChunk(context.Context, string, int, upload.ChunkRecord, upload.Lease) (*upload.Part, error) {
 	return nil, u.hit("RecordChunk")
 }
 func (u *Stores) GetPart(context.Context, string, int) (*upload.Part, error) {
@@ -90,14 +90,14 @@ func (u *Stores) ReadProgress(_ context.Context, id string, _ int) (*upload.Sess
 	u.IDs = append(u.IDs, id)
 	return nil, nil, u.hit("ReadProgress")
 }
-func (u *Stores) ClaimPart(context.Context, string, int, string, time.Time, time.Time) (*upload.Part, error) {
+func (u *Stores) ClaimPart(context.Context, string, int, upload.Lease, time.Time) (*upload.Part, error) {
 	return nil, u.hit("ClaimPart")
 }
 func (u *Stores) ReleasePart(context.Context, string, int, string) error {
 	return u.hit("ReleasePart")
 }
-func (u *Stores) FinishPart(context.Context, string, int, string, upload.AssembledPart, time.Time) error {
-	return u.hit("FinishPart")
+func (u *Stores) RecordPart(context.Context, string, int, string, upload.AssembledPart, time.Time) error {
+	return u.hit("RecordPart")
 }
 func (u *Stores) CountPart(context.Context, string, int) (int, error) {
 	return 0, u.hit("CountPart")
@@ -110,11 +110,11 @@ func (u *Stores) PutSealedPart(context.Context, string, int, []upload.ChunkRecor
 	return u.hit("PutSealedPart")
 }
 func (u *Stores) ClearSeal(context.Context, string, int) error { return u.hit("ClearSeal") }
-func (u *Stores) BeginComplete(context.Context, *upload.Session, string, time.Time, time.Time) error {
+func (u *Stores) BeginComplete(context.Context, *upload.Session, upload.Lease, time.Time) error {
 	return u.hit("BeginComplete")
 }
-func (u *Stores) FinishComplete(context.Context, *upload.Session) error {
-	return u.hit("FinishComplete")
+func (u *Stores) RecordComplete(context.Context, *upload.Session) error {
+	return u.hit("RecordComplete")
 }
 func (u *Stores) ReleaseComplete(context.Context, string, string) error {
 	return u.hit("ReleaseComplete")
@@ -160,3 +160,7 @@ func (u *Stores) PutObject(context.Context, string, string, map[string]string, [
 func (u *Stores) HeadObject(context.Context, string) (upload.Object, error) {
 	return upload.Object{}, u.hit("HeadObject")
 }
+func (u *Stores) OpenObject(context.Context, string) (io.ReadCloser, error) {
+	return nil, u.hit("OpenObject")
+}
+func (u *Stores) DeleteObject(context.Context, string) error { return u.hit("DeleteObject") }
