@@ -58,6 +58,15 @@ var httpEvents = map[string]string{
 	"fileupload-put.json":    "FileUploadPut",
 	"fileupload-patch.json":  "FileUploadPatch",
 	"fileupload-resume.json": "FileUploadResume",
+
+	// tus
+	"tus-create.json":     "TusCreate",
+	"tus-patch.json":      "TusPatch",
+	"tus-override.json":   "TusOverride",
+	"tus-head.json":       "TusHead",
+	"tus-delete.json":     "TusDelete",
+	"tus-options.json":    "TusOptions",
+	"tus-options-id.json": "TusOptionsById",
 }
 
 // readStrict decodes a JSON file into v, refusing fields v does not have,

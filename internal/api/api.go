@@ -22,6 +22,7 @@ import (
 	"chunkup/internal/dialect/multipleupload"
 	"chunkup/internal/dialect/native"
 	"chunkup/internal/dialect/resumable"
+	"chunkup/internal/dialect/tus"
 	"chunkup/internal/store/dynamo"
 	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
@@ -97,6 +98,20 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{ReceiveFunction, "PATCH", "/fileupload", fu.Upload},
 		Route{CheckFunction, "GET", "/fileupload", fu.Resume},
 	)
+	// tus: a HEAD may finish an upload whose finishing PATCH failed, so it
+	// is served where uploads are finished; a POST with
+	// X-HTTP-Method-Override may stand for any method, so it is served
+	// where every one of them can be.
+	tu := tus.New(engine, "/files", Owner, log)
+	s.routes = append(s.routes,
+		Route{ReceiveFunction, "POST", "/files", tu.Create},
+		Route{ReceiveFunction, "PATCH", "/files/{id}", tu.Patch},
+		Route{ReceiveFunction, "POST", "/files/{id}", tu.Override},
+		Route{CompleteFunction, "HEAD", "/files/{id}", tu.Head},
+		Route{CompleteFunction, "DELETE", "/files/{id}", tu.Delete},
+		Route{CheckFunction, "OPTIONS", "/files", tu.Options},
+		Route{CheckFunction, "OPTIONS", "/files/{id}", tu.Options},
+	)
 	return s
 }
 
@@ -139,10 +154,18 @@ func CORS() CORSConfig {
 		AllowHeaders: []string{
 			"content-type", "content-range", "content-disposition", "x-chunk-checksum",
 			"x-upload-id", "x-chunk-index", "x-chunk-count", "x-file-name", "x-file-size", "authorization",
+			// tus
+			"origin", "x-requested-with", "x-request-id", "x-http-method-override", "tus-resumable",
+			"upload-length", "upload-offset", "upload-metadata", "upload-defer-length", "upload-concat", "upload-checksum",
 		},
-		ExposeHeaders: []string{"range", "location", "x-request-id"},
-		AllowMethods:  []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-		MaxAge:        600,
+		ExposeHeaders: []string{"range", "location", "x-request-id",
+			// tus, and where chunkup put the finished file
+			"upload-offset", "upload-length", "upload-metadata", "upload-defer-length", "upload-concat", "upload-expires",
+			"tus-version", "tus-resumable", "tus-max-size", "tus-extension", "tus-checksum-algorithm",
+			"chunkup-object-key", "chunkup-object-crc64nvme",
+		},
+		AllowMethods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+		MaxAge:       600,
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"chunkup/internal/api"
-	"chunkup/internal/upload"
 )
 
 // djangoAnswer is what django-chunked-upload's views answer.
@@ -136,10 +135,6 @@ var (
 	uploadIDShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
-// minPiece is the smallest chunk but the last that a sequential upload of
-// a file under 50 GB takes: a part's worth over the most pieces per part.
-const minPiece = (upload.MinPartSize + upload.MaxPiecesPerPart - 1) / upload.MaxPiecesPerPart
-
 func md5Hex(data []byte) string {
 	sum := md5.Sum(data)
 	return hex.EncodeToString(sum[:])
@@ -253,7 +248,6 @@ func TestDjangoBadChunks(t *testing.T) {
 		{"START ahead of the offset", cont(contentRange(2*mib, mib, total), data[2*mib:3*mib]), 400, "Offsets do not match", mib, 0},
 		{"chunk shorter than Content-Range", cont(contentRange(mib, mib, total), next[:1000]), 400, "File size doesn't match headers", 0, 0},
 		{"chunk over the chunk limit", cont(contentRange(mib, 2*mib+1, total), data[mib:3*mib+1]), 400, "limit of 2097152 bytes", 0, 2 << 20},
-		{"chunk below the piece minimum", cont(contentRange(mib, 100, total), next[:100]), 400, fmt.Sprintf("at least %d bytes", minPiece), 0, minPiece},
 	}
 	for _, c := range cases {
 		st, a := e.djangoSend(c.chunk)
@@ -284,7 +278,6 @@ func TestDjangoBadFirstChunks(t *testing.T) {
 		{"START not 0", djangoChunk{name: "a.bin", data: data[5:1005], rng: contentRange(5, 1000, len(data))}, 400, "Offsets do not match", 0, 0},
 		{"TOTAL over the limit", djangoChunk{name: "a.bin", data: data[:1000], rng: contentRange(0, 1000, 1<<40)}, 400, "exceeds the limit (67108864 bytes)", 0, 64 << 20},
 		{"name over the limit", djangoChunk{name: strings.Repeat("n", 101), data: data[:1<<20], rng: contentRange(0, 1<<20, len(data))}, 400, "limit is 100 bytes", 0, 100},
-		{"chunk below the piece minimum", djangoChunk{name: "a.bin", data: data[:100], rng: contentRange(0, 100, len(data))}, 400, fmt.Sprintf("at least %d bytes", minPiece), 0, minPiece},
 		{"not a form", djangoChunk{name: "a.bin", data: data[:1000], rng: contentRange(0, 1000, len(data)), extra: map[string]string{"Content-Type": "application/octet-stream"}}, 400, "No chunk file was submitted", 0, 0},
 	}
 	for _, c := range cases {

@@ -54,7 +54,7 @@ func emulatedGateway(t *testing.T, st *stack.Stack, tmpl *samtemplate.Template, 
 }
 
 // TestDialectsThroughTheBinaries: a file uploaded by each client family's
-// protocol through the built functions under the emulator, behind the
+// protocol (tus included) through the built functions under the emulator, behind the
 // gateway (what `make run` serves), is stored byte for byte with its
 // CRC64NVME and leaves no staged chunk. The functions' binaries did all
 // of it: the test's own engine stored nothing.
@@ -149,6 +149,12 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 		f := fuFile{name: "file upload.mp4", data: randomBytes(6*mib+1234, 207), chunk: mib}
 		a, _ := e.fuUpload(f, 0)
 		e.fuFinished(a, f)
+	})
+	t.Run("tus", func(t *testing.T) {
+		e := e.on(t)
+		data := randomBytes(7*mib+99, 208)
+		path := e.tusCreate(len(data), "filename "+b64("tus.bin"))
+		e.tusFinished(e.tusSend(path, data, 0, 3*mib), data)
 	})
 	if left := e.stagedKeys(); len(left) != 0 {
 		t.Errorf("staged chunks left: %v", left)

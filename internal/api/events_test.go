@@ -21,8 +21,10 @@ type sampleEvent struct {
 	file     string
 	function string
 	// upload, if set, creates an upload and puts its id in the event's
-	// path in place of the sample's.
+	// path in place of the sample's; stream does the same with a
+	// sequential upload.
 	upload *upload.NewUpload
+	stream *upload.NewStream
 	// before runs on the new upload before the event is sent.
 	before func(t *testing.T, e *env, s *upload.Session)
 	status int
@@ -73,6 +75,7 @@ func sampleEvents() []sampleEvent {
 			t.Fatal(err)
 		}
 	}
+	tusFile := &upload.NewStream{Owner: api.Anonymous, Name: "report.pdf", Size: 12000}
 	return []sampleEvent{
 		{file: "native-create.json", function: api.ReceiveFunction, status: 201},
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
@@ -101,6 +104,16 @@ func sampleEvents() []sampleEvent {
 		{file: "fileupload-put.json", function: api.ReceiveFunction, status: 200},
 		{file: "fileupload-resume.json", function: api.CheckFunction, status: 200},
 		{file: "fileupload-patch.json", function: api.ReceiveFunction, status: 200},
+		// tus: discovery, a creation, a PATCH and its override form, HEAD,
+		// DELETE.
+		{file: "tus-options.json", function: api.CheckFunction, status: 204},
+		{file: "tus-options-id.json", function: api.CheckFunction, status: 204},
+		{file: "tus-create.json", function: api.ReceiveFunction, status: 201},
+		{file: "tus-patch.json", function: api.ReceiveFunction, stream: tusFile, status: 204},
+		{file: "tus-override.json", function: api.ReceiveFunction, stream: tusFile, status: 204},
+		{file: "tus-patch.json", function: api.ReceiveFunction, status: 404},
+		{file: "tus-head.json", function: api.CompleteFunction, stream: tusFile, status: 200},
+		{file: "tus-delete.json", function: api.CompleteFunction, stream: tusFile, status: 204},
 	}
 }
 
@@ -110,6 +123,16 @@ func sendSampleEvents(t *testing.T, e *env, invoke func(c sampleEvent, ev events
 	t.Helper()
 	for _, c := range sampleEvents() {
 		ev, raw := readEvent(t, c.file), readEventFile(t, c.file)
+		if c.stream != nil {
+			s, err := e.svc.Engine.CreateStream(context.Background(), *c.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			withID(&ev, s.ID)
+			if raw, err = json.Marshal(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if c.upload != nil {
 			s, err := e.svc.Engine.Create(context.Background(), *c.upload)
 			if err != nil {
@@ -124,7 +147,7 @@ func sendSampleEvents(t *testing.T, e *env, invoke func(c sampleEvent, ev events
 			}
 		}
 		if resp := invoke(c, ev, raw); resp.StatusCode != c.status {
-			t.Errorf("%s (new upload: %v): %d %s, want %d", c.file, c.upload != nil, resp.StatusCode, resp.Body, c.status)
+			t.Errorf("%s (new upload: %v): %d %s, want %d", c.file, c.upload != nil || c.stream != nil, resp.StatusCode, resp.Body, c.status)
 		}
 	}
 }

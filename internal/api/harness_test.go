@@ -196,6 +196,7 @@ type countingBlobs struct {
 	putStaged, uploadParts, completes atomic.Int64
 	creates, listsMultipart           atomic.Int64
 	bytesRead, bytesWritten           atomic.Int64
+	objectBytesRead                   atomic.Int64 // of finished objects (OpenObject)
 	// failParts makes that many next part uploads fail, as a dropped
 	// connection to S3 would; failCreates the same for starting multipart
 	// uploads, and failCompletes for completing them.
@@ -225,6 +226,14 @@ func (b *countingBlobs) OpenStaged(ctx context.Context, key string) (io.ReadClos
 		return nil, err
 	}
 	return countingReader{rc, &b.bytesRead}, nil
+}
+
+func (b *countingBlobs) OpenObject(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := b.Blobs.OpenObject(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return countingReader{rc, &b.objectBytesRead}, nil
 }
 
 func (b *countingBlobs) UploadPart(ctx context.Context, key, mpu string, n int, body io.Reader, size int64, crc uint64) (string, error) {

@@ -111,7 +111,6 @@ func TestStreamLimits(t *testing.T) {
 	}
 	cases := map[upload.Code][]byte{
 		upload.CodeChunkTooLarge: make([]byte, 2<<20+1),
-		upload.CodeChunkTooSmall: make([]byte, 100),
 		upload.CodeInvalid:       nil,
 	}
 	for code, b := range cases {

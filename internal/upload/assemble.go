@@ -78,7 +78,7 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 		return 0, err
 	}
 	etag := emptyPartETag
-	if s.Size > 0 {
+	if size > 0 {
 		if etag, err = e.uploadPart(ctx, s, k, chunks, size, crc, held); err != nil {
 			return 0, err
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strings"
+	"unicode"
 )
 
 // Names: upload ids, the final object's key and metadata, staging keys.
@@ -22,11 +24,56 @@ func stagingKey(id string, index int) string {
 	return fmt.Sprintf("%s%08d-%s", stagingPrefix(id), index, newID()[:12])
 }
 
+// metaPrefix starts the names of the client's metadata on the final
+// object, apart from chunkup's own.
+const metaPrefix = "meta-"
+
+// MaxMetadataBytes bounds the client's metadata (names and values
+// together): S3 takes at most 2 KB of user metadata on an object, and
+// chunkup's own entries need some of it.
+const MaxMetadataBytes = 1024
+
 func objectMeta(s *Session) map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"upload-id":     s.ID,
 		"original-name": url.PathEscape(s.Name),
 	}
+	for k, v := range s.Metadata {
+		m[metaPrefix+strings.ToLower(k)] = url.PathEscape(v)
+	}
+	return m
+}
+
+// CheckMetadata refuses client metadata that cannot go on the final
+// object: a name that is not an HTTP token (S3 sends metadata as headers),
+// two names that differ only in case (S3 folds them), or more than
+// MaxMetadataBytes in all.
+func CheckMetadata(meta map[string]string) error {
+	total := 0
+	seen := map[string]bool{}
+	for k, v := range meta {
+		if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r > unicode.MaxASCII || !isTokenChar(byte(r)) }) {
+			return refuse(CodeInvalid, "metadata name %q is not a token of letters, digits and !#$%%&'*+-.^_`|~", k)
+		}
+		if low := strings.ToLower(k); seen[low] {
+			return refuse(CodeInvalid, "metadata names %q differ only in case from another", k)
+		} else {
+			seen[low] = true
+		}
+		total += len(k) + len(url.PathEscape(v))
+	}
+	if total > MaxMetadataBytes {
+		return overLimit(CodeInvalid, MaxMetadataBytes, "metadata is %d bytes (names and escaped values), over the limit of %d bytes", total, MaxMetadataBytes)
+	}
+	return nil
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // newID returns 32 random hex digits, the shape django-chunked-upload's

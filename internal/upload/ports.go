@@ -237,6 +237,9 @@ type Objects interface {
 	// UploadPart uploads part number (from 1) of size bytes from body,
 	// whose CRC64NVME is crc.
 	UploadPart(ctx context.Context, key, multipartID string, number int, body io.Reader, size int64, crc uint64) (string, error)
+	// CopyPart has S3 copy the whole object srcKey into part number
+	// (from 1) of a multipart upload, and returns the part's ETag.
+	CopyPart(ctx context.Context, key, multipartID string, number int, srcKey string) (string, error)
 	// CompleteMultipart assembles the parts into the final object and has
 	// S3 verify its full-object CRC64NVME against crc.
 	CompleteMultipart(ctx context.Context, key, multipartID string, parts []CompletedPart, crc uint64) (Object, error)

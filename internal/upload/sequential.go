@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +18,10 @@ import (
 	"chunkup/internal/wire/crc64nvme"
 )
 
-// MaxPiecesPerPart bounds how many chunks of a sequential upload make one
-// part, which bounds the session record that lists them.
+// MaxPiecesPerPart bounds how many staged pieces a sequential upload's
+// pending part lists, which bounds the session record that lists them.
+// A chunk that would make more folds the pending pieces and itself into
+// one piece (see fold), so chunks of any size are taken.
 const MaxPiecesPerPart = 1024
 
 // hashers are the whole-file checksums a sequential upload can keep.
@@ -40,7 +43,15 @@ type NewStream struct {
 	Identifier  string // the client's own name for an upload it gives no id (see OpenStream)
 	Name        string
 	ContentType string
-	Size        int64
+	// Size is the file's length, or SizeDeferred when the client will
+	// say it later (DeclareSize).
+	Size int64
+	// Metadata is kept with the upload and put on the final object
+	// (CheckMetadata says what it may hold).
+	Metadata map[string]string
+	// Partial makes it a piece of a file for a final upload to join
+	// (CreateFinal).
+	Partial bool
 	// Hashes are the whole-file checksums to keep running (md5, sha1,
 	// sha256), so completion can verify them without reading the file.
 	Hashes []string
@@ -55,14 +66,27 @@ type Commit struct {
 	PartCRC   uint64
 	Hashes    map[string][]byte
 	Seal      *Seal // set when the step cuts the pending pieces into a part
+	// Fold says Piece holds the pending pieces and the step's bytes
+	// together: it replaces the pending list rather than joining it.
+	Fold bool
+	// SetsSize says the step fixes the file's length, Size, of an upload
+	// created with SizeDeferred.
+	SetsSize bool
+	Size     int64
 }
 
 // CreateStream starts a sequential upload.
 func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, error) {
-	if err := e.checkFile(req.Name, req.Size); err != nil {
+	if err := e.checkFile(req.Name, max(req.Size, 0)); err != nil {
 		return nil, err
 	}
+	if req.Size < 0 && req.Size != SizeDeferred {
+		return nil, refuse(CodeInvalid, "file size %d is negative", req.Size)
+	}
 	if err := e.checkDeclaredType(req.ContentType); err != nil {
+		return nil, err
+	}
+	if err := CheckMetadata(req.Metadata); err != nil {
 		return nil, err
 	}
 	hashes := map[string][]byte{}
@@ -82,9 +106,14 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	s := &Session{
 		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+		Metadata: req.Metadata, Partial: req.Partial,
 	}
 	s.Size = req.Size
-	s.PartSize = max(int64(MinPartSize), ceilDiv(req.Size, MaxParts))
+	planned := req.Size
+	if planned == SizeDeferred {
+		planned = e.opt.MaxFileSize // a file of unknown length may grow to the limit
+	}
+	s.PartSize = max(int64(MinPartSize), ceilDiv(planned, MaxParts))
 	s.Hashes = hashes
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -104,6 +133,9 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	if err := e.refuseState(s); err != nil {
 		return nil, err
 	}
+	if len(s.Sources) > 0 {
+		return nil, refuse(CodeInvalid, "upload %s is joined from partial uploads and takes no bytes of its own", s.ID)
+	}
 	if s.Seal != nil {
 		if err := e.settleSeal(ctx, s, nil); err != nil {
 			return nil, err
@@ -117,12 +149,24 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 	if err != nil {
 		return nil, err
 	}
-	suffix := pieceSuffix(offset)
+	c := e.nextCommit(s, int64(len(data)), pieceSuffix(offset), crc, hashes)
+	staged, folded := data, []string(nil)
+	if c.Seal == nil && len(s.Pending)+1 >= MaxPiecesPerPart {
+		if staged, err = e.fold(ctx, s, data); err != nil {
+			return nil, err
+		}
+		folded = s.Pending
+		c.Piece, c.Fold = pieceSuffix(s.PartStart), true
+	}
+	suffix := c.Piece
 	key := stagingPrefix(s.ID) + suffix
-	if err := e.blobs.PutStaged(ctx, key, data, crc); err != nil {
+	pieceCRC := crc
+	if c.Fold {
+		pieceCRC = c.PartCRC // the folded piece is the whole pending run
+	}
+	if err := e.blobs.PutStaged(ctx, key, staged, pieceCRC); err != nil {
 		return nil, fmt.Errorf("stage bytes %d- of %s: %w", offset, s.ID, err)
 	}
-	c := e.nextCommit(s, int64(len(data)), suffix, crc, hashes)
 	if err := e.commit(ctx, s, c); err != nil {
 		// Drop the piece only when the step surely did not take effect (a
 		// refusal): after a store error it may have, and then the piece is
@@ -135,11 +179,52 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 		}
 		return nil, err
 	}
+	if len(folded) > 0 {
+		keys := make([]string, len(folded))
+		for i, p := range folded {
+			keys[i] = stagingPrefix(s.ID) + p
+		}
+		if err := e.blobs.DeleteStaged(ctx, keys); err != nil {
+			// The completion, or the bucket's lifecycle rule, removes them.
+			e.log(ctx, s).Warn("delete folded pieces", "err", err)
+		}
+	}
 	e.keepAlive(ctx, s)
 	if s.Seal != nil {
 		if err := e.settleSeal(ctx, s, &heldChunk{key: key, data: data}); err != nil {
 			return nil, err
 		}
+	}
+	return s, nil
+}
+
+// DeclareSize fixes the length of a sequential upload created with
+// SizeDeferred. Declaring the length it has is no change; another length,
+// one under the bytes received, or one over the size limit is refused.
+func (e *Engine) DeclareSize(ctx context.Context, s *Session, size int64) (*Session, error) {
+	if err := e.refuseState(s); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Kind != Sequential:
+		return nil, refuse(CodeInvalid, "upload %s takes chunks by number, not by offset", s.ID)
+	case s.Size == size:
+		return s, nil
+	case s.Size != SizeDeferred:
+		return nil, refuse(CodeInvalid, "upload %s is %d bytes long; its length cannot change", s.ID, s.Size)
+	case size < s.Offset:
+		return nil, refuse(CodeInvalid, "length %d is under the %d bytes upload %s has", size, s.Offset, s.ID)
+	case size > e.opt.MaxFileSize:
+		return nil, overLimit(CodeFileTooLarge, e.opt.MaxFileSize, "file size %d bytes is over the limit of %d bytes", size, e.opt.MaxFileSize)
+	}
+	if s.Seal != nil {
+		if err := e.settleSeal(ctx, s, nil); err != nil {
+			return nil, err
+		}
+	}
+	c := Commit{Old: s.Offset, New: s.Offset, PartStart: s.PartStart, PartCRC: s.PartCRC, Hashes: s.Hashes, SetsSize: true, Size: size}
+	if err := e.commit(ctx, s, c); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -155,7 +240,9 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 		return overLimit(CodeChunkTooLarge, e.opt.MaxChunkSize, "chunk is %d bytes, over the limit of %d bytes", n, e.opt.MaxChunkSize)
 	case n == 0:
 		return refuse(CodeInvalid, "chunk is empty")
-	case end > s.Size:
+	case s.Size == SizeDeferred && end > e.opt.MaxFileSize:
+		return overLimit(CodeFileTooLarge, e.opt.MaxFileSize, "chunk ends at byte %d, over the file size limit of %d bytes", end, e.opt.MaxFileSize)
+	case s.Size != SizeDeferred && end > s.Size:
 		return refuse(CodeInvalid, "chunk ends at byte %d, past the file's size of %d bytes", end, s.Size)
 	}
 	if offset == 0 {
@@ -163,12 +250,48 @@ func (e *Engine) checkAppend(s *Session, offset int64, data []byte) error {
 			return err
 		}
 	}
-	minPiece := ceilDiv(s.PartSize, MaxPiecesPerPart)
-	if end < s.Size && n < minPiece && end-s.PartStart < s.PartSize {
-		return overLimit(CodeChunkTooSmall, minPiece, "chunk is %d bytes; every chunk but the last must be at least %d bytes (at most %d chunks make one %d-byte part)",
-			n, minPiece, MaxPiecesPerPart, s.PartSize)
-	}
 	return nil
+}
+
+// fold reads the pending pieces of s (fewer bytes than one part) and
+// returns them with data after them: the bytes of the one piece that
+// replaces them, so that the pending list stays within MaxPiecesPerPart
+// however small the chunks. It reads at most one part's bytes, once every
+// MaxPiecesPerPart chunks.
+func (e *Engine) fold(ctx context.Context, s *Session, data []byte) ([]byte, error) {
+	buf := make([]byte, 0, s.Offset-s.PartStart+int64(len(data)))
+	for _, p := range s.Pending {
+		r, err := e.blobs.OpenStaged(ctx, stagingPrefix(s.ID)+p)
+		if err != nil {
+			return nil, fmt.Errorf("read piece %s of %s to fold: %w", p, s.ID, err)
+		}
+		buf, err = appendAll(buf, r)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read piece %s of %s to fold: %w", p, s.ID, err)
+		}
+	}
+	if int64(len(buf)) != s.Offset-s.PartStart {
+		return nil, fmt.Errorf("the pending pieces of %s hold %d bytes, not the %d from %d to %d", s.ID, len(buf), s.Offset-s.PartStart, s.PartStart, s.Offset)
+	}
+	return append(buf, data...), nil
+}
+
+// appendAll appends what r holds to buf.
+func appendAll(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 512)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // nextCommit describes the step that appends a staged piece, sealing the
@@ -210,7 +333,13 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 		return fmt.Errorf("commit bytes %d-%d of %s: %w", c.Old, c.New, s.ID, err)
 	}
 	s.Offset, s.Hashes = c.New, c.Hashes
-	if c.Piece != "" {
+	if c.SetsSize {
+		s.Size = c.Size
+	}
+	switch {
+	case c.Fold:
+		s.Pending, s.PartCRC = []string{c.Piece}, c.PartCRC
+	case c.Piece != "":
 		s.Pending = append(s.Pending, c.Piece)
 		s.PartCRC = c.PartCRC
 	}
@@ -227,6 +356,9 @@ func (e *Engine) commit(ctx context.Context, s *Session, c Commit) error {
 // name (unique to the request) or, for a step that only seals, by the
 // seal it left.
 func (e *Engine) committedByMe(ctx context.Context, fresh *Session, c Commit) (bool, error) {
+	if c.Piece == "" && c.Seal == nil {
+		return fresh.Size == c.Size, nil
+	}
 	if c.Piece == "" {
 		return fresh.Offset == c.New && fresh.PartStart == c.New &&
 			((fresh.Seal != nil && fresh.Seal.Part == c.Seal.Part) || fresh.NextPart > c.Seal.Part), nil

@@ -16,6 +16,15 @@ type Session struct {
 	AutoComplete bool   // finish as soon as the last chunk is in
 	Verify       string // whole-file checksum to check at completion, "<alg>=<base64>"
 	Kind         Kind
+	// Metadata is what the client said of the file beyond its name and
+	// type (tus's Upload-Metadata): kept with the upload and put on the
+	// final object (see CheckMetadata).
+	Metadata map[string]string
+	// Partial marks a sequential upload that is a piece of a file, for a
+	// final upload to join (tus's concatenation); Sources lists, in
+	// order, the partial uploads a final upload joins.
+	Partial bool
+	Sources []string
 
 	// LiveBinding says that the identifier's record keeps, while the
 	// upload is open, what a chunk needs of it (Binding.Live), for
@@ -72,6 +81,10 @@ const (
 	// current one.
 	Sequential Kind = "sequential"
 )
+
+// SizeDeferred is the Size of a sequential upload whose client will say
+// how long the file is later (tus's creation-defer-length).
+const SizeDeferred = -1
 
 // Stream is the state of a sequential upload: how far it has come, the
 // staged pieces not yet in a part, and the running whole-file hashes.

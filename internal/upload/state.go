@@ -80,6 +80,13 @@ func owesCompletion(s *Session) bool {
 	return s.State == StateCompleting || (s.State == StateOpen && s.PartsDone >= s.Parts)
 }
 
+// Refusal is the refusal for data or a completion that comes to upload s
+// in its state (as of now): nil for an open upload.
+func (e *Engine) Refusal(s *Session) error {
+	e.observe(s)
+	return e.refuseState(s)
+}
+
 // refuseState is the refusal for data or a completion that comes to an
 // upload in a state that does not take it; nil for an open upload.
 func (e *Engine) refuseState(s *Session) error {

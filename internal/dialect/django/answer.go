@@ -1,7 +1,6 @@
 package django
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -33,26 +32,16 @@ func completed(s *upload.Session) map[string]any {
 	return out
 }
 
-// fail answers an error as the original does: a status and
-// {"detail": …}, with the current offset when offsets do not match and
-// the limit when a limit was hit. Faults that are not refusals are logged
-// and answered 503, which a client may retry.
+// fail answers an error as the original does: the status reply.Status
+// gives its code and {"detail": …}, with the current offset when offsets
+// do not match and the limit when a limit was hit.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := upload.AsError(err)
-	if !ok {
-		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
-	}
-	status, body := errorBody(e)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, status, body)
+	h.reply.Fail(w, r, err, bodyOf)
 }
 
-// errorBody gives a refusal its status and body. The details of the
-// original's own refusals keep its wording.
-func errorBody(e *upload.Error) (int, map[string]any) {
+// bodyOf is a refusal's body. The details of the original's own
+// refusals keep its wording.
+func bodyOf(e *upload.Error) any {
 	body := map[string]any{"detail": e.Message}
 	if e.Limit > 0 {
 		body["limit"] = e.Limit
@@ -66,21 +55,8 @@ func errorBody(e *upload.Error) (int, map[string]any) {
 		body["detail"] = `Upload has already been marked as "complete"`
 	case upload.CodeExpired:
 		body["detail"] = "Upload has expired"
-		return http.StatusGone, body
 	case upload.CodeAborted:
 		body["detail"] = "Upload was aborted"
-		return http.StatusGone, body
-	case upload.CodeNotFound:
-		return http.StatusNotFound, body
-	case upload.CodeBusy, upload.CodeServiceTimeout:
-		return http.StatusServiceUnavailable, body
 	}
-	return http.StatusBadRequest, body
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	return body
 }

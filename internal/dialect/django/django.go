@@ -6,11 +6,13 @@
 package django
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/contentrange"
 )
@@ -19,13 +21,13 @@ import (
 type Handler struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 }
 
 // New returns the django-chunked-upload handler. owner names the caller
 // of a request; another owner's upload_id is unknown to it.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, log: log}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: reply.Status, NoStore: true}}
 }
 
 // Chunk takes one chunk: POST, multipart, the chunk in the field "file",
@@ -56,14 +58,14 @@ func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, progress(s))
+	h.reply.JSON(w, http.StatusOK, progress(s))
 }
 
 // open finds an upload that may take a chunk.
 func (h *Handler) open(r *http.Request, id string) (*upload.Session, error) {
 	s, err := h.engine.Get(r.Context(), h.owner(r), id)
 	if err != nil {
-		return nil, err
+		return nil, reply.ForUpload(id, err)
 	}
 	if s.State != upload.StateOpen {
 		return nil, &upload.Error{Code: stateCode(s.State), Message: fmt.Sprintf("upload %s is %s", s.ID, s.State)}
@@ -123,11 +125,17 @@ func (h *Handler) store(r *http.Request, s *upload.Session, c chunk, rg contentr
 	}
 	next, err := h.engine.Append(ctx, s, rg.Start, c.data)
 	if err != nil && fresh {
-		if aerr := h.engine.Abort(ctx, s.Owner, s.ID); aerr != nil {
-			h.log.WarnContext(ctx, "drop refused upload", "upload_id", s.ID, "err", aerr)
-		}
+		h.drop(ctx, s, err)
 	}
-	return next, err
+	return next, reply.ForUpload(s.ID, err)
+}
+
+// drop aborts an upload this request created and could not go on with:
+// its client never learnt the id, so nobody could resume it.
+func (h *Handler) drop(ctx context.Context, s *upload.Session, cause error) {
+	if err := h.engine.Abort(ctx, s.Owner, s.ID); err != nil {
+		h.reply.Logger(ctx, s.ID).WarnContext(ctx, "drop refused upload", "cause", cause, "err", err)
+	}
 }
 
 // Complete finishes an upload: POST upload_id and md5 (hex of the whole
@@ -146,8 +154,8 @@ func (h *Handler) Complete(w http.ResponseWriter, r *http.Request) {
 		s, err = h.engine.CompleteStream(r.Context(), s, map[string]string{"md5": md5})
 	}
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, reply.ForUpload(id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, completed(s))
+	h.reply.JSON(w, http.StatusOK, completed(s))
 }

@@ -3,7 +3,6 @@ package django
 import (
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -50,7 +49,7 @@ func readChunk(w http.ResponseWriter, r *http.Request, limit int64) (chunk, erro
 	if f.Size > limit {
 		return chunk{}, overLimit(limit, "chunk is %d bytes, over the limit of %d bytes", f.Size, limit)
 	}
-	return chunk{data: f.Data, filename: f.Name, contentType: fileType(f.ContentType),
+	return chunk{data: f.Data, filename: f.Name, contentType: reqbody.FileType(f.ContentType),
 		uploadID: strings.TrimSpace(form.PostFormValue("upload_id"))}, nil
 }
 
@@ -68,15 +67,6 @@ func filePart(form *reqbody.Form) (*reqbody.File, error) {
 	default:
 		return nil, refusal("the form has %d files; send one chunk per request, in the field %q", n, FileField)
 	}
-}
-
-// fileType keeps a Content-Type that names a file's type.
-func fileType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || strings.HasPrefix(mt, "multipart/") {
-		return ""
-	}
-	return ct
 }
 
 // span is where a chunk belongs in its file. Without a Content-Range

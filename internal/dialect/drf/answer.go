@@ -1,16 +1,16 @@
 package drf
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/absurl"
 )
 
 // The original's upload states.
@@ -48,26 +48,13 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *uplo
 		exp := timestamp(s.ExpiresAt)
 		v.Expires = &exp
 	}
-	writeJSON(w, status, v)
+	a.reply.JSON(w, status, v)
 }
 
 // uploadURL is where the client sends the upload's next chunk: absolute,
 // as Django REST framework's reverse() builds it from the request.
 func (a *API) uploadURL(r *http.Request, id string) string {
-	path := a.base + "/" + id
-	host := r.Host
-	if host == "" {
-		return path
-	}
-	scheme := "https"
-	if r.TLS == nil && r.URL.Scheme == "http" {
-		scheme = "http"
-	}
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	if p := strings.ToLower(strings.TrimSpace(proto)); p == "http" || p == "https" {
-		scheme = p
-	}
-	return scheme + "://" + host + path
+	return absurl.Of(r, a.base+"/"+id)
 }
 
 // timestamp renders a time as Django REST framework does: ISO 8601 in
@@ -82,8 +69,8 @@ func timestamp(t time.Time) string {
 	return t.Format("2006-01-02T15:04:05.000000Z")
 }
 
-// problem is a refusal in the original's shape: {"detail": …} and, for
-// some, more fields beside it.
+// problem is one of the original's own refusals, which no engine code
+// names: a status and {"detail": …}, for some with more fields beside it.
 type problem struct {
 	status int
 	body   map[string]any
@@ -91,9 +78,12 @@ type problem struct {
 
 func (p *problem) Error() string { return fmt.Sprintf("%d: %v", p.status, p.body["detail"]) }
 
-func refusal(status int, detail string) *problem {
-	return &problem{status: status, body: map[string]any{"detail": detail}}
+func refusal(status int, msg string) *problem {
+	return &problem{status: status, body: detail(msg)}
 }
+
+// detail is the original's body of a refusal.
+func detail(msg string) map[string]any { return map[string]any{"detail": msg} }
 
 // fieldError is a serializer's refusal of one field.
 func fieldError(field, msg string) *problem {
@@ -113,47 +103,42 @@ func offsetMismatch(expected, provided int64) *problem {
 	return p
 }
 
-// fail answers an error: a refusal in the original's shape, an engine
-// refusal translated to one, or a fault the client may retry.
+// fail answers an error: one of the original's own refusals as it is,
+// an engine refusal in the original's words with the status reply.Status
+// gives its code, or a fault the client may retry. A fault is logged with
+// the upload the path names.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var p *problem
-	if !errors.As(err, &p) {
-		p = a.translate(r, err)
+	if errors.As(err, &p) {
+		a.reply.JSON(w, p.status, p.body)
+		return
 	}
-	if p.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, p.status, p.body)
+	a.reply.Fail(w, r, reply.ForUpload(r.PathValue("id"), err), bodyOf)
 }
 
-// translate maps the engine's refusals to the original's answers.
-func (a *API) translate(r *http.Request, err error) *problem {
-	e, ok := upload.AsError(err)
-	if !ok {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		return refusal(http.StatusServiceUnavailable, "The service could not finish the request; retry it.")
-	}
+// bodyOf words an engine refusal as the original does.
+func bodyOf(e *upload.Error) any {
 	switch e.Code {
 	case upload.CodeNotFound:
-		return refusal(http.StatusNotFound, "Not found.")
+		return detail("Not found.")
 	case upload.CodeExpired, upload.CodeAborted:
-		return refusal(http.StatusGone, "Upload has expired")
+		return detail("Upload has expired")
 	case upload.CodeComplete:
-		return refusal(http.StatusBadRequest, `Upload has already been marked as "complete"`)
+		return detail(`Upload has already been marked as "complete"`)
 	case upload.CodeChecksum:
-		return refusal(http.StatusBadRequest, "checksum does not match")
+		return detail("checksum does not match")
 	case upload.CodeFileTooLarge:
-		return overLimit("Size of file exceeds the limit (%d bytes)", e.Limit)
+		return overLimit("Size of file exceeds the limit (%d bytes)", e.Limit).body
 	case upload.CodeNameTooLong:
-		return fieldError("filename", fmt.Sprintf("Ensure this field has no more than %d bytes.", e.Limit))
-	case upload.CodeBusy, upload.CodeServiceTimeout, upload.CodeInternal:
-		return refusal(http.StatusServiceUnavailable, sentence(e.Message))
+		return fieldError("filename", fmt.Sprintf("Ensure this field has no more than %d bytes.", e.Limit)).body
+	case upload.CodeServiceTimeout:
+		return detail("The service could not finish the request; retry it.")
 	}
-	p := refusal(http.StatusBadRequest, sentence(e.Message))
+	body := detail(sentence(e.Message))
 	if e.Limit > 0 {
-		p.body["limit"] = e.Limit
+		body["limit"] = e.Limit
 	}
-	return p
+	return body
 }
 
 // sentence starts an engine message with a capital, as the original's
@@ -164,10 +149,4 @@ func sentence(msg string) string {
 	}
 	c, n := utf8.DecodeRuneInString(msg)
 	return string(unicode.ToUpper(c)) + msg[n:]
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

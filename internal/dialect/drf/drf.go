@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -29,14 +30,14 @@ const defaultAlgorithm = "md5"
 type API struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 	base   string // the path of the upload list; an upload is base + "/" + id
 }
 
 // New returns the dialect, serving uploads under base (/drf/uploads).
 // owner names the caller of a request.
 func New(engine *upload.Engine, base string, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, base: base, owner: owner, log: log}
+	return &API{engine: engine, base: base, owner: owner, reply: reply.Family{Log: log, Status: reply.Status}}
 }
 
 // Create starts an upload with its first chunk: PUT base, multipart with
@@ -108,7 +109,7 @@ func (a *API) Other(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", allow)
 	if r.Method == http.MethodOptions {
-		writeJSON(w, http.StatusOK, map[string]any{
+		a.reply.JSON(w, http.StatusOK, map[string]any{
 			"name": "Chunked Upload", "renders": []string{"application/json"},
 			"parses": []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"},
 		})

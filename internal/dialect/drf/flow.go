@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/contentrange"
 )
@@ -21,11 +22,7 @@ type chunk struct {
 // the chunk's length as the offset; chunkup requires 0, so that what it
 // stores is the start of the file.
 func (a *API) create(w http.ResponseWriter, r *http.Request) (*upload.Session, error) {
-	f, err := a.readForm(w, r, true)
-	if err != nil {
-		return nil, err
-	}
-	c, err := a.chunkOf(f, r.Header.Get("Content-Range"))
+	f, c, err := a.readChunk(w, r)
 	if err != nil {
 		return nil, err
 	}
@@ -46,34 +43,26 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) (*upload.Session, e
 	next, err := a.engine.Append(ctx, s, 0, c.data)
 	if err != nil {
 		a.drop(ctx, s, err)
-		return nil, err
+		return nil, reply.ForUpload(s.ID, err)
 	}
 	return next, nil
 }
 
 // append adds a chunk at the upload's offset.
 func (a *API) append(w http.ResponseWriter, r *http.Request) (*upload.Session, error) {
-	f, err := a.readForm(w, r, true)
+	_, c, err := a.readChunk(w, r)
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.chunkOf(f, r.Header.Get("Content-Range"))
+	s, err := a.open(r)
 	if err != nil {
-		return nil, err
-	}
-	ctx := r.Context()
-	s, err := a.engine.Get(ctx, a.owner(r), r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	if err := usable(s); err != nil {
 		return nil, err
 	}
 	if c.rng.Total != s.Size {
 		return nil, refusal(http.StatusBadRequest, fmt.Sprintf(
 			"Reported total (%d bytes) does not match the size of the upload (%d bytes)", c.rng.Total, s.Size))
 	}
-	next, err := a.engine.Append(ctx, s, c.rng.Start, c.data)
+	next, err := a.engine.Append(r.Context(), s, c.rng.Start, c.data)
 	if e, ok := upload.AsError(err); ok && e.Code == upload.CodeOffset {
 		return nil, offsetMismatch(e.Offset, c.rng.Start)
 	}
@@ -90,15 +79,23 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request) (*upload.Session,
 	if err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
-	s, err := a.engine.Get(ctx, a.owner(r), r.PathValue("id"))
+	s, err := a.open(r)
+	if err != nil {
+		return nil, err
+	}
+	return a.engine.CompleteStream(r.Context(), s, want)
+}
+
+// open reads the upload the path names, which must take more.
+func (a *API) open(r *http.Request) (*upload.Session, error) {
+	s, err := a.engine.Get(r.Context(), a.owner(r), r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
 	if err := usable(s); err != nil {
 		return nil, err
 	}
-	return a.engine.CompleteStream(ctx, s, want)
+	return s, nil
 }
 
 // whole stores a file sent in one request as an upload of one chunk and
@@ -134,14 +131,14 @@ func (a *API) store(ctx context.Context, req upload.NewStream, data []byte, want
 		next, err := a.engine.Append(ctx, s, 0, data)
 		if err != nil {
 			a.drop(ctx, s, err)
-			return nil, err
+			return nil, reply.ForUpload(s.ID, err)
 		}
 		s = next
 	}
 	done, err := a.engine.CompleteStream(ctx, s, want)
 	if err != nil {
 		a.drop(ctx, s, err)
-		return nil, err
+		return nil, reply.ForUpload(s.ID, err)
 	}
 	return done, nil
 }
@@ -150,7 +147,7 @@ func (a *API) store(ctx context.Context, req upload.NewStream, data []byte, want
 // its client never learnt the id, so nobody could resume it.
 func (a *API) drop(ctx context.Context, s *upload.Session, cause error) {
 	if err := a.engine.Abort(ctx, s.Owner, s.ID); err != nil {
-		a.log.WarnContext(ctx, "abort refused upload", "upload_id", s.ID, "cause", cause, "err", err)
+		a.reply.Logger(ctx, s.ID).WarnContext(ctx, "drop refused upload", "cause", cause, "err", err)
 	}
 }
 

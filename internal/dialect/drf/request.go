@@ -161,6 +161,16 @@ func readJSON(f *form, body io.Reader) error {
 	return nil
 }
 
+// readChunk reads a chunk PUT: its form and the chunk the form's file is.
+func (a *API) readChunk(w http.ResponseWriter, r *http.Request) (*form, chunk, error) {
+	f, err := a.readForm(w, r, true)
+	if err != nil {
+		return nil, chunk{}, err
+	}
+	c, err := a.chunkOf(f, r.Header.Get("Content-Range"))
+	return f, c, err
+}
+
 // chunkOf checks a chunk PUT's file against its Content-Range, in the
 // original's order: the file, the header, the total against the size
 // limit, the chunk's length against the header.

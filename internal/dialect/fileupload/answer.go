@@ -1,10 +1,10 @@
 package fileupload
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -29,7 +29,7 @@ func (h *Handler) answer(w http.ResponseWriter, s *upload.Session) {
 		f.Size, f.Key, f.CRC64NVME, f.ETag = s.Size, s.Key, s.CRC64, s.ETag
 	}
 	setRange(w, s.Offset)
-	writeJSON(w, http.StatusOK, map[string]any{"files": []fileView{f}})
+	h.reply.JSON(w, http.StatusOK, map[string]any{"files": []fileView{f}})
 }
 
 // setRange sets Range: 0-(stored-1), as the plugin's example server does;
@@ -46,18 +46,15 @@ func setRange(w http.ResponseWriter, stored int64) {
 // "size", "error"}]}, the UI's per-file error shape. An offset refusal
 // also carries the Range of what is stored.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c chunk, err error) {
-	e, ok := upload.AsError(err)
-	if !ok {
-		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
-	}
-	status := statusOf(e.Code)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	if e.Code == upload.CodeOffset {
+	if e, ok := upload.AsError(err); ok && e.Code == upload.CodeOffset {
 		setRange(w, e.Offset)
 	}
+	h.reply.Fail(w, r, err, c.bodyOf)
+}
+
+// bodyOf is the body of refusal e of chunk c: the plugin's per-file
+// error shape when the file has a name.
+func (c chunk) bodyOf(e *upload.Error) any {
 	body := map[string]any{"error": e.Message}
 	if e.Limit > 0 {
 		body["limit"] = e.Limit
@@ -65,26 +62,15 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c chunk, err erro
 	if c.name != "" {
 		body["files"] = []fileView{{Name: c.name, Size: c.rg.Total, Error: e.Message}}
 	}
-	writeJSON(w, status, body)
+	return body
 }
 
+// statusOf is jQuery-File-Upload's status table: a size over a limit is
+// 413, as the plugin's example servers answer it.
 func statusOf(c upload.Code) int {
 	switch c {
 	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case upload.CodeNotFound:
-		return http.StatusNotFound
-	case upload.CodeExpired, upload.CodeAborted:
-		return http.StatusGone
-	case upload.CodeBusy, upload.CodeServiceTimeout, upload.CodeInternal:
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusBadRequest
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	return reply.Status(c)
 }

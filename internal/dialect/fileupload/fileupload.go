@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -25,13 +26,13 @@ import (
 type Handler struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 }
 
 // New returns the jQuery-File-Upload handler. owner names the caller of a
 // request; file names are scoped by it.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, log: log}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: statusOf, NoStore: true}}
 }
 
 // identifier is the engine's name for the upload of a file called name,
@@ -51,7 +52,7 @@ func (h *Handler) Upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, c, err)
 		return
 	}
-	if s, err = h.finishIfWhole(r.Context(), s); err != nil {
+	if s, err = h.completeIfWhole(r.Context(), s); err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
@@ -89,7 +90,7 @@ func (h *Handler) place(r *http.Request, c chunk) (*upload.Session, error) {
 		s.Offset = e.Offset
 		return s, nil
 	}
-	return next, err
+	return next, reply.ForUpload(s.ID, err)
 }
 
 // checkName refuses a name no upload can have (over the name limit, or
@@ -143,17 +144,17 @@ func stateError(s *upload.Session) error {
 	return &upload.Error{Code: upload.CodeBusy, Message: fmt.Sprintf("the upload of %q is being completed; retry shortly", s.Name)}
 }
 
-// finishIfWhole completes an upload that has all its bytes.
-func (h *Handler) finishIfWhole(ctx context.Context, s *upload.Session) (*upload.Session, error) {
+// completeIfWhole completes an upload that has all its bytes.
+func (h *Handler) completeIfWhole(ctx context.Context, s *upload.Session) (*upload.Session, error) {
 	if s.Offset < s.Size || s.State != upload.StateOpen {
 		return s, nil
 	}
 	done, err := h.engine.CompleteStream(ctx, s, nil)
 	if upload.CodeOf(err) == upload.CodeComplete {
-		// Another copy of the last chunk finished it.
-		return h.engine.Get(ctx, s.Owner, s.ID)
+		// Another copy of the last chunk completed it.
+		done, err = h.engine.Get(ctx, s.Owner, s.ID)
 	}
-	return done, err
+	return done, reply.ForUpload(s.ID, err)
 }
 
 // Resume answers the GET of the plugin's documented resume recipe:
@@ -166,7 +167,7 @@ func (h *Handler) Resume(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("file")
 	if name == "" {
-		writeJSON(w, http.StatusOK, map[string]any{"files": []any{}})
+		h.reply.JSON(w, http.StatusOK, map[string]any{"files": []any{}})
 		return
 	}
 	size := int64(-1)
@@ -180,7 +181,7 @@ func (h *Handler) Resume(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.checkName(name) != nil {
 		// No upload can have this name: nothing to resume.
-		writeJSON(w, http.StatusOK, map[string]any{"file": nil})
+		h.reply.JSON(w, http.StatusOK, map[string]any{"file": nil})
 		return
 	}
 	s, err := h.engine.LookupStream(r.Context(), h.owner(r), identifier(name))
@@ -188,7 +189,7 @@ func (h *Handler) Resume(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, chunk{name: name}, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"file": resumeInfo(s, size)})
+	h.reply.JSON(w, http.StatusOK, map[string]any{"file": resumeInfo(s, size)})
 }
 
 // resumeInfo is what a page may resume from. An upload that has every

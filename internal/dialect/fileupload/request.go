@@ -89,7 +89,7 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error)
 	if err != nil {
 		return chunk{}, bodyError(err, limit)
 	}
-	return chunk{data: data, contentType: fileType(r.Header.Get("Content-Type"))}, nil
+	return chunk{data: data, contentType: reqbody.FileType(r.Header.Get("Content-Type"))}, nil
 }
 
 func readForm(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error) {
@@ -104,7 +104,7 @@ func readForm(w http.ResponseWriter, r *http.Request, limit int64) (chunk, error
 	if f.Size > limit {
 		return chunk{}, tooLarge(limit)
 	}
-	return chunk{data: f.Data, name: f.Name, contentType: fileType(f.ContentType)}, nil
+	return chunk{data: f.Data, name: f.Name, contentType: reqbody.FileType(f.ContentType)}, nil
 }
 
 func bodyError(err error, limit int64) error {
@@ -154,15 +154,6 @@ func unquoted(v string) string {
 		}
 	}
 	return b.String()
-}
-
-// fileType keeps a Content-Type that names a file's type.
-func fileType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || strings.HasPrefix(mt, "multipart/") || mt == "application/x-www-form-urlencoded" {
-		return ""
-	}
-	return ct
 }
 
 func refusal(format string, args ...any) *upload.Error {

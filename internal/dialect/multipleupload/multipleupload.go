@@ -8,25 +8,26 @@ package multipleupload
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/reqbody"
 )
 
 // Handler serves the MultipleUpload routes on an engine.
 type Handler struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 }
 
 // New returns the handler. owner names the caller of a request.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, log: log}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: status}}
 }
 
 // File takes a whole file in one multipart POST (field "file") and
@@ -45,7 +46,7 @@ func (h *Handler) File(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, fileAnswer(s))
+	h.reply.JSON(w, http.StatusOK, fileAnswer(s))
 }
 
 // storeFile makes the file an upload of one chunk and finishes it.
@@ -61,12 +62,13 @@ func (h *Handler) storeFile(r *http.Request, f file) (*upload.Session, error) {
 	}
 	res, err := h.engine.AddChunk(ctx, s, 0, f.data)
 	if err != nil {
-		return nil, err
+		return nil, reply.ForUpload(s.ID, err)
 	}
 	if res.Session.State == upload.StateComplete {
 		return res.Session, nil
 	}
-	return h.engine.Complete(ctx, owner, s.ID)
+	done, err := h.engine.Complete(ctx, owner, s.ID)
+	return done, reply.ForUpload(s.ID, err)
 }
 
 // Chunk takes one chunk as the raw body. It answers {"success": true,
@@ -94,10 +96,10 @@ func (h *Handler) Chunk(w http.ResponseWriter, r *http.Request) {
 	if s.State == upload.StateComplete {
 		// This chunk finished the file, or it came while the file was
 		// being finished or after.
-		writeJSON(w, http.StatusOK, fileAnswer(s))
+		h.reply.JSON(w, http.StatusOK, fileAnswer(s))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "chunksReceived": received})
+	h.reply.JSON(w, http.StatusOK, map[string]any{"success": true, "chunksReceived": received})
 }
 
 // storeChunk opens the upload the chunk belongs to, creating it for the
@@ -115,7 +117,7 @@ func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.
 	}
 	s, held, err := h.engine.OpenCounted(r.Context(), upload.NewUpload{
 		Owner: h.owner(r), Identifier: hd.identifier(g), Name: hd.name,
-		ContentType: fileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
+		ContentType: reqbody.FileType(r.Header.Get("Content-Type")), Geometry: g, AutoComplete: true,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -128,21 +130,22 @@ func (h *Handler) storeChunk(r *http.Request, hd headers, data []byte) (*upload.
 		// again. Nothing was stored.
 		res, held = upload.ChunkResult{Session: s}, s.Chunks
 	case err != nil:
-		return nil, 0, err
+		return nil, 0, reply.ForUpload(s.ID, err)
 	case res.Stored:
 		held++
 	}
 	if held < s.Chunks || res.Session.State == upload.StateComplete {
 		return res.Session, held, nil
 	}
-	return h.awaitFile(r.Context(), s)
+	fin, held, err := h.awaitFile(r.Context(), s)
+	return fin, held, reply.ForUpload(s.ID, err)
 }
 
-// finishWait bounds how long a chunk waits for another request to finish
+// completeWait bounds how long a chunk waits for another request to finish
 // its file. With the engine's wait for a part being assembled
 // (upload.Options.DuplicateWait, 20 s by default) before it, the answer
 // still comes before API Gateway's 30 s.
-const finishWait = 5 * time.Second
+const completeWait = 5 * time.Second
 
 // awaitFile answers a chunk of an upload that has every chunk but was not
 // finished when the chunk was stored: another request is finishing it
@@ -153,10 +156,10 @@ const finishWait = 5 * time.Second
 // from this answer: it must be the finished file's, not a count of every
 // chunk. So the request finishes the file itself (the engine lets one
 // request do it; a finished upload answers as it is), or waits for the
-// request that is finishing it, at most finishWait, then answers busy
+// request that is finishing it, at most completeWait, then answers busy
 // for the client to retry.
 func (h *Handler) awaitFile(ctx context.Context, s *upload.Session) (*upload.Session, int, error) {
-	stop := time.Now().Add(finishWait)
+	stop := time.Now().Add(completeWait)
 	for {
 		fin, err := h.engine.Complete(ctx, s.Owner, s.ID)
 		if err == nil {
@@ -218,36 +221,26 @@ func (h *Handler) isPost(w http.ResponseWriter, r *http.Request) bool {
 // code}: 400 for a refusal, 404 for an upload that is gone, 413 for a
 // size over a limit, 503 (with Retry-After) for a fault that may pass.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := upload.AsError(err)
-	if !ok {
-		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
-	}
-	st := status(e.Code)
-	if st == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	h.reply.Fail(w, r, err, bodyOf)
+}
+
+// bodyOf is refusal e in MultipleUpload's error shape.
+func bodyOf(e *upload.Error) any {
 	body := map[string]any{"success": false, "error": e.Message, "code": e.Code}
 	if e.Limit > 0 {
 		body["limit"] = e.Limit
 	}
-	writeJSON(w, st, body)
+	return body
 }
 
+// status is MultipleUpload's status table: an upload that is gone is not
+// found, whatever ended it.
 func status(c upload.Code) int {
 	switch c {
 	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case upload.CodeNotFound, upload.CodeExpired, upload.CodeAborted:
+	case upload.CodeExpired, upload.CodeAborted:
 		return http.StatusNotFound
-	case upload.CodeBusy, upload.CodeServiceTimeout:
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusBadRequest
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	return reply.Status(c)
 }

@@ -170,7 +170,7 @@ func (h *Handler) readFile(w http.ResponseWriter, r *http.Request) (file, error)
 	case f.Name == "":
 		return file{}, &upload.Error{Code: upload.CodeInvalid, Message: "the field \"file\" has no file name"}
 	}
-	return file{name: f.Name, contentType: fileType(f.ContentType), data: f.Data}, nil
+	return file{name: f.Name, contentType: reqbody.FileType(f.ContentType), data: f.Data}, nil
 }
 
 // readError turns a failed read into a refusal: code with its limit if
@@ -182,13 +182,4 @@ func readError(err error, code upload.Code, limit int64, what string) error {
 			Message: fmt.Sprintf("%s may have at most %d bytes; send larger files in chunks of at most that size", what, limit)}
 	}
 	return &upload.Error{Code: upload.CodeInvalid, Message: "the request body could not be read: " + err.Error()}
-}
-
-// fileType keeps a Content-Type that names a file's type.
-func fileType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || strings.HasPrefix(mt, "multipart/") || mt == "application/x-www-form-urlencoded" {
-		return ""
-	}
-	return ct
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/reqbody"
 )
@@ -24,12 +25,12 @@ const DefaultChunkSize = 4 << 20
 type API struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 }
 
 // New returns the native API. owner names the caller of a request.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, owner: owner, log: log}
+	return &API{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: statusOf}}
 }
 
 // createRequest is the body of POST /v1/uploads.
@@ -118,7 +119,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/uploads/"+s.ID)
-	writeJSON(w, http.StatusCreated, view(s))
+	a.reply.JSON(w, http.StatusCreated, view(s))
 }
 
 // PutChunk stores one chunk: PUT /v1/uploads/{id}/chunks/{n}, raw body,
@@ -149,7 +150,7 @@ func (a *API) PutChunk(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": res.Session.ID, "chunk": n, "stored": res.Stored})
+	a.reply.JSON(w, http.StatusOK, map[string]any{"id": res.Session.ID, "chunk": n, "stored": res.Stored})
 }
 
 // verifyChunk checks the chunk's own checksums, if the client sent any:
@@ -185,7 +186,7 @@ func (a *API) Status(w http.ResponseWriter, r *http.Request) {
 	v.Received = &st.Received
 	v.Missing = st.Missing
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, v)
+	a.reply.JSON(w, http.StatusOK, v)
 }
 
 // Complete finishes an upload: POST /v1/uploads/{id}/complete.
@@ -195,7 +196,7 @@ func (a *API) Complete(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(s))
+	a.reply.JSON(w, http.StatusOK, view(s))
 }
 
 // Abort ends an upload and deletes what it stored: DELETE /v1/uploads/{id}.
@@ -217,44 +218,29 @@ type errorBody struct {
 	} `json:"error"`
 }
 
+// fail answers err in the one error shape. The upload a fault is logged
+// with is the one the path names.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var body errorBody
-	e, ok := upload.AsError(err)
-	if !ok {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
-	}
-	body.Error.Code, body.Error.Message, body.Error.Limit, body.Error.Missing = e.Code, e.Message, e.Limit, e.Missing
-	status := statusOf(e.Code)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, status, body)
+	a.reply.Fail(w, r, reply.ForUpload(r.PathValue("id"), err), bodyOf)
 }
 
+// bodyOf is refusal e in the one native error shape.
+func bodyOf(e *upload.Error) any {
+	var body errorBody
+	body.Error.Code, body.Error.Message, body.Error.Limit, body.Error.Missing = e.Code, e.Message, e.Limit, e.Missing
+	return body
+}
+
+// statusOf is the native status table: HTTP's own meaning of each
+// refusal.
 func statusOf(c upload.Code) int {
 	switch c {
 	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case upload.CodeTypeNotAllowed:
 		return http.StatusUnsupportedMediaType
-	case upload.CodeNotFound:
-		return http.StatusNotFound
-	case upload.CodeExpired, upload.CodeAborted:
-		return http.StatusGone
 	case upload.CodeComplete, upload.CodeIncomplete, upload.CodeGeometry:
 		return http.StatusConflict
-	case upload.CodeBusy, upload.CodeServiceTimeout:
-		return http.StatusServiceUnavailable
-	case upload.CodeInternal:
-		return http.StatusInternalServerError
-	default:
-		return http.StatusBadRequest
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	return reply.Status(c)
 }

@@ -3,6 +3,7 @@ package resumable
 import (
 	"net/http"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -48,10 +49,10 @@ func FlowJS() Dialect {
 // 401, 403 and 409, which 1.1.0 retries a hundred times), so only 400 and
 // 404 are used. Faults that may pass get 503, which it retries.
 func resumableStatus(c upload.Code) int {
-	switch c {
-	case upload.CodeNotFound:
+	switch {
+	case c == upload.CodeNotFound:
 		return http.StatusNotFound
-	case upload.CodeBusy, upload.CodeServiceTimeout:
+	case reply.Retryable(c):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
@@ -71,7 +72,8 @@ func flowStatus(c upload.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case upload.CodeNotFound, upload.CodeExpired, upload.CodeAborted:
 		return http.StatusNotFound
-	case upload.CodeBusy, upload.CodeServiceTimeout:
+	}
+	if reply.Retryable(c) {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusUnsupportedMediaType

@@ -44,7 +44,7 @@ func (h *Handler) readChunk(w http.ResponseWriter, r *http.Request) (chunk, erro
 		if err != nil {
 			return chunk{}, readError(err, limit)
 		}
-		return chunk{data: data, get: r.URL.Query().Get, contentType: fileType(r.Header.Get("Content-Type"))}, nil
+		return chunk{data: data, get: r.URL.Query().Get, contentType: reqbody.FileType(r.Header.Get("Content-Type"))}, nil
 	}
 	// The chunk's length is checked against the parameters, not here: the
 	// file may take all the room the body has.
@@ -59,17 +59,7 @@ func (h *Handler) readChunk(w http.ResponseWriter, r *http.Request) (chunk, erro
 	if h.d.FormOnly {
 		get = form.PostFormValue
 	}
-	return chunk{data: form.File.Data, get: get, contentType: fileType(form.File.ContentType)}, nil
-}
-
-// fileType keeps a Content-Type that names a file's type, and drops one
-// that is malformed or only says how the request was framed.
-func fileType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || strings.HasPrefix(mt, "multipart/") || mt == "application/x-www-form-urlencoded" {
-		return ""
-	}
-	return ct
+	return chunk{data: form.File.Data, get: get, contentType: reqbody.FileType(form.File.ContentType)}, nil
 }
 
 func readError(err error, limit int64) error {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -20,7 +21,7 @@ const MaxIdentifierLength = 512
 type Handler struct {
 	engine *upload.Engine
 	owner  func(*http.Request) string
-	log    *slog.Logger
+	reply  reply.Family
 	d      Dialect
 }
 
@@ -33,7 +34,7 @@ func New(engine *upload.Engine, prefix string, owner func(*http.Request) string,
 
 // NewDialect returns the handler of dialect d, such as FlowJS().
 func NewDialect(engine *upload.Engine, d Dialect, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, log: log, d: d}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: d.Status}, d: d}
 }
 
 // Test answers the client's testChunks GET: 200 if the chunk is stored,
@@ -56,7 +57,7 @@ func (h *Handler) Test(w http.ResponseWriter, r *http.Request) {
 	}
 	// The client hands this body to the page as the chunk's message: for a
 	// finished file it says where the file is.
-	writeJSON(w, http.StatusOK, answer(upload.ChunkResult{Session: s}))
+	h.reply.JSON(w, http.StatusOK, answer(upload.ChunkResult{Session: s}))
 }
 
 // Upload takes one chunk, as a multipart form (field "file") or, with the
@@ -85,7 +86,7 @@ func (h *Handler) Upload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answer(res))
+	h.reply.JSON(w, http.StatusOK, answer(res))
 }
 
 // store opens the upload the chunk belongs to (creating it for the first
@@ -100,10 +101,10 @@ func (h *Handler) store(r *http.Request, p params, data []byte) (upload.ChunkRes
 	}
 	res, err := h.engine.AddChunk(r.Context(), s, p.number-1, data)
 	if upload.CodeOf(err) == upload.CodeComplete {
-		// The last chunk again, after it finished the file: it is here.
+		// The last chunk again, after it completed the file: it is here.
 		return upload.ChunkResult{Session: s}, nil
 	}
-	return res, err
+	return res, reply.ForUpload(s.ID, err)
 }
 
 func answer(res upload.ChunkResult) map[string]any {
@@ -116,21 +117,16 @@ func answer(res upload.ChunkResult) map[string]any {
 }
 
 // fail answers an error with the status the dialect gives its code, and
-// a JSON body {"error": code, "message": …, "limit": …}. Faults that are
-// not refusals are logged and answered as retryable.
+// a JSON body {"error": code, "message": …, "limit": …}.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := upload.AsError(err)
-	if !ok {
-		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &upload.Error{Code: upload.CodeServiceTimeout, Message: "the service could not finish the request; retry it"}
-	}
-	status := h.d.Status(e.Code)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	h.reply.Fail(w, r, err, bodyOf)
+}
+
+// bodyOf is refusal e as Resumable.js and Flow.js are told it.
+func bodyOf(e *upload.Error) any {
 	body := map[string]any{"error": e.Code, "message": e.Message}
 	if e.Limit > 0 {
 		body["limit"] = e.Limit
 	}
-	writeJSON(w, status, body)
+	return body
 }

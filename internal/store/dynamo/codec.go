@@ -33,6 +33,23 @@ func encodeSession(s *upload.Session) item {
 	it["updatedAt"] = millis(s.UpdatedAt)
 	it["expiresAt"] = millis(s.ExpiresAt)
 	it["sweep"] = str(sweepShard(s.ID))
+	if len(s.Metadata) > 0 {
+		m := item{}
+		for k, v := range s.Metadata {
+			m[k] = str(v)
+		}
+		it["meta"] = &types.AttributeValueMemberM{Value: m}
+	}
+	if s.Partial {
+		it["partial"] = boolean(true)
+	}
+	if len(s.Sources) > 0 {
+		l := make([]types.AttributeValue, len(s.Sources))
+		for i, id := range s.Sources {
+			l[i] = str(id)
+		}
+		it["sources"] = &types.AttributeValueMemberL{Value: l}
+	}
 	encodeStream(it, s)
 	return it
 }
@@ -68,6 +85,20 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 	s.Chunks = int(it.int("chunks"))
 	s.ChunksPerPart = int(it.int("cpp"))
 	s.Parts = int(it.int("parts"))
+	if m, ok := it["meta"].(*types.AttributeValueMemberM); ok {
+		s.Metadata = map[string]string{}
+		for k := range m.Value {
+			s.Metadata[k] = item(m.Value).str(k)
+		}
+	}
+	s.Partial = it.bool("partial")
+	if l, ok := it["sources"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok {
+				s.Sources = append(s.Sources, sv.Value)
+			}
+		}
+	}
 	decodeStream(it, s)
 	return s
 }

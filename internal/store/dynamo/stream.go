@@ -26,18 +26,31 @@ func (st *Store) CommitAppend(ctx context.Context, id string, c upload.Commit, n
 		vals[":empty"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 		vals[":zero"] = num(0)
 		vals[":seal"] = sealValue(c.Seal)
-	} else {
+	} else if c.Fold {
+		// The piece holds every pending one: it replaces the list.
+		update += ", pending = :piece, partCRC = :pc"
+		vals[":piece"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{str(c.Piece)}}
+		vals[":pc"] = unum(c.PartCRC)
+	} else if c.Piece != "" {
 		update += ", pending = list_append(if_not_exists(pending, :empty), :piece), partCRC = :pc"
 		vals[":empty"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 		vals[":piece"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{str(c.Piece)}}
 		vals[":pc"] = unum(c.PartCRC)
 	}
+	cond := "#s = :open AND #off = :old AND partStart = :ps AND attribute_not_exists(seal)"
+	names := map[string]string{"#s": "state", "#off": "offset"}
+	if c.SetsSize {
+		update += ", #size = :size"
+		cond += " AND #size = :deferred"
+		names["#size"] = "size"
+		vals[":size"], vals[":deferred"] = num(c.Size), num(upload.SizeDeferred)
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,
 		Key:                       sessionKey(id),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#s = :open AND #off = :old AND partStart = :ps AND attribute_not_exists(seal)"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state", "#off": "offset"},
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
 	})
 	return wrap("commit append", err)

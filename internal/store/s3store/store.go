@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -41,6 +42,7 @@ type API interface {
 	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	UploadPartCopy(context.Context, *s3.UploadPartCopyInput, ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
@@ -175,6 +177,26 @@ func (st *Store) UploadPart(ctx context.Context, key, mpu string, number int, bo
 		return "", fmt.Errorf("upload part %d of %s: %w", number, key, err)
 	}
 	return aws.ToString(out.ETag), nil
+}
+
+// CopyPart copies the whole object srcKey into part number of a
+// multipart upload, on S3's side.
+func (st *Store) CopyPart(ctx context.Context, key, mpu string, number int, srcKey string) (string, error) {
+	src := st.bucket + "/" + url.PathEscape(srcKey)
+	out, err := st.s3.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		Bucket:     &st.bucket,
+		Key:        &key,
+		UploadId:   &mpu,
+		PartNumber: aws.Int32(int32(number)),
+		CopySource: &src,
+	})
+	if err != nil {
+		return "", fmt.Errorf("copy %s into part %d of %s: %w", srcKey, number, key, err)
+	}
+	if out.CopyPartResult == nil {
+		return "", fmt.Errorf("copy %s into part %d of %s: no result", srcKey, number, key)
+	}
+	return aws.ToString(out.CopyPartResult.ETag), nil
 }
 
 // CompleteMultipart joins the parts; S3 checks the whole object's

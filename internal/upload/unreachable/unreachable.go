@@ -164,3 +164,7 @@ func (u *Stores) OpenObject(context.Context, string) (io.ReadCloser, error) {
 	return nil, u.hit("OpenObject")
 }
 func (u *Stores) DeleteObject(context.Context, string) error { return u.hit("DeleteObject") }
+
+func (u *Stores) CopyPart(context.Context, string, string, int, string) (string, error) {
+	return "", u.hit("CopyPart")
+}

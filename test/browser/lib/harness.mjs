@@ -114,10 +114,17 @@ export async function startChunkup() {
 // startPages serves test/browser/pages on its own port: a different
 // origin from the API, as a real site would be. In each page __API__ is
 // replaced by the API's base URL.
-export async function startPages(api) {
+//
+// extra maps more names to files served as they are (a bundle a test
+// built).
+export async function startPages(api, extra = {}) {
   const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
   const srv = createServer(async (req, res) => {
     const name = new URL(req.url, 'http://x').pathname.slice(1);
+    if (Object.hasOwn(extra, name)) {
+      res.writeHead(200, { 'Content-Type': types['.js'], 'Cache-Control': 'no-store' }).end(await readFile(extra[name]));
+      return;
+    }
     if (!/^[a-z0-9-]+\.(html|js)$/.test(name)) {
       res.writeHead(404).end();
       return;
@@ -134,6 +141,18 @@ export async function startPages(api) {
     base: `http://127.0.0.1:${srv.address().port}`,
     stop: () => new Promise((resolve) => srv.close(resolve)),
   };
+}
+
+// esbuild is the bundler that builds a browser bundle of npm packages
+// that ship only as ES modules with CommonJS dependencies (Uppy): a Go
+// module, run at a pinned version.
+export const esbuild = 'github.com/evanw/esbuild/cmd/esbuild@v0.25.12';
+
+// bundle builds entry (a file of lib/) and what it imports from
+// node_modules into one browser script at out.
+export function bundle(entry, out) {
+  execFileSync('go', ['run', esbuild, path.join(repo, 'test/browser/lib', entry), '--bundle', '--format=iife',
+    '--log-level=warning', `--outfile=${out}`], { cwd: repo, stdio: 'inherit' });
 }
 
 // launchBrowser starts Debian's Chromium headless, with a new empty

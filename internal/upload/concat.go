@@ -1,0 +1,288 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"chunkup/internal/wire/crc64nvme"
+)
+
+// Joining partial uploads into a final one (tus's concatenation): the
+// client sends the pieces of a file as partial uploads, each a sequential
+// upload finished into an object of its own, then names them in order to
+// make the final upload. Each partial becomes one part of the final
+// object, copied by S3 (UploadPartCopy) without passing through chunkup;
+// partials under S3's part minimum are read and uploaded together, at
+// most MaxBufferedPart bytes of them in all. S3 verifies the whole
+// object's CRC64NVME, folded from the partials' own.
+//
+// Entry points: Engine.CreateFinal, Engine.FinishFinal.
+// Calls: the multipart start; completion (completeClaimed).
+
+// NewFinal describes a final upload: the owner's complete partial
+// uploads, joined in the order given.
+type NewFinal struct {
+	Owner       string
+	Name        string
+	ContentType string
+	Metadata    map[string]string
+	Partials    []string // upload ids
+}
+
+// CreateFinal checks the partial uploads a final one joins (the owner's,
+// partial, complete), creates the final upload and finishes it. A partial
+// another owner has is unknown (CodeNotFound); an unfinished one is
+// CodeIncomplete. If the finishing fails, the final upload stays and
+// FinishFinal finishes it later.
+func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error) {
+	if err := e.checkFile(req.Name, 0); err != nil {
+		return nil, err
+	}
+	if err := CheckMetadata(req.Metadata); err != nil {
+		return nil, err
+	}
+	switch n := len(req.Partials); {
+	case n == 0:
+		return nil, refuse(CodeInvalid, "a final upload names at least one partial upload")
+	case n > MaxParts:
+		return nil, overLimit(CodeTooManyChunks, MaxParts, "a final upload joins at most %d partial uploads, not %d", MaxParts, n)
+	}
+	partials := make([]*Session, len(req.Partials))
+	var size int64
+	for i, id := range req.Partials {
+		p, err := e.Get(ctx, req.Owner, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPartial(p); err != nil {
+			return nil, err
+		}
+		partials[i], size = p, size+p.Size
+	}
+	if size > e.opt.MaxFileSize {
+		return nil, overLimit(CodeFileTooLarge, e.opt.MaxFileSize, "the partial uploads make %d bytes, over the file size limit of %d bytes", size, e.opt.MaxFileSize)
+	}
+	if read := bytesToRead(partials); read > e.opt.MaxBufferedPart {
+		return nil, overLimit(CodeInvalid, e.opt.MaxBufferedPart,
+			"partial uploads under %d bytes (but the last) are joined by reading them, at most %d bytes in all; these need %d: send fewer, larger partial uploads",
+			MinPartSize, e.opt.MaxBufferedPart, read)
+	}
+	now := e.opt.Now().UTC()
+	id := newID()
+	s := &Session{
+		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
+		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+		Sources: req.Partials,
+	}
+	s.Size = size
+	s.PartSize = MinPartSize
+	if err := e.sessions.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	e.log(ctx, s).Info("final upload created", "size", size, "partials", len(partials))
+	return e.finishFinal(ctx, s, partials)
+}
+
+// checkPartial refuses an upload a final upload cannot join.
+func checkPartial(p *Session) error {
+	switch {
+	case !p.Partial:
+		return refuse(CodeInvalid, "upload %s is not a partial upload", p.ID)
+	case p.State != StateComplete:
+		return refuse(CodeIncomplete, "partial upload %s is not finished: it has %d of %d bytes", p.ID, p.Offset, p.Size)
+	}
+	return nil
+}
+
+// FinishFinal finishes final upload s if a failure left it unfinished;
+// a finished one is answered as it is.
+func (e *Engine) FinishFinal(ctx context.Context, s *Session) (*Session, error) {
+	if s.State == StateComplete {
+		return s, nil
+	}
+	partials := make([]*Session, len(s.Sources))
+	for i, id := range s.Sources {
+		p, err := e.Get(ctx, s.Owner, id)
+		if err != nil {
+			return nil, fmt.Errorf("partial upload %s of final %s: %w", id, s.ID, err)
+		}
+		partials[i] = p
+	}
+	return e.finishFinal(ctx, s, partials)
+}
+
+// finishFinal joins the partials into s's object under the completion
+// lease.
+func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Session) (*Session, error) {
+	switch {
+	case !s.State.CanBecome(StateCompleting):
+		return nil, e.refuseState(s)
+	case s.Completion.Held(e.opt.Now()):
+		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
+	}
+	claim := e.newLease()
+	if err := e.sessions.BeginComplete(ctx, s, claim, e.opt.Now()); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return e.completedOrBusy(ctx, s)
+		}
+		e.releaseComplete(ctx, s, claim.Token)
+		return nil, fmt.Errorf("begin completion of %s: %w", s.ID, err)
+	}
+	parts, err := e.copyPartials(ctx, s, partials)
+	if err == nil {
+		var fin *Session
+		if fin, err = e.completeClaimed(ctx, s, parts, claim.Token); err == nil {
+			e.dropPartials(ctx, fin, partials)
+			return fin, nil
+		}
+	}
+	e.releaseComplete(ctx, s, claim.Token)
+	return nil, err
+}
+
+// copyPartials makes the final object's parts of the partials' objects:
+// one part copied by S3 per partial of at least MinPartSize bytes (or the
+// last), and smaller runs read and uploaded as one part.
+func (e *Engine) copyPartials(ctx context.Context, s *Session, partials []*Session) ([]*Part, error) {
+	if s.Size == 0 {
+		return nil, nil
+	}
+	mpu, err := e.multipart(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var parts []*Part
+	var run []*Session // partials to read into the next part
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		p, err := e.readPartials(ctx, s, mpu, len(parts)+1, run)
+		if err != nil {
+			return err
+		}
+		parts, run = append(parts, p), nil
+		return nil
+	}
+	for i, p := range partials {
+		if p.Size == 0 {
+			continue
+		}
+		if len(run) == 0 && (p.Size >= MinPartSize || i == len(partials)-1) {
+			crc, err := partialCRC(p)
+			if err != nil {
+				return nil, err
+			}
+			etag, err := e.blobs.CopyPart(ctx, s.Key, mpu, len(parts)+1, p.Key)
+			if err != nil {
+				return nil, fmt.Errorf("copy partial %s into part %d of %s: %w", p.ID, len(parts)+1, s.ID, err)
+			}
+			parts = append(parts, &Part{Index: len(parts), ETag: etag, CRC: crc, Size: p.Size})
+			continue
+		}
+		run = append(run, p)
+		if sizeOf(run) >= MinPartSize {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// readPartials reads the objects of a run of partials and uploads them
+// as part number.
+func (e *Engine) readPartials(ctx context.Context, s *Session, mpu string, number int, run []*Session) (*Part, error) {
+	buf := make([]byte, 0, sizeOf(run))
+	var crc uint64
+	for i, p := range run {
+		r, err := e.blobs.OpenObject(ctx, p.Key)
+		if err != nil {
+			return nil, fmt.Errorf("read partial %s of %s: %w", p.ID, s.ID, err)
+		}
+		start := len(buf)
+		buf, err = readInto(buf, r, p.Size)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read partial %s of %s: %w", p.ID, s.ID, err)
+		}
+		pc := crc64nvme.Checksum(buf[start:])
+		if want, _ := partialCRC(p); pc != want {
+			return nil, fmt.Errorf("partial %s of %s reads back with CRC64NVME %s, not %s", p.ID, s.ID, crc64nvme.Encode(pc), p.CRC64)
+		}
+		if i == 0 {
+			crc = pc
+		} else {
+			crc = e.crcJoin.Combine(crc, pc, p.Size)
+		}
+	}
+	etag, err := e.blobs.UploadPart(ctx, s.Key, mpu, number, bytes.NewReader(buf), int64(len(buf)), crc)
+	if err != nil {
+		return nil, fmt.Errorf("upload part %d of %s: %w", number, s.ID, err)
+	}
+	return &Part{Index: number - 1, ETag: etag, CRC: crc, Size: int64(len(buf))}, nil
+}
+
+// readInto appends exactly n bytes of r to buf.
+func readInto(buf []byte, r io.Reader, n int64) ([]byte, error) {
+	start := len(buf)
+	buf = buf[:start+int(n)]
+	if _, err := io.ReadFull(r, buf[start:]); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// dropPartials deletes the partials' objects once the final object holds
+// their bytes: they were only ever pieces of it. Their sessions stay, as
+// complete, until their records expire.
+func (e *Engine) dropPartials(ctx context.Context, fin *Session, partials []*Session) {
+	for _, p := range partials {
+		if err := e.blobs.DeleteObject(ctx, p.Key); err != nil {
+			e.log(ctx, fin).Warn("delete joined partial", "partial", p.ID, "err", err)
+		}
+	}
+}
+
+// bytesToRead is how many bytes of partials copyPartials reads, rather
+// than has S3 copy.
+func bytesToRead(partials []*Session) int64 {
+	var read, run int64
+	for i, p := range partials {
+		if p.Size == 0 {
+			continue
+		}
+		if run == 0 && (p.Size >= MinPartSize || i == len(partials)-1) {
+			continue
+		}
+		run += p.Size
+		read += p.Size
+		if run >= MinPartSize {
+			run = 0
+		}
+	}
+	return read
+}
+
+func sizeOf(run []*Session) int64 {
+	var n int64
+	for _, p := range run {
+		n += p.Size
+	}
+	return n
+}
+
+// partialCRC is a finished partial's CRC64NVME, as S3 reported it.
+func partialCRC(p *Session) (uint64, error) {
+	crc, ok := crc64nvme.Decode(p.CRC64)
+	if !ok {
+		return 0, fmt.Errorf("partial %s has no CRC64NVME recorded (%q)", p.ID, p.CRC64)
+	}
+	return crc, nil
+}
