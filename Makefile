@@ -1,7 +1,8 @@
 # chunkup — build, run and test.
 #
-#   make run     local stack (dynalite + versitygw) and the API on 127.0.0.1:3000,
+#   make run     local stack (dynalite + versitygw + a local EventBridge) and the API on 127.0.0.1:3000,
 #                the functions' binaries under the Lambda Runtime Interface Emulator
+#                (flags in ARGS: make run ARGS=-events-to=http://127.0.0.1:8080/hook, ARGS=-in-process)
 #   make stores  dynalite + versitygw alone, and env.json, for `sam local start-api --env-vars env.json`
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
@@ -75,11 +76,10 @@ $(RIE): tools/go.mod tools/go.sum
 
 ## run: start the local stack and serve the API (Ctrl-C stops everything); the functions'
 ## built binaries run under the Lambda Runtime Interface Emulator
-## (RUN_FLAGS="-in-process" calls the handlers in-process instead; -concurrency N, -auth)
-RUN_FLAGS ?=
+## (ARGS=-in-process calls the handlers in-process instead; -concurrency N, -auth)
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
-		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(RUN_FLAGS)
+		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(ARGS)
 
 ## stores: dynalite and versitygw alone, with the table and bucket, where a container
 ## reaches them, and env.json pointing every function at them, for

@@ -29,6 +29,7 @@ var httpEvents = map[string]string{
 	"native-create.json":        "NativeCreate",
 	"native-chunk.json":         "NativeChunk",
 	"native-status.json":        "NativeStatus",
+	"native-content.json":       "NativeContent",
 	"native-complete.json":      "NativeComplete",
 	"native-abort.json":         "NativeAbort",
 	"resumable-test.json":       "ResumableTest",
@@ -44,6 +45,15 @@ var httpEvents = map[string]string{
 	"drf-complete.json":         "DrfComplete",
 	"drf-other-method.json":     "DrfOtherMethod",
 	"drf-other-method-id.json":  "DrfOtherMethodById",
+
+	// direct uploads: the Companion routes and the native API's parts
+	"companion-create.json":     "CompanionCreate",
+	"companion-sign-part.json":  "CompanionSignPart",
+	"companion-list-parts.json": "CompanionListParts",
+	"companion-complete.json":   "CompanionComplete",
+	"companion-abort.json":      "CompanionAbort",
+	"companion-params.json":     "CompanionParams",
+	"native-sign-part.json":     "NativeSignPart",
 
 	// CORS preflights to the ANY paths, open without a token
 	"multipleupload-file-preflight.json":  "MultipleUploadFilePreflight",

@@ -163,3 +163,30 @@ function say(text) {
   notice.textContent = text;
   notice.hidden = text === '';
 }
+
+// The events the local EventBridge takes, newest first, as they come
+// (server-sent events from /_local/events; the stream begins with the
+// ones already kept, and an event seen twice is shown once).
+const eventList = document.getElementById('events');
+const seenEvents = new Set();
+if (eventList && window.EventSource) {
+  const source = new EventSource('/_local/events');
+  source.onmessage = (message) => {
+    const ev = parse(message.data);
+    if (!ev || seenEvents.has(ev.id)) return;
+    seenEvents.add(ev.id);
+    const item = document.createElement('li');
+    item.className = 'event';
+    const head = document.createElement('div');
+    head.className = 'event-head';
+    const kind = document.createElement('strong');
+    kind.textContent = ev['detail-type'];
+    const when = document.createElement('time');
+    when.textContent = ev.time;
+    head.append(kind, ' ', when);
+    const detail = document.createElement('pre');
+    detail.textContent = JSON.stringify(ev.detail, null, 2);
+    item.append(head, detail);
+    eventList.prepend(item);
+  };
+}

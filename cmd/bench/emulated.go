@@ -48,7 +48,8 @@ func (e *env) emulatedRuns(ctx context.Context, o options, p plan, data []byte, 
 	}
 	defer os.RemoveAll(dir)
 	env := e.stack.Environ(e.table, e.bucket)
-	env["LOG_LEVEL"] = "WARN" // as the in-process service logs
+	env["LOG_LEVEL"] = "WARN"  // as the in-process service logs
+	env["EVENT_BUS_NAME"] = "" // and, as it, publishes no events
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	em, err := emulator.StartTemplate(ctx, e.root, e.tmpl, dir, e.table, e.bucket, env, emulator.Options{Logger: quiet})
 	if err != nil {

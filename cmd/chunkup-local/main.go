@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,6 +33,7 @@ import (
 	"chunkup/internal/config"
 	"chunkup/internal/local/auth"
 	"chunkup/internal/local/emulator"
+	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/local/stack"
@@ -48,6 +50,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:3000", "address to serve the API on")
 	dir := flag.String("data", ".local/data", "where the local servers keep their data")
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
+	eventsTo := flag.String("events-to", "", "forward every upload event, as EventBridge delivers it to a target (JSON, POST), to this URL")
 	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
 	inProcess := flag.Bool("in-process", false, "call the functions' handlers in this process instead of running their built binaries under the Lambda Runtime Interface Emulator (for the benchmark and debugging)")
 	concurrency := flag.Int("concurrency", emulator.DefaultConcurrency, "emulator instances per function: how many invocations of one function run at once")
@@ -81,7 +84,12 @@ func run() error {
 		return err
 	}
 
+	events, eventsURL, err := startEventBus(ctx, *eventsTo, log)
+	if err != nil {
+		return err
+	}
 	env := stack.Environ(table, bucket)
+	env["EVENT_BUS_NAME"], env["EVENTS_ENDPOINT"] = "default", eventsURL
 	cfg, err := config.FromEnv(func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -97,7 +105,7 @@ func run() error {
 	}
 	var fns functions
 	if *inProcess {
-		fns = newInProcess(api.NewOn(db, s3c, cfg, log))
+		fns = newInProcess(api.NewWithEvents(db, s3c, cfg.Publisher(stack.AWSConfig()), cfg, log))
 	} else {
 		em, err := startEmulator(ctx, emulatorOptions{root: root, tmpl: tmpl, env: env, table: table, bucket: bucket,
 			dir: *dir, rie: *rie, concurrency: *concurrency, region: stack.Region}, log)
@@ -121,7 +129,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	site := newSite(root, gw, s3c, cfg.Bucket, issuer, log)
+	site := newSite(root, gw, s3c, cfg.Bucket, issuer, events.ListHandler(), log)
 	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
 	go sweepEvery(ctx, fns, *sweep, log)
 	go func() {
@@ -130,7 +138,7 @@ func run() error {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	greet(ln.Addr().String(), stack, *dir, fns.describe())
+	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo, fns.describe())
 	if issuer != nil {
 		greetAuth(ln.Addr().String(), issuer)
 	}
@@ -183,6 +191,29 @@ func newIssuer(addr, dir string) (*auth.Issuer, error) {
 	return iss, nil
 }
 
+// startEventBus starts the local EventBridge on a free loopback port,
+// forwarding each event to forwardTo if set, and returns it with its URL.
+// It stops with ctx.
+func startEventBus(ctx context.Context, forwardTo string, log *slog.Logger) (*eventbus.Bus, string, error) {
+	if forwardTo != "" {
+		if u, err := url.Parse(forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, "", fmt.Errorf("-events-to=%q: want an http:// or https:// URL", forwardTo)
+		}
+	}
+	bus := eventbus.New(eventbus.Options{ForwardTo: forwardTo, Logger: log.With("server", "eventbridge")})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("local EventBridge: %w", err)
+	}
+	srv := &http.Server{Handler: bus, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return bus, "http://" + ln.Addr().String(), nil
+}
+
 // sweepEvery runs the cleanup function as its EventBridge schedule would.
 func sweepEvery(ctx context.Context, fns functions, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
@@ -210,15 +241,20 @@ func openLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-func greet(addr string, stack *stack.Stack, dir string, functions string) {
+func greet(addr string, stack *stack.Stack, dir, eventsURL, eventsTo, functions string) {
 	base := "http://" + addr
+	forward := ""
+	if eventsTo != "" {
+		forward = ", forwarded to " + eventsTo
+	}
 	fmt.Printf(`
 chunkup is running locally at %[1]s
   demo page:            %[1]s/
   DynamoDB (dynalite):  %[2]s
   S3 (versitygw):       %[3]s   bucket chunkup-uploads
+  EventBridge (local):  %[5]s   events at %[1]s/_local/events%[6]s
   data:                 %[4]s
-  functions:            %[5]s
+  functions:            %[7]s
 
 Try it:
   curl -s -X POST %[1]s/v1/uploads -H 'content-type: application/json' \
@@ -227,7 +263,7 @@ Try it:
   curl -s -X POST %[1]s/v1/uploads/<id>/complete
 
 Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
-`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, functions)
+`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, eventsURL, forward, functions)
 }
 
 // greetAuth says how to get a token when every request needs one.

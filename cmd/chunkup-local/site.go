@@ -38,10 +38,12 @@ var vendored = map[string]string{
 //	GET /_local/objects/<key>  a finished object, read back from the local S3
 //	GET /_local/token?sub=NAME a JWT for NAME from the local issuer (-auth only;
 //	                           loopback callers only, see auth.TokenHandler)
+//	GET /_local/events         the last events the local EventBridge took (JSON;
+//	                           live, as server-sent events, with Accept: text/event-stream)
 //
 // Every other request goes to the gateway unchanged, so the API's routes,
 // CORS, limits and (with -auth) authorizer are exactly those of the HTTP API.
-func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issuer *auth.Issuer, log *slog.Logger) http.Handler {
+func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issuer *auth.Issuer, events http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	web := filepath.Join(root, "web")
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +56,7 @@ func newSite(root string, api http.Handler, s3c *s3.Client, bucket string, issue
 		mux.Handle("GET "+prefix+"/", http.StripPrefix(prefix, files(filepath.Join(root, dir))))
 	}
 	mux.Handle("GET /_local/objects/{key...}", objectReader(s3c, bucket, log))
+	mux.Handle("GET /_local/events", events)
 	if issuer != nil {
 		mux.Handle("/_local/token", issuer.TokenHandler())
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,6 +17,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"chunkup/internal/config"
+	"chunkup/internal/dialect/companion"
 	"chunkup/internal/dialect/django"
 	"chunkup/internal/dialect/drf"
 	"chunkup/internal/dialect/fileupload"
@@ -70,7 +72,9 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "ANY", "/multipleupload/upload-chunk", mu.Chunk},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
+		{ReceiveFunction, "GET", "/v1/uploads/{id}/parts/{n}", n.SignPart},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
+		{CheckFunction, "GET", "/v1/uploads/{id}/content", n.Content},
 		{CheckFunction, "GET", "/resumable", rs.Test},
 		{CheckFunction, "GET", "/flow", fl.Test},
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
@@ -112,6 +116,18 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		Route{CheckFunction, "OPTIONS", "/files", tu.Options},
 		Route{CheckFunction, "OPTIONS", "/files/{id}", tu.Options},
 	)
+	// Direct uploads sign with the function's own credentials, so the
+	// routes that sign, and those that list parts, run where the role may
+	// write to the bucket and list multipart parts.
+	cs := companion.New(engine, Owner, log)
+	s.routes = append(s.routes,
+		Route{ReceiveFunction, "POST", "/s3/multipart", cs.Create},
+		Route{ReceiveFunction, "GET", "/s3/multipart/{uploadId}/{partNumber}", cs.SignPart},
+		Route{ReceiveFunction, "GET", "/s3/multipart/{uploadId}", cs.ListParts},
+		Route{ReceiveFunction, "GET", "/s3/params", cs.Params},
+		Route{CompleteFunction, "POST", "/s3/multipart/{uploadId}/complete", cs.Complete},
+		Route{CompleteFunction, "DELETE", "/s3/multipart/{uploadId}", cs.Abort},
+	)
 	return s
 }
 
@@ -125,16 +141,28 @@ func preflight(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.Stat
 // FromConfig builds the service on the DynamoDB table and S3 bucket that
 // cfg names: the work each function does once per container.
 func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Service, error) {
-	db, s3c, err := cfg.Clients(ctx)
+	awsCfg, err := cfg.AWS(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("build AWS clients: %w", err)
 	}
-	return NewOn(db, s3c, cfg, log), nil
+	db, s3c, err := cfg.ClientsFrom(awsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("build AWS clients: %w", err)
+	}
+	return NewWithEvents(db, s3c, cfg.Publisher(awsCfg), cfg, log), nil
 }
 
-// NewOn builds the service on the given clients.
+// NewOn builds the service on the given clients, publishing no events.
 func NewOn(db *dynamodb.Client, s3c *s3.Client, cfg config.Config, log *slog.Logger) *Service {
-	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), cfg.EngineOptions(log))
+	return NewWithEvents(db, s3c, nil, cfg, log)
+}
+
+// NewWithEvents builds the service on the given clients, publishing
+// uploads' events with events (none if nil).
+func NewWithEvents(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, cfg config.Config, log *slog.Logger) *Service {
+	opt := cfg.EngineOptions(log)
+	opt.Events = events
+	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), opt)
 	return New(engine, log)
 }
 
@@ -184,9 +212,31 @@ func (s *Service) Handler(function string) http.Handler {
 		if r.Method == "ANY" {
 			pattern = r.Path // every method; the handler answers the ones it refuses
 		}
-		mux.Handle(pattern, r.handler)
+		mux.Handle(pattern, withDialect(DialectOf(r.Path), r.handler))
 	}
 	return s.withRequestID(mux)
+}
+
+// DialectOf names the client family whose routes path belongs to, by
+// its first segment: "native" for /v1, "django" for /chunked-upload,
+// the segment itself otherwise (resumable, flow, drf, …). Uploads record
+// it (upload.Session.Dialect), and their events and objects carry it.
+func DialectOf(path string) string {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	switch first {
+	case "v1":
+		return "native"
+	case "chunked-upload":
+		return "django"
+	}
+	return first
+}
+
+// withDialect tells the engine which client family next serves.
+func withDialect(dialect string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upload.DialectKey{}, dialect)))
+	})
 }
 
 // Handlers returns the HTTP handler of every HTTP function, by logical id.
@@ -228,7 +278,7 @@ func Owner(r *http.Request) string {
 // Sweep is the cleanup function's work on each scheduled event.
 func (s *Service) Sweep(ctx context.Context, ev events.EventBridgeEvent) (upload.SweepStats, error) {
 	st, err := s.Engine.Sweep(ctx, 100)
-	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "completed", st.Completed, "released", st.Released, "errors", st.Errors)
+	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "completed", st.Completed, "released", st.Released, "announced", st.Announced, "errors", st.Errors)
 	if err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"chunkup/internal/api"
 	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
@@ -23,9 +24,9 @@ import (
 // emulatedGateway builds every function of the template for this machine
 // and runs it under the Lambda Runtime Interface Emulator on the table and
 // bucket, with the environment the template gives it and the stack's
-// endpoints and credentials, behind the gateway. Everything stops when the
-// test ends.
-func emulatedGateway(t *testing.T, st *stack.Stack, tmpl *samtemplate.Template, table, bucket string, routes []gateway.Route, opts gateway.Options) (http.Handler, *emulator.Emulator, error) {
+// endpoints and credentials, its events going to the EventBridge at
+// eventsURL, behind the gateway. Everything stops when the test ends.
+func emulatedGateway(t *testing.T, st *stack.Stack, tmpl *samtemplate.Template, table, bucket, eventsURL string, routes []gateway.Route, opts gateway.Options) (http.Handler, *emulator.Emulator, error) {
 	t.Helper()
 	root, err := samtemplate.FindRoot()
 	if err != nil {
@@ -35,7 +36,9 @@ func emulatedGateway(t *testing.T, st *stack.Stack, tmpl *samtemplate.Template, 
 	if os.Getenv("CHUNKUP_TEST_LOG") != "" {
 		out = os.Stderr
 	}
-	em, err := emulator.StartTemplate(context.Background(), root, tmpl, t.TempDir(), table, bucket, st.Environ(table, bucket),
+	env := st.Environ(table, bucket)
+	env["EVENT_BUS_NAME"], env["EVENTS_ENDPOINT"] = "default", eventsURL
+	em, err := emulator.StartTemplate(context.Background(), root, tmpl, t.TempDir(), table, bucket, env,
 		emulator.Options{Output: out, Logger: opts.Logger})
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +59,8 @@ func emulatedGateway(t *testing.T, st *stack.Stack, tmpl *samtemplate.Template, 
 // TestDialectsThroughTheBinaries: a file uploaded by each client family's
 // protocol (tus included) through the built functions under the emulator, behind the
 // gateway (what `make run` serves), is stored byte for byte with its
-// CRC64NVME and leaves no staged chunk. The functions' binaries did all
+// CRC64NVME, is announced by one Upload Completed event on the local
+// EventBridge, and leaves no staged chunk. The functions' binaries did all
 // of it: the test's own engine stored nothing.
 func TestDialectsThroughTheBinaries(t *testing.T) {
 	e := newEnvWith(t, envOptions{emulated: true})
@@ -77,7 +81,7 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		e.completeNative(up.ID, data)
+		e.oneCompleted(e.completeNative(up.ID, data).Key, data, "native")
 	})
 	t.Run("resumable", func(t *testing.T) {
 		e := e.on(t)
@@ -94,6 +98,7 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 			t.Fatalf("test chunk 3: %d, want 200", st)
 		}
 		e.objectIs(out, f.data)
+		e.oneCompleted(out["key"].(string), f.data, "resumable")
 	})
 	t.Run("flow", func(t *testing.T) {
 		e := e.on(t)
@@ -107,6 +112,7 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 			}
 		}
 		e.objectIs(out, f.data)
+		e.oneCompleted(out["key"].(string), f.data, "flow")
 	})
 	t.Run("multipleupload", func(t *testing.T) {
 		e := e.on(t)
@@ -119,6 +125,7 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 			}
 		}
 		e.checkFinished(a, f.name, f.data)
+		e.oneCompleted(a.Key, f.data, "multipleupload")
 	})
 	t.Run("django", func(t *testing.T) {
 		e := e.on(t)
@@ -131,6 +138,7 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 		if got, crc := e.object(a.Key); !bytes.Equal(got, data) || crc != a.CRC64NVME {
 			t.Fatalf("object %s differs from the file (%d bytes, crc %q vs %q)", a.Key, len(got), crc, a.CRC64NVME)
 		}
+		e.oneCompleted(a.Key, data, "django")
 	})
 	t.Run("drf", func(t *testing.T) {
 		e := e.on(t)
@@ -143,18 +151,21 @@ func TestDialectsThroughTheBinaries(t *testing.T) {
 		if got, crc := e.object(upload.ObjectKey(u.ID, "drf.bin")); !bytes.Equal(got, data) || crc == "" {
 			t.Fatalf("object differs from the file (%d of %d bytes, crc %q)", len(got), len(data), crc)
 		}
+		e.oneCompleted(upload.ObjectKey(u.ID, "drf.bin"), data, "drf")
 	})
 	t.Run("fileupload", func(t *testing.T) {
 		e := e.on(t)
 		f := fuFile{name: "file upload.mp4", data: randomBytes(6*mib+1234, 207), chunk: mib}
 		a, _ := e.fuUpload(f, 0)
 		e.fuFinished(a, f)
+		e.oneCompleted(a.Files[0].Key, f.data, "fileupload")
 	})
 	t.Run("tus", func(t *testing.T) {
 		e := e.on(t)
 		data := randomBytes(7*mib+99, 208)
 		path := e.tusCreate(len(data), "filename "+b64("tus.bin"))
-		e.tusFinished(e.tusSend(path, data, 0, 3*mib), data)
+		// The event names the dialect as the in-process handlers do.
+		e.oneCompleted(e.tusFinished(e.tusSend(path, data, 0, 3*mib), data), data, api.DialectOf(path))
 	})
 	if left := e.stagedKeys(); len(left) != 0 {
 		t.Errorf("staged chunks left: %v", left)

@@ -81,6 +81,13 @@ func sampleEvents() []sampleEvent {
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
 		{file: "native-chunk.json", function: api.ReceiveFunction, status: 404},
 		{file: "native-status.json", function: api.CheckFunction, upload: small, status: 200},
+		{file: "native-content.json", function: api.CheckFunction, upload: small, status: 409},
+		{file: "native-content.json", function: api.CheckFunction, upload: small, before: func(t *testing.T, e *env, s *upload.Session) {
+			putFirst(t, e, s)
+			if _, err := e.svc.Engine.Complete(context.Background(), s.Owner, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, status: 302},
 		{file: "native-complete.json", function: api.CompleteFunction, upload: small, before: putFirst, status: 200},
 		{file: "native-complete.json", function: api.CompleteFunction, upload: small, status: 409},
 		{file: "native-abort.json", function: api.CompleteFunction, upload: small, status: 204},
@@ -114,6 +121,14 @@ func sampleEvents() []sampleEvent {
 		{file: "tus-patch.json", function: api.ReceiveFunction, status: 404},
 		{file: "tus-head.json", function: api.CompleteFunction, stream: tusFile, status: 200},
 		{file: "tus-delete.json", function: api.CompleteFunction, stream: tusFile, status: 204},
+		// Direct uploads: a new one, then requests about one that is not there.
+		{file: "companion-create.json", function: api.ReceiveFunction, status: 200},
+		{file: "companion-params.json", function: api.ReceiveFunction, status: 200},
+		{file: "companion-sign-part.json", function: api.ReceiveFunction, status: 404},
+		{file: "companion-list-parts.json", function: api.ReceiveFunction, status: 404},
+		{file: "companion-complete.json", function: api.CompleteFunction, status: 404},
+		{file: "companion-abort.json", function: api.CompleteFunction, status: 404},
+		{file: "native-sign-part.json", function: api.ReceiveFunction, status: 404},
 	}
 }
 

@@ -15,13 +15,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
 	"chunkup/internal/local/auth"
 	"chunkup/internal/local/emulator"
+	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
+	"chunkup/internal/store/bus"
 	"chunkup/internal/store/dynamo"
 	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
@@ -49,6 +52,9 @@ type env struct {
 	// em runs the functions' binaries of an env made emulated, nil
 	// otherwise.
 	em *emulator.Emulator
+	// bus is the local EventBridge the engine publishes to, in an env
+	// made with events on; nil otherwise.
+	bus *eventbus.Bus
 }
 
 // envOptions are the ways a test's stack may differ from the default one.
@@ -63,10 +69,14 @@ type envOptions struct {
 	dynamo func(*dynamodb.Options)
 	// emulated puts the functions' built binaries under the Lambda Runtime
 	// Interface Emulator behind the gateway, on the env's table and
-	// bucket, as `make run` does, instead of the handlers of svc. The
-	// env's engine (svc.Engine, blobs, clock) then serves only what the
-	// test itself asks of it.
+	// bucket, publishing to a local EventBridge (env.bus), as `make run`
+	// does, instead of the handlers of svc. The env's engine (svc.Engine,
+	// blobs, clock) then serves only what the test itself asks of it.
 	emulated bool
+	// events has the engine publish uploads' events, through the
+	// EventBridge client and publisher the functions use, to a local
+	// EventBridge (env.bus).
+	events bool
 }
 
 type clock struct {
@@ -113,6 +123,18 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if o.dynamo != nil {
 		engineDB = dynamodb.New(db.Options(), o.dynamo)
 	}
+	var eb *eventbus.Bus
+	var ebURL string
+	if o.events || o.emulated {
+		eb = eventbus.New(eventbus.Options{Logger: opt.Logger})
+		ebSrv := httptest.NewServer(eb)
+		t.Cleanup(ebSrv.Close)
+		ebURL = ebSrv.URL
+	}
+	if o.events {
+		client := eventbridge.NewFromConfig(stack.AWSConfig(), func(eo *eventbridge.Options) { eo.BaseEndpoint = aws.String(ebURL) })
+		opt.Events = bus.New(client, "default", bucket)
+	}
 	engine := upload.New(dynamo.New(engineDB, table), blobs, opt)
 	svc := api.New(engine, opt.Logger)
 	var routes []gateway.Route
@@ -133,7 +155,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	var em *emulator.Emulator
 	var err error
 	if o.emulated {
-		gw, em, err = emulatedGateway(t, stack, tmpl, table, bucket, routes, gwOpts)
+		gw, em, err = emulatedGateway(t, stack, tmpl, table, bucket, ebURL, routes, gwOpts)
 	} else {
 		gw, err = gateway.New(routes, svc.Handlers(), gwOpts)
 	}
@@ -143,7 +165,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl,
-		gw: gw, issuer: issuer, em: em}
+		gw: gw, issuer: issuer, em: em, bus: eb}
 }
 
 // stagedKeys lists the staged chunks left in the bucket.

@@ -16,8 +16,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"chunkup/internal/store/bus"
 	"chunkup/internal/upload"
 )
 
@@ -27,7 +29,7 @@ type Config struct {
 	Bucket           string
 	DynamoDBEndpoint string // empty on AWS; the local server's URL locally
 	S3Endpoint       string
-	// EndpointAuth signs the requests to DynamoDBEndpoint and S3Endpoint
+	// EndpointAuth signs the requests to DynamoDBEndpoint, S3Endpoint and EventsEndpoint
 	// when the local servers they name need their own region and keys
 	// (sam local start-api with the env.json of make stores). It is zero
 	// on AWS, where the function's role signs.
@@ -37,9 +39,15 @@ type Config struct {
 	// LifetimeDays is how many days after an upload's start its S3 data
 	// may be removed by the bucket's lifecycle rules; the upload must be
 	// finished before then (upload.LifetimeOf).
-	LifetimeDays   int
+	LifetimeDays int
+	// PresignExpiry is how long a direct upload's presigned URLs live.
+	PresignExpiry  time.Duration
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// EventBus is the EventBridge bus that uploads' events go to
+	// ("default", a name or an ARN); empty publishes none.
+	EventBus       string
+	EventsEndpoint string // empty on AWS; the local stand-in's URL locally
 }
 
 // EndpointAuth is the region and static credentials of the local servers
@@ -63,14 +71,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Bucket:           getenv("BUCKET_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint:       getenv("S3_ENDPOINT"),
+		EventBus:         getenv("EVENT_BUS_NAME"),
+		EventsEndpoint:   getenv("EVENTS_ENDPOINT"),
 		EndpointAuth: EndpointAuth{
 			Region:          getenv("ENDPOINT_REGION"),
 			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),
 			SecretAccessKey: getenv("ENDPOINT_SECRET_ACCESS_KEY"),
 		},
-		Limits:       def.Limits,
-		Expiry:       def.Expiry,
-		LifetimeDays: 3,
+		Limits:        def.Limits,
+		Expiry:        def.Expiry,
+		LifetimeDays:  3,
+		PresignExpiry: def.PresignExpiry,
 	}
 	if c.Table == "" || c.Bucket == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
@@ -107,6 +118,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.LifetimeDays = int(days)
+	secs, err := intVar(getenv, "PRESIGN_EXPIRY_SECONDS", int64(c.PresignExpiry/time.Second))
+	if err != nil {
+		return Config{}, err
+	}
+	c.PresignExpiry = time.Duration(secs) * time.Second
 	for _, t := range strings.Split(getenv("ALLOWED_CONTENT_TYPES"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.Limits.AllowedTypes = append(c.Limits.AllowedTypes, t)
@@ -142,17 +158,50 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// Clients builds the DynamoDB and S3 clients once per container, with the
-// endpoints overridden when the configuration names local servers.
-func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+// AWS loads the AWS configuration (credentials, region) of the
+// environment, once per container.
+func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	return awsCfg, nil
+}
+
+// Clients builds the DynamoDB and S3 clients once per container, with the
+// endpoints overridden when the configuration names local servers.
+func (c Config) Clients(ctx context.Context) (*dynamodb.Client, *s3.Client, error) {
+	awsCfg, err := c.AWS(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	return c.ClientsFrom(awsCfg)
+}
+
+// Publisher is the publisher of uploads' events on EventBus, through an
+// EventBridge client built from awsCfg (at EventsEndpoint if set, signed
+// with EndpointAuth's region and keys where given); nil when no bus is
+// configured.
+func (c Config) Publisher(awsCfg aws.Config) upload.Publisher {
+	if c.EventBus == "" {
+		return nil
+	}
+	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if c.EventsEndpoint == "" {
+			return
+		}
+		o.BaseEndpoint = aws.String(c.EventsEndpoint)
+		if c.EndpointAuth.Region != "" {
+			o.Region = c.EndpointAuth.Region
+		}
+		if c.EndpointAuth.AccessKeyID != "" {
+			o.Credentials = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
+		}
+	})
+	return bus.New(client, c.EventBus, c.Bucket)
 }
 
 // ClientsFrom builds the clients from an AWS configuration; a client with
@@ -196,6 +245,7 @@ func (c Config) EngineOptions(log *slog.Logger) upload.Options {
 	opt.Limits = c.Limits
 	opt.Expiry = c.Expiry
 	opt.MaxLifetime = upload.LifetimeOf(c.LifetimeDays)
+	opt.PresignExpiry = c.PresignExpiry
 	opt.Logger = log
 	return opt
 }

@@ -50,6 +50,26 @@ func TestUploadLifetime(t *testing.T) {
 	}
 }
 
+// TestEventBus: EVENT_BUS_NAME, which the template sets from
+// EventBusName on every function, gives a publisher; without it, none.
+func TestEventBus(t *testing.T) {
+	vars := map[string]string{"TABLE_NAME": "t", "BUCKET_NAME": "b"}
+	conf, err := FromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := conf.Publisher(aws.Config{Region: "us-east-1"}); p != nil {
+		t.Fatalf("no EVENT_BUS_NAME: publisher %v, want none", p)
+	}
+	vars["EVENT_BUS_NAME"] = "default"
+	if conf, err = FromEnv(env(vars)); err != nil {
+		t.Fatal(err)
+	}
+	if conf.EventBus != "default" || conf.Publisher(aws.Config{Region: "us-east-1"}) == nil {
+		t.Fatalf("EVENT_BUS_NAME=default: bus %q and no publisher", conf.EventBus)
+	}
+}
+
 // TestEndpointAuth: ENDPOINT_REGION and the ENDPOINT_ keys sign the
 // requests of a client whose endpoint is set, and only those; keys without
 // an endpoint, or half a key pair, are refused.

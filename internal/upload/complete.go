@@ -19,7 +19,8 @@ import (
 // Entry points: Engine.Complete; Engine.complete and Engine.autoComplete
 // for intake, sequential intake and the sweep.
 // Calls: assembly, for a part a crash left; the multipart start;
-// discarding (discard.go), after a checksum that did not match.
+// discarding (discard.go), after a checksum that did not match; the parts
+// S3 lists of a direct upload (listed.go).
 
 // Complete finishes the owner's upload id: it assembles any part a crashed
 // request left, has S3 join the parts (verifying the full-object
@@ -38,17 +39,27 @@ func (e *Engine) Complete(ctx context.Context, owner, id string) (*Session, erro
 // of the parts whose assembly is still owed (normally none, at most one
 // after a crash), whatever the file size.
 func (e *Engine) complete(ctx context.Context, s *Session) (*Session, error) {
+	return e.completeWith(ctx, s, nil)
+}
+
+// completeWith is complete for an upload whose client lists the parts it
+// sent to S3 (claimed; a direct upload's), which must be the ones S3 holds.
+func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []ClaimedPart) (*Session, error) {
 	switch {
 	case s.State == StateComplete:
+		e.announceOrLeave(ctx, s) // an event a crash left owed
 		return s, nil
 	case !s.State.CanBecome(StateCompleting):
 		return nil, e.refuseState(s)
 	case s.Completion.Held(e.opt.Now()):
 		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
 	}
-	parts, err := e.readyParts(ctx, s)
+	parts, err := e.readyParts(ctx, s, claimed)
 	if err != nil {
 		return nil, err
+	}
+	if s.Kind == Direct {
+		s = sizedByParts(s, parts)
 	}
 	if err := e.verifyCRC(s, parts); err != nil {
 		return nil, err
@@ -145,20 +156,31 @@ func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part,
 	// Due for the sweep (which deletes its part records and frees its
 	// client identifier) one expiry period later: a client whose last
 	// answer was lost still finds the finished file by its identifier.
+	// While its event is owed, it is due once this request would have
+	// sent it (a claim's length): the sweep sends an event that a crash
+	// left owed, and announce puts the due time back.
 	fin.ExpiresAt = fin.CompletedAt.Add(e.opt.Expiry)
+	if fin.EventOwed = e.oweEvents(); fin.EventOwed {
+		fin.ExpiresAt = fin.CompletedAt.Add(min(e.opt.ClaimTimeout, e.opt.Expiry))
+	}
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64
 	if err := e.sessions.RecordComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
 	}
 	e.log(ctx, s).Info("upload complete", "key", fin.Key, "size", fin.Size, "crc64nvme", fin.CRC64)
+	e.announceOrLeave(ctx, &fin)
 	return &fin, nil
 }
 
 // readyParts checks that every part is assembled, assembling those whose
 // chunks are all in but whose assembler never finished. Missing chunks are
 // refused with their ranges; a part another request is assembling right
-// now answers busy.
-func (e *Engine) readyParts(ctx context.Context, s *Session) ([]*Part, error) {
+// now answers busy. A direct upload's parts are those S3 lists, checked
+// (listedParts) against what its client claims (claimed).
+func (e *Engine) readyParts(ctx context.Context, s *Session, claimed []ClaimedPart) ([]*Part, error) {
+	if s.Kind == Direct {
+		return e.listedParts(ctx, s, claimed) // its parts are in S3, not in the ledger
+	}
 	parts, err := e.partTable(ctx, s)
 	if err != nil {
 		return nil, err
@@ -188,6 +210,9 @@ func (e *Engine) readyParts(ctx context.Context, s *Session) ([]*Part, error) {
 
 // join has S3 put the parts together into the final object.
 func (e *Engine) join(ctx context.Context, s *Session, parts []*Part) (Object, error) {
+	if s.Direct.Form { // its client posted the object whole
+		return Object{Key: s.Key, Size: s.Size, ETag: parts[0].ETag, CRC64: crc64nvme.Encode(parts[0].CRC)}, nil
+	}
 	if s.Size == 0 {
 		obj, err := e.blobs.PutObject(ctx, s.Key, s.ContentType, objectMeta(s), nil, crc64nvme.Checksum(nil))
 		if err != nil {

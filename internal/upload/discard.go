@@ -37,6 +37,11 @@ func (e *Engine) discard(ctx context.Context, s *Session) error {
 	if err := e.sessions.DeleteParts(ctx, s.ID); err != nil {
 		return fmt.Errorf("delete part records of %s: %w", s.ID, err)
 	}
+	// The event goes out before the session leaves the sweep's index: if
+	// it fails, the sweep comes back to it.
+	if err := e.announce(ctx, fresh); err != nil {
+		return err
+	}
 	if err := e.sessions.Forget(ctx, fresh, e.opt.Now().Add(e.opt.Retention)); err != nil {
 		return fmt.Errorf("retire session %s: %w", s.ID, err)
 	}

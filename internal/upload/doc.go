@@ -36,6 +36,10 @@
 //   - whole: an upload that completes by itself (AutoComplete) with every
 //     part counted but not yet complete: it owes a completion, which the
 //     next request that reaches it makes.
+//   - direct upload: one whose client sends its bytes straight to S3,
+//     part by part with URLs chunkup presigns (or in one POST form);
+//     its parts are S3's own, listed from S3 at completion, and have no
+//     records in the ledger.
 //   - sweep: the scheduled pass that ends uploads past their expiry and
 //     discards what they stored (Engine.Sweep).
 //   - tombstone: the session of an ended upload, kept in its end state
@@ -57,10 +61,13 @@
 //	sequential.go  sequential intake: CreateStream, Append, CompleteStream → assembly, completion
 //	complete.go    completion, explicit and automatic: Complete       → assembly, multipart, discard
 //	lifecycle.go   abort, expiry and the sweep: Abort, Sweep          → completion, discard
+//	direct.go      direct uploads, straight to S3: CreateDirect, SignPart, DirectParts,
+//	               CompleteDirect, SignForm, SettleForm               → completion, listed parts
 //	assemble.go    part assembly under the part's lease               → multipart, partbody
 //	multipart.go   starting the S3 multipart upload under its lease
 //	discard.go     deleting what an ended upload stored
 //	ledger.go      reading part records; the CRC64NVME fold
+//	listed.go      the parts S3 lists of a direct upload, checked as the file
 //
 // The part bodies that assembly uploads are read by package partbody.
 package upload

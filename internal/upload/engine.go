@@ -47,6 +47,10 @@ type Options struct {
 	// can resend a seekable body when S3 fails. Larger parts (files over
 	// about 160 GB) are streamed chunk by chunk.
 	MaxBufferedPart int64
+	// PresignExpiry is how long a URL that sends bytes straight to S3
+	// (a direct upload's part, a POST form) stays valid; never past the
+	// upload's own expiry.
+	PresignExpiry time.Duration
 	// Retention is how long records of finished or ended uploads are kept
 	// before DynamoDB's TTL removes them.
 	Retention time.Duration
@@ -57,6 +61,9 @@ type Options struct {
 	After func(time.Duration) <-chan time.Time
 	// Logger receives the engine's structured logs.
 	Logger *slog.Logger
+	// Events, if not nil, is told of every upload that completes, is
+	// aborted or expires (events.go); nil publishes nothing.
+	Events Publisher
 }
 
 // LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules
@@ -83,6 +90,7 @@ func DefaultOptions() Options {
 		ClaimTimeout:    45 * time.Second,
 		DuplicateWait:   20 * time.Second,
 		MaxBufferedPart: 16 << 20,
+		PresignExpiry:   15 * time.Minute,
 		Retention:       30 * 24 * time.Hour,
 		Now:             time.Now,
 		After:           time.After,
@@ -110,6 +118,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	orDefault(&opt.ClaimTimeout, def.ClaimTimeout)
 	orDefault(&opt.DuplicateWait, def.DuplicateWait)
 	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
+	orDefault(&opt.PresignExpiry, def.PresignExpiry)
 	orDefault(&opt.Retention, def.Retention)
 	if opt.Now == nil {
 		opt.Now = def.Now
@@ -145,6 +154,17 @@ func (e *Engine) log(ctx context.Context, s *Session) *slog.Logger {
 // RequestIDKey is the context key under which handlers put the request id,
 // so the engine's logs name it.
 type RequestIDKey struct{}
+
+// DialectKey is the context key under which handlers put the name of the
+// client family a request comes from ("native", "resumable", …); the
+// uploads it starts record it (Session.Dialect).
+type DialectKey struct{}
+
+// dialectOf is the dialect ctx names, if any.
+func dialectOf(ctx context.Context) string {
+	d, _ := ctx.Value(DialectKey{}).(string)
+	return d
+}
 
 // lifetimeEnd is when upload s must be finished by (Options.MaxLifetime).
 func (e *Engine) lifetimeEnd(s *Session) time.Time { return s.CreatedAt.Add(e.opt.MaxLifetime) }

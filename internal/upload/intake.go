@@ -125,6 +125,9 @@ func (e *Engine) checkChunk(s *Session, index int, data []byte) error {
 	if err := e.refuseState(s); err != nil {
 		return err
 	}
+	if s.Kind == Direct {
+		return refuse(CodeInvalid, "upload %s is a direct upload: its parts go straight to S3, not through chunkup", s.ID)
+	}
 	if index < 0 || index >= s.Chunks {
 		return refuse(CodeChunkRange, "chunk %d is out of range: this upload has chunks 0 to %d", index, s.Chunks-1)
 	}

@@ -17,6 +17,17 @@ func ObjectKey(id, name string) string {
 	return "uploads/" + id + "/" + SanitizeName(name)
 }
 
+// IDOfKey is the upload id in a final object's key (ObjectKey), if key
+// is one.
+func IDOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "uploads/")
+	id, _, slash := strings.Cut(rest, "/")
+	if !ok || !slash || !validID(id) {
+		return "", false
+	}
+	return id, true
+}
+
 // stagingPrefix is where an upload's chunks wait to become parts.
 func stagingPrefix(id string) string { return "staging/" + id + "/" }
 
@@ -33,10 +44,19 @@ const metaPrefix = "meta-"
 // chunkup's own entries need some of it.
 const MaxMetadataBytes = 1024
 
+// objectMeta is the S3 metadata of the final object: chunkup's own
+// (upload id, owner, original name and dialect, percent-encoded where they
+// need it) and the client's, each name under metaPrefix.
 func objectMeta(s *Session) map[string]string {
 	m := map[string]string{
 		"upload-id":     s.ID,
 		"original-name": url.PathEscape(s.Name),
+	}
+	if s.Owner != "" {
+		m["owner"] = url.PathEscape(s.Owner)
+	}
+	if s.Dialect != "" {
+		m["dialect"] = s.Dialect
 	}
 	for k, v := range s.Metadata {
 		m[metaPrefix+strings.ToLower(k)] = url.PathEscape(v)

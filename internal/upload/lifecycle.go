@@ -23,6 +23,7 @@ func (e *Engine) Abort(ctx context.Context, owner, id string) error {
 	}
 	switch s.State {
 	case StateComplete, StateCompleting:
+		e.announceOrLeave(ctx, s) // an event a crash left owed
 		return refuse(CodeComplete, "upload %s is complete and can no longer be aborted", s.ID)
 	case StateOpen:
 		err := e.end(ctx, s, StateAborted, e.opt.Now().UTC())
@@ -43,6 +44,8 @@ type SweepStats struct {
 	// Completed counts uploads that complete by themselves found past
 	// their expiry with every chunk in, and completed rather than expired.
 	Completed int
+	// Announced counts events published that a crash had left owed.
+	Announced int
 	Errors    int
 }
 
@@ -104,6 +107,16 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		}
 		st.Expired++
 	case StateComplete:
+		if s.EventOwed { // its completion's request died before sending it
+			if err := e.announce(ctx, s); err != nil {
+				return false, err
+			}
+			st.Announced++
+			return true, nil
+		}
+		if now.Before(s.ExpiresAt) {
+			return false, nil // its event was sent since it was listed
+		}
 		if err := e.abortStrays(ctx, s); err != nil {
 			return false, err
 		}
@@ -159,5 +172,7 @@ func (e *Engine) end(ctx context.Context, s *Session, to State, now time.Time) e
 	if !s.State.CanBecome(to) || !to.Terminal() {
 		return fmt.Errorf("end %s: upload in state %s cannot become %s", s.ID, s.State, to)
 	}
-	return e.sessions.EndSession(ctx, s, []State{s.State}, to, now)
+	ending := *s
+	ending.EventOwed = e.oweEvents() // sent by discard, before the session is forgotten
+	return e.sessions.EndSession(ctx, &ending, []State{s.State}, to, now)
 }

@@ -39,7 +39,9 @@ func (e *Engine) multipart(ctx context.Context, s *Session) (string, error) {
 		if err != nil {
 			return false, fmt.Errorf("claim multipart upload of %s: %w", s.ID, err)
 		}
-		mpu, err = e.startMultipart(ctx, s, claim.Token)
+		// fresh, not s, which may be taken from a binding that lacks the
+		// metadata the object carries.
+		mpu, err = e.startMultipart(ctx, fresh, claim.Token)
 		return err == nil, err
 	})
 	if errors.Is(err, errWaitedOut) {

@@ -27,6 +27,9 @@ type NewUpload struct {
 	AutoComplete bool
 	// Verify, if set, is the whole file's checksum, checked at completion.
 	Verify *Checksum
+	// Metadata is the client's, for the final object (within
+	// MaxMetadataBytes) and the events.
+	Metadata map[string]string
 }
 
 // MaxReadBackVerify is the largest indexed upload whose md5, sha1 or
@@ -38,7 +41,7 @@ const MaxReadBackVerify = 1 << 30
 // Create starts a new upload session. Nothing is written to S3 until the
 // first part is assembled.
 func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
-	s, err := e.newSession(req)
+	s, err := e.newSession(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +52,7 @@ func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
 	return s, nil
 }
 
-func (e *Engine) newSession(req NewUpload) (*Session, error) {
+func (e *Engine) newSession(ctx context.Context, req NewUpload) (*Session, error) {
 	if err := e.checkRequest(req); err != nil {
 		return nil, err
 	}
@@ -75,6 +78,8 @@ func (e *Engine) newSession(req NewUpload) (*Session, error) {
 		Name:         req.Name,
 		ContentType:  req.ContentType,
 		Key:          ObjectKey(id, req.Name),
+		Dialect:      dialectOf(ctx),
+		Metadata:     req.Metadata,
 		Plan:         plan,
 		State:        StateOpen,
 		CreatedAt:    now,
@@ -89,6 +94,9 @@ func (e *Engine) checkRequest(req NewUpload) error {
 		return err
 	}
 	if err := e.checkDeclaredType(req.ContentType); err != nil {
+		return err
+	}
+	if err := CheckMetadata(req.Metadata); err != nil {
 		return err
 	}
 	l := e.opt.Limits
@@ -186,7 +194,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 		if old != nil {
 			replaces = old.ID
 		}
-		s, err := e.newSession(req)
+		s, err := e.newSession(ctx, req)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -28,6 +28,7 @@ type Sessions interface {
 	SequentialLog
 	Completions
 	SweepIndex
+	Announcements
 }
 
 // SessionRecords keeps the session records themselves.
@@ -110,8 +111,11 @@ type PartLedger interface {
 	// RecordPart records the assembled part, if token still holds the
 	// claim, and drops the records of the chunks it was made of.
 	RecordPart(ctx context.Context, id string, k int, token string, done AssembledPart, now time.Time) error
-	// CountPart adds part k to the session's count of assembled parts,
-	// once, and returns the count.
+	// CountPart adds one to the session's count of assembled parts
+	// (Session.PartsDone), then marks part k counted (Part.Counted), and
+	// returns the count. Every call counts, a retried one too: a crash
+	// between the count and the mark leaves the count ahead, which the
+	// engine tolerates (it checks every part before it completes).
 	CountPart(ctx context.Context, id string, k int) (int, error)
 	// DeleteParts removes every part record of a session.
 	DeleteParts(ctx context.Context, id string) error
@@ -141,7 +145,9 @@ type Completions interface {
 	// binding, which s's owner and identifier name, stops saying it is
 	// open first.
 	BeginComplete(ctx context.Context, s *Session, claim Lease, now time.Time) error
-	// RecordComplete records the finished object, if token holds the claim.
+	// RecordComplete records the finished object, if token holds the
+	// claim, and, in the same write, s.EventOwed and s.ExpiresAt (when
+	// the sweep is to visit it).
 	RecordComplete(ctx context.Context, s *Session) error
 	// ReleaseComplete lets the completion claim that token holds lapse
 	// at once, after a failed completion, so that the next request
@@ -156,14 +162,27 @@ type SweepIndex interface {
 	// EndSession moves session s, if it is in one of states from, to state
 	// to (aborted or expired), keeping it as a tombstone; ErrConflict if
 	// its state is no longer one of from. Its binding, which s's owner and
-	// identifier name, stops saying it is open first.
+	// identifier name, stops saying it is open first. If s.EventOwed, the
+	// same write marks the session as owing its event.
 	EndSession(ctx context.Context, s *Session, from []State, to State, now time.Time) error
 	// Forget drops a finished or ended session from the sweep's index, lets
 	// DynamoDB's TTL remove it after ttl, and frees its client identifier.
 	Forget(ctx context.Context, s *Session, ttl time.Time) error
 	// ListExpired returns up to limit ids of sessions still in the sweep's
-	// index (open, or ended but not yet released) whose expiry is before now.
+	// index (every session until Forget drops it: open, completing,
+	// complete, or ended but not yet released) whose expiry is before now.
 	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Announcements keeps the mark of an upload whose end's event is owed
+// (Session.EventOwed), set by the write that ends it (RecordComplete,
+// EndSession).
+type Announcements interface {
+	// SettleEvent records that the event session id owed is published:
+	// it drops the mark and, unless due is zero, makes the session due
+	// for the sweep at due (as its ExpiresAt). ErrConflict if no event is
+	// owed.
+	SettleEvent(ctx context.Context, id string, due time.Time) error
 }
 
 // Binding is what an owner's identifier points at: the upload's id and,
@@ -199,6 +218,14 @@ type CompletedPart struct {
 	CRC    uint64
 }
 
+// UploadedPart is a part of a multipart upload as S3 lists it.
+type UploadedPart struct {
+	Number int // S3 part number, from 1
+	ETag   string
+	Size   int64
+	CRC64  string // its CRC64NVME in base64, as S3 reports it; empty if S3 has none
+}
+
 // Object is a finished object in S3.
 type Object struct {
 	Key   string
@@ -212,6 +239,15 @@ type Object struct {
 type Blobs interface {
 	Staging
 	Objects
+	Presigner
+	Downloads
+}
+
+// Downloads hands out links to finished objects.
+type Downloads interface {
+	// PresignGet returns a URL that GETs the object at key, answered with
+	// the given Content-Disposition, until ttl has passed.
+	PresignGet(ctx context.Context, key, disposition string, ttl time.Duration) (string, error)
 }
 
 // Staging keeps the chunks (and pieces) of uploads until they are
@@ -251,6 +287,10 @@ type Objects interface {
 	// lists them (a billed request), so it is for sessions that
 	// MayHaveStrayMultipart.
 	AbortAllMultipart(ctx context.Context, key string) error
+	// ListUploadedParts lists, by number, the parts S3 holds of multipart
+	// upload multipartID of key: those a client sent to S3 itself (a
+	// direct upload). ErrNotFound if the multipart upload is gone.
+	ListUploadedParts(ctx context.Context, key, multipartID string) ([]UploadedPart, error)
 	// PutObject writes a small final object whole (used for empty files).
 	PutObject(ctx context.Context, key, contentType string, meta map[string]string, data []byte, crc uint64) (Object, error)
 	// HeadObject describes a finished object; ErrNotFound if absent.
@@ -260,4 +300,42 @@ type Objects interface {
 	// DeleteObject removes a finished object; one already gone is not an
 	// error.
 	DeleteObject(ctx context.Context, key string) error
+}
+
+// Presigner signs requests that a client sends to the bucket itself, so
+// that a file's bytes go straight to S3 (direct uploads). Each signature
+// is valid for ttl; it covers one key and, for a part, one multipart
+// upload and one part number, and nothing else.
+type Presigner interface {
+	// PresignPart signs a PUT of part number (from 1) of multipart upload
+	// multipartID of key, as of at. With sum (a CRC64NVME, the multipart
+	// upload's algorithm), the signature also covers the part's checksum
+	// header, which the client must send (Presigned.Header), so that S3
+	// refuses a part with other bytes.
+	PresignPart(ctx context.Context, key, multipartID string, number int, sum *Checksum, at time.Time, ttl time.Duration) (Presigned, error)
+	// PresignPost signs an S3 POST policy, as of the time of day: a form
+	// upload to key of at most maxSize bytes, with Content-Type
+	// contentType (any if empty).
+	PresignPost(ctx context.Context, key, contentType string, maxSize int64, ttl time.Duration) (PostForm, error)
+	// Locate names the bucket and the URL of the object key there
+	// (unsigned), as a client that sent it straight to S3 is told.
+	Locate(ctx context.Context, key string) (bucket, url string, err error)
+}
+
+// Presigned is a signed request a client sends to S3 as it is.
+type Presigned struct {
+	Method   string
+	URL      string
+	Header   map[string]string // headers the client must send, as signed
+	Expires  time.Time
+	ValidFor time.Duration // from its signing to Expires
+}
+
+// PostForm is a signed S3 POST policy: the client posts a multipart form
+// of Fields, then the file as the field "file", to URL.
+type PostForm struct {
+	URL      string
+	Fields   map[string]string
+	Expires  time.Time
+	ValidFor time.Duration // from its signing to Expires
 }

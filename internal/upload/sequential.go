@@ -104,7 +104,7 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	now := e.opt.Now().UTC()
 	id := newID()
 	s := &Session{
-		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name),
+		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Dialect: dialectOf(ctx),
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 		Metadata: req.Metadata, Partial: req.Partial,
 	}

@@ -11,14 +11,16 @@ type Session struct {
 	Name        string // the file name as the client sent it
 	ContentType string
 	Key         string // the final object's key
+	Dialect     string // the client family that started it ("native", "resumable", …)
 	Plan
 
 	AutoComplete bool   // finish as soon as the last chunk is in
 	Verify       string // whole-file checksum to check at completion, "<alg>=<base64>"
 	Kind         Kind
 	// Metadata is what the client said of the file beyond its name and
-	// type (tus's Upload-Metadata): kept with the upload and put on the
-	// final object (see CheckMetadata).
+	// type (tus's Upload-Metadata, the native API's metadata): kept with
+	// the upload, put on the final object and into its events (see
+	// CheckMetadata).
 	Metadata map[string]string
 	// Partial marks a sequential upload that is a piece of a file, for a
 	// final upload to join (tus's concatenation); Sources lists, in
@@ -37,6 +39,9 @@ type Session struct {
 	// Sequential uploads only: bytes arrive at the current offset.
 	Stream
 
+	// Direct uploads only: the parts the client sends to S3 itself.
+	Direct DirectPlan
+
 	State       State
 	MultipartID string // S3 multipart upload, created with the first part
 	// Starting the multipart upload: how many requests have claimed it
@@ -54,6 +59,11 @@ type Session struct {
 	// Completion is the lease of the request completing the upload,
 	// taken as it moves to completing.
 	Completion Lease
+
+	// EventOwed says that the upload has ended (complete, aborted or
+	// expired) and the event that tells the application so is not yet
+	// known to be published (see events.go).
+	EventOwed bool
 
 	// The finished object, once complete.
 	ETag   string
@@ -80,11 +90,32 @@ const (
 	// Sequential chunks carry a byte offset that must be the upload's
 	// current one.
 	Sequential Kind = "sequential"
+	// Direct uploads send their bytes straight to S3, with URLs that
+	// chunkup presigns; chunkup lists, checks and completes what S3 holds.
+	Direct Kind = "direct"
 )
 
 // SizeDeferred is the Size of a sequential upload whose client will say
 // how long the file is later (tus's creation-defer-length).
 const SizeDeferred = -1
+
+// DirectPlan is what a direct upload's client was told at its start.
+type DirectPlan struct {
+	// Declared says the client stated the file's size (Session.Size) at
+	// the start. Uppy does not: the size is then what S3 holds at
+	// completion, and Session.Size is 0 until then.
+	Declared bool
+	// PartSize is the size of every part but the last, when Declared;
+	// otherwise the client's own (0: not stated).
+	PartSize int64
+	// MaxPart is the highest part number a URL is signed for: what the
+	// declared size needs, or S3's limit.
+	MaxPart int
+	// Form says the file goes to S3 in one POST form (a POST policy),
+	// not as a multipart upload: the upload has no parts, and is complete
+	// once S3 holds its object.
+	Form bool
+}
 
 // Stream is the state of a sequential upload: how far it has come, the
 // staged pieces not yet in a part, and the running whole-file hashes.

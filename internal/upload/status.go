@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // Reading where an upload stands: its missing chunks, and whether one
 // chunk is here. Nothing here writes.
 //
-// Entry points: Engine.Status, Engine.FindChunk.
-// Calls: opening (open.go) to follow a binding; the part ledger.
+// Entry points: Engine.Status, Engine.FindChunk, Engine.DownloadURL.
+// Calls: opening (open.go) to follow a binding; the part ledger; the
+// parts S3 lists of a direct upload (listed.go).
 
 // Status is where an upload stands: the session and, while it is open, the
 // chunks still missing as ranges (never a list of thousands).
@@ -19,6 +21,9 @@ type Status struct {
 	*Session
 	Missing  []Range
 	Received int // chunks received
+	// Uploaded lists the parts S3 holds of an open direct upload (its
+	// client sent them there itself; Missing and Received say nothing).
+	Uploaded []UploadedPart
 }
 
 // Status reads the owner's upload and the chunks it still needs.
@@ -28,6 +33,12 @@ func (e *Engine) Status(ctx context.Context, owner, id string) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Session: s, Received: s.Chunks}
+	if s.Kind == Direct {
+		if s.State == StateOpen && !s.Direct.Form {
+			st.Uploaded, err = e.uploadedParts(ctx, s)
+		}
+		return st, err
+	}
 	if s.State.Terminal() {
 		if s.State != StateComplete {
 			st.Received = 0
@@ -141,4 +152,46 @@ func (e *Engine) FindChunk(ctx context.Context, owner, identifier string, g Geom
 		return nil, err
 	}
 	return s, nil
+}
+
+// DownloadTTL is how long a download link (DownloadURL) works.
+const DownloadTTL = 5 * time.Minute
+
+// DownloadURL returns a link that fetches the owner's finished upload id
+// for DownloadTTL, as a download named as the client named the file.
+// Another owner's upload answers as unknown; one not complete is refused.
+func (e *Engine) DownloadURL(ctx context.Context, owner, id string) (string, error) {
+	s, err := e.Get(ctx, owner, id)
+	if err != nil {
+		return "", err
+	}
+	if s.State != StateComplete {
+		if err := e.refuseState(s); err != nil && s.State.Terminal() {
+			return "", err
+		}
+		return "", refuse(CodeIncomplete, "upload %s is not complete: it has nothing to download yet", s.ID)
+	}
+	link, err := e.blobs.PresignGet(ctx, s.Key, attachment(s.Name), DownloadTTL)
+	if err != nil {
+		return "", fmt.Errorf("download link of %s: %w", s.ID, err)
+	}
+	return link, nil
+}
+
+// attachment is the Content-Disposition of a download of a file called
+// name: an ASCII fallback, and the name itself in RFC 5987 form.
+func attachment(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	var ext strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			ext.WriteByte(c)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", c)
+		}
+	}
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, SanitizeName(name), ext.String())
 }

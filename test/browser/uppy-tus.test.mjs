@@ -5,7 +5,7 @@
 // first time (204).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   MiB, bundle, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, within,
@@ -21,7 +21,7 @@ describe("Uppy's Tus plugin in Chromium", () => {
     const out = path.join(dir, 'uppy-tus.bundle.js');
     bundle('uppy-tus.entry.mjs', out);
     chunkup = await startChunkup();
-    pages = await startPages(chunkup.base, { 'uppy-tus.bundle.js': out });
+    pages = await startPages(chunkup.base, { 'uppy-tus.bundle.js': await readFile(out, 'utf8') });
     browser = await launchBrowser();
   });
 

@@ -42,6 +42,14 @@ type createRequest struct {
 	// Checksum, if set, is the whole file's "<alg>=<digest>", checked at
 	// completion.
 	Checksum string `json:"checksum"`
+	// Direct asks for a direct upload: the client PUTs each part straight
+	// to S3 with a URL from GET /v1/uploads/{id}/parts/{n}, in parts of
+	// PartSize bytes (0: chunkup's choice).
+	Direct   bool  `json:"direct"`
+	PartSize int64 `json:"partSize"`
+	// Metadata is the client's: it goes on the final object and into
+	// the upload's events.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // uploadView is how an upload is shown to clients.
@@ -60,6 +68,20 @@ type uploadView struct {
 	ETag      string         `json:"etag,omitempty"`
 	CRC64NVME string         `json:"crc64nvme,omitempty"`
 	Completed string         `json:"completedAt,omitempty"`
+	// A direct upload's: its parts' size and count, and the parts S3
+	// holds while it is open.
+	Direct   bool       `json:"direct,omitempty"`
+	PartSize int64      `json:"partSize,omitempty"`
+	Parts    int        `json:"parts,omitempty"`
+	Uploaded []partView `json:"uploaded,omitempty"`
+}
+
+// partView is a part of a direct upload as S3 holds it.
+type partView struct {
+	Part      int    `json:"part"`
+	Size      int64  `json:"size"`
+	ETag      string `json:"etag"`
+	CRC64NVME string `json:"crc64nvme,omitempty"`
 }
 
 func view(s *upload.Session) uploadView {
@@ -74,6 +96,9 @@ func view(s *upload.Session) uploadView {
 		v.Key, v.ETag, v.CRC64NVME = s.Key, s.ETag, s.CRC64
 		v.Completed = s.CompletedAt.UTC().Format(time.RFC3339)
 	}
+	if s.Kind == upload.Direct {
+		v.Direct, v.PartSize, v.Parts = true, s.Direct.PartSize, s.Direct.MaxPart
+	}
 	return v
 }
 
@@ -83,11 +108,15 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize}: " + err.Error()})
+		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "body must be a JSON object {name, size, type, chunkSize, checksum, metadata}: " + err.Error()})
 		return
 	}
 	if req.Size == nil {
 		a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Message: "size is required"})
+		return
+	}
+	if req.Direct {
+		a.createDirect(w, r, req)
 		return
 	}
 	chunk := req.ChunkSize
@@ -102,7 +131,7 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 		chunks = int64(a.engine.Limits().MaxChunks) + 1 // refused by the engine with the limit
 	}
 	nu := upload.NewUpload{
-		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
+		Owner: a.owner(r), Name: req.Name, ContentType: req.Type, Metadata: req.Metadata,
 		Geometry: upload.Geometry{Size: *req.Size, ChunkSize: chunk, Chunks: int(chunks)},
 	}
 	if req.Checksum != "" {
@@ -175,6 +204,61 @@ func verifyChunk(h http.Header, data []byte) error {
 	return nil
 }
 
+// createDirect starts a direct upload: its answer gives the part size and
+// count, and the parts' URLs come from SignPart.
+func (a *API) createDirect(w http.ResponseWriter, r *http.Request, req createRequest) {
+	nd := upload.NewDirect{
+		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
+		Size: *req.Size, Declared: true, PartSize: req.PartSize,
+	}
+	if req.Checksum != "" {
+		c, err := upload.ParseChecksum(req.Checksum)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		nd.Verify = &c
+	}
+	s, err := a.engine.CreateDirect(r.Context(), nd)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/uploads/"+s.ID)
+	a.reply.JSON(w, http.StatusCreated, view(s))
+}
+
+// SignPart answers a presigned PUT of part n (from 1) of a direct upload:
+// GET /v1/uploads/{id}/parts/{n}[?checksum=crc64nvme=<digest>] →
+// {part, method, url, headers, expiresAt}. With a checksum, the URL holds
+// S3 to it, and headers names the header to send with it.
+func (a *API) SignPart(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		a.fail(w, r, &upload.Error{Code: upload.CodeChunkRange, Message: fmt.Sprintf("part number %q is not a whole number from 1", r.PathValue("n"))})
+		return
+	}
+	var sum *upload.Checksum
+	if v := r.URL.Query().Get("checksum"); v != "" {
+		c, err := upload.ParseChecksum(v)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		sum = &c
+	}
+	_, p, err := a.engine.SignPart(r.Context(), a.owner(r), r.PathValue("id"), "", n, sum)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.reply.JSON(w, http.StatusOK, map[string]any{
+		"part": n, "method": p.Method, "url": p.URL, "headers": p.Header,
+		"expiresAt": p.Expires.UTC().Format(time.RFC3339),
+	})
+}
+
 // Status tells where an upload stands: GET /v1/uploads/{id}.
 func (a *API) Status(w http.ResponseWriter, r *http.Request) {
 	st, err := a.engine.Status(r.Context(), a.owner(r), r.PathValue("id"))
@@ -185,8 +269,26 @@ func (a *API) Status(w http.ResponseWriter, r *http.Request) {
 	v := view(st.Session)
 	v.Received = &st.Received
 	v.Missing = st.Missing
+	for _, p := range st.Uploaded {
+		v.Uploaded = append(v.Uploaded, partView{Part: p.Number, Size: p.Size, ETag: p.ETag, CRC64NVME: p.CRC64})
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.reply.JSON(w, http.StatusOK, v)
+}
+
+// Content sends the client to the finished file: GET
+// /v1/uploads/{id}/content answers 302 to a link that fetches it from S3
+// for a few minutes (upload.DownloadTTL), as a download under its
+// original name. Only the owner gets one.
+func (a *API) Content(w http.ResponseWriter, r *http.Request) {
+	link, err := a.engine.DownloadURL(r.Context(), a.owner(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", link)
+	w.WriteHeader(http.StatusFound)
 }
 
 // Complete finishes an upload: POST /v1/uploads/{id}/complete.

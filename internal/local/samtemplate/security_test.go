@@ -251,6 +251,8 @@ func samPolicyTemplate(name string) (param, target string, ok bool) {
 		return "TableName", TableLogicalID, true
 	case "S3CrudPolicy", "S3ReadPolicy":
 		return "BucketName", BucketLogicalID, true
+	case "EventBridgePutEventsPolicy": // events:PutEvents on the bus the deployer names, only
+		return "EventBusName", "EventBusName", true
 	}
 	return "", "", false
 }

@@ -535,18 +535,22 @@ func checkRoutePermission(f *findings, d deployment, r Route) {
 // it makes: writing the function's logs.
 const lambdaBasicExecution = ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
-// readOnlyFunctions may only read the table, and touch no S3 at all.
+// readOnlyFunctions may only read: the table, the bucket's objects (to
+// sign download links), and the parts of a multipart upload (a direct
+// upload's status lists those its client sent there).
 var readOnlyFunctions = map[string]bool{"CheckFunction": true}
 
-// dynamoReads are the DynamoDB actions that change nothing.
-var dynamoReads = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"}
+// dynamoReads are the actions that change nothing that a read-only
+// function may take: DynamoDB's reads, and S3's listing of parts.
+var dynamoReads = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable", "s3:ListMultipartUploadParts"}
 
 // checkDeployedRoles: every function has a role of its own that only
 // Lambda may assume; its inline statements allow named actions (no
 // wildcards) on this stack's bucket, its objects and its table (with its
-// indexes), never "*" or anything else; the only managed policy is SAM's
-// basic execution role (the function's logs); a read-only function gets
-// only DynamoDB reads.
+// indexes), and the event bus the deployer names, never "*" or anything
+// else; the only managed policy is SAM's basic execution role (the
+// function's logs); a read-only function gets only DynamoDB reads and
+// s3:GetObject.
 func checkDeployedRoles(f *findings, d deployment) {
 	functions := d.ofType("AWS::Lambda::Function")
 	if len(functions) == 0 {
@@ -577,8 +581,8 @@ func checkDeployedRoles(f *findings, d deployment) {
 					continue
 				}
 				for _, a := range stringsOf(s["Action"]) {
-					if !slices.Contains(dynamoReads, a) {
-						f.add("%s: %s, but the function only reads the table", fn, a)
+					if !slices.Contains(dynamoReads, a) && a != "s3:GetObject" {
+						f.add("%s: %s, but the function only reads the table and objects", fn, a)
 					}
 				}
 			}
@@ -640,7 +644,8 @@ func stackResource(r any) bool {
 	}
 	bucket := "arn:${AWS::Partition}:s3:::${" + BucketLogicalID + "}"
 	table := "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${" + TableLogicalID + "}"
-	return text == bucket || text == bucket+"/*" || text == table || strings.HasPrefix(text, table+"/index/")
+	bus := "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}" // the bus the deployer names
+	return text == bucket || text == bucket+"/*" || text == table || strings.HasPrefix(text, table+"/index/") || text == bus
 }
 
 // checkDeployedBucket: the bucket blocks all public access and ACLs, is

@@ -120,6 +120,25 @@ func (s *Stack) CreateBucket(ctx context.Context, bucket string) error {
 	return nil
 }
 
+// SetBucketCORS gives bucket the CORS rules of the template's bucket, for
+// any origin (the local gateway allows any too), so that a page on
+// another origin sends a direct upload's parts straight to the local S3
+// server and reads their ETags, as it would on AWS.
+func (s *Stack) SetBucketCORS(ctx context.Context, tmpl *samtemplate.Template, bucket string) error {
+	rules, err := tmpl.BucketCORS([]string{"*"})
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	_, err = s.NewS3Client().PutBucketCors(ctx, &s3.PutBucketCorsInput{
+		Bucket:            aws.String(bucket),
+		CORSConfiguration: &s3types.CORSConfiguration{CORSRules: rules},
+	})
+	if err != nil {
+		return fmt.Errorf("localstack: set the CORS rules of bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
 // TB is the part of testing.TB that NewTableAndBucket needs (kept as an
 // interface so this package does not import testing).
 type TB interface {

@@ -231,12 +231,16 @@ func (s *Stack) Err() error {
 }
 
 // Provision creates the table (from the template's UploadsTable) and the
-// bucket if they do not exist yet, and returns once the table is ACTIVE.
+// bucket if they do not exist yet, gives the bucket the template's CORS
+// rules, and returns once the table is ACTIVE.
 func (s *Stack) Provision(ctx context.Context, tmpl *samtemplate.Template, table, bucket string) error {
 	if err := s.CreateTable(ctx, tmpl, table); err != nil {
 		return err
 	}
-	return s.CreateBucket(ctx, bucket)
+	if err := s.CreateBucket(ctx, bucket); err != nil {
+		return err
+	}
+	return s.SetBucketCORS(ctx, tmpl, bucket)
 }
 
 // Environ returns the environment variables internal/config reads, set for

@@ -21,6 +21,10 @@ func encodeSession(s *upload.Session) item {
 	set("state", string(s.State))
 	set("mpu", s.MultipartID)
 	set("verify", s.Verify)
+	set("dialect", s.Dialect)
+	if len(s.Metadata) > 0 {
+		it["meta"] = digestsValue(s.Metadata) // a map of strings, as digests are
+	}
 	it["size"] = num(s.Size)
 	it["chunkSize"] = num(s.ChunkSize)
 	it["chunks"] = num(int64(s.Chunks))
@@ -33,13 +37,6 @@ func encodeSession(s *upload.Session) item {
 	it["updatedAt"] = millis(s.UpdatedAt)
 	it["expiresAt"] = millis(s.ExpiresAt)
 	it["sweep"] = str(sweepShard(s.ID))
-	if len(s.Metadata) > 0 {
-		m := item{}
-		for k, v := range s.Metadata {
-			m[k] = str(v)
-		}
-		it["meta"] = &types.AttributeValueMemberM{Value: m}
-	}
 	if s.Partial {
 		it["partial"] = boolean(true)
 	}
@@ -50,7 +47,11 @@ func encodeSession(s *upload.Session) item {
 		}
 		it["sources"] = &types.AttributeValueMemberL{Value: l}
 	}
+	if s.MultipartRetried {
+		it["mpuRetried"] = boolean(true) // a direct upload's, started before its session
+	}
 	encodeStream(it, s)
+	encodeDirect(it, s)
 	return it
 }
 
@@ -66,6 +67,9 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		Key:          it.str("key"),
 		AutoComplete: it.bool("auto"),
 		Verify:       it.str("verify"),
+		Dialect:      it.str("dialect"),
+		Metadata:     stringMap(it["meta"]),
+		EventOwed:    it.bool("evOwed"),
 		State:        upload.State(it.str("state")),
 		MultipartID:  it.str("mpu"),
 		// Written only by ClaimMultipart and SetMultipartID.
@@ -85,12 +89,6 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 	s.Chunks = int(it.int("chunks"))
 	s.ChunksPerPart = int(it.int("cpp"))
 	s.Parts = int(it.int("parts"))
-	if m, ok := it["meta"].(*types.AttributeValueMemberM); ok {
-		s.Metadata = map[string]string{}
-		for k := range m.Value {
-			s.Metadata[k] = item(m.Value).str(k)
-		}
-	}
 	s.Partial = it.bool("partial")
 	if l, ok := it["sources"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
@@ -100,5 +98,21 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		}
 	}
 	decodeStream(it, s)
+	decodeDirect(it, s)
 	return s
+}
+
+// stringMap reads a map of strings (the client's metadata); nil if none.
+func stringMap(v types.AttributeValue) map[string]string {
+	m, ok := v.(*types.AttributeValueMemberM)
+	if !ok || len(m.Value) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m.Value))
+	for k, v := range m.Value {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			out[k] = s.Value
+		}
+	}
+	return out
 }

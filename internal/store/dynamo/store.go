@@ -160,7 +160,7 @@ func (st *Store) LookupIdentifier(ctx context.Context, owner, ident string) (str
 // needs of it (with its expiry as openUntil).
 var (
 	planAttrs = []string{"size", "chunkSize", "chunks", "cpp", "parts"}
-	liveAttrs = []string{"name", "ctype", "key", "verify", "mpu", "auto", "createdAt"}
+	liveAttrs = []string{"name", "ctype", "key", "verify", "mpu", "auto", "createdAt", "dialect", "meta"}
 )
 
 // LookupBinding reads an owner's identifier record: the upload id it
@@ -365,23 +365,51 @@ func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, claim upl
 	return wrap("begin completion", err)
 }
 
-// RecordComplete records the finished object. The session stays in the
-// sweep's index, due at once, so the sweep deletes its part records.
+// RecordComplete records the finished object and its size (a direct
+// upload's is learnt at completion), and that its event is owed if s
+// says so. The session stays in the sweep's index, due at s.ExpiresAt,
+// when the sweep deletes its part records (or sends the event a crash
+// left owed).
 func (st *Store) RecordComplete(ctx context.Context, s *upload.Session) error {
+	vals := item{
+		":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
+		":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
+		":exp": millis(s.ExpiresAt), ":t": str(s.Completion.Token), ":d": digestsValue(s.Digests),
+		":size": num(s.Size),
+	}
+	update := "SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, expiresAt = :exp, updatedAt = :at, digests = :d, #size = :size"
+	if s.EventOwed {
+		update += ", evOwed = :owed"
+		vals[":owed"] = boolean(true)
+	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &st.table,
-		Key:       sessionKey(s.ID),
-		UpdateExpression: aws.String("SET #s = :complete, etag = :etag, crc = :crc, completedAt = :at, " +
-			"expiresAt = :exp, updatedAt = :at, digests = :d REMOVE " + completionLease.until),
-		ConditionExpression:      aws.String(completionLease.heldBy() + " AND (#s = :completing OR #s = :complete)"),
-		ExpressionAttributeNames: map[string]string{"#s": "state"},
-		ExpressionAttributeValues: item{
-			":complete": str(string(upload.StateComplete)), ":completing": str(string(upload.StateCompleting)),
-			":etag": str(s.ETag), ":crc": str(s.CRC64), ":at": millis(s.CompletedAt),
-			":exp": millis(s.ExpiresAt), ":t": str(s.Completion.Token), ":d": digestsValue(s.Digests),
-		},
+		TableName:                 &st.table,
+		Key:                       sessionKey(s.ID),
+		UpdateExpression:          aws.String(update + " REMOVE " + completionLease.until),
+		ConditionExpression:       aws.String(completionLease.heldBy() + " AND (#s = :completing OR #s = :complete)"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state", "#size": "size"},
+		ExpressionAttributeValues: vals,
 	})
 	return wrap("record completion", err)
+}
+
+// SettleEvent drops the mark of an owed event, and moves the session's
+// due time in the sweep's index to due unless it is zero.
+func (st *Store) SettleEvent(ctx context.Context, id string, due time.Time) error {
+	update := "REMOVE evOwed"
+	vals := item{":owed": boolean(true)}
+	if !due.IsZero() {
+		update = "SET expiresAt = :due " + update
+		vals[":due"] = millis(due)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       sessionKey(id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("evOwed = :owed"),
+		ExpressionAttributeValues: vals,
+	})
+	return wrap("settle event", err)
 }
 
 // ReleaseComplete ends the completion claim token holds by moving its
@@ -423,6 +451,10 @@ func (st *Store) EndSession(ctx context.Context, s *upload.Session, from []uploa
 	update := "SET #s = :to, updatedAt = :now"
 	if to == upload.StateAborted {
 		update += ", expiresAt = :now"
+	}
+	if s.EventOwed {
+		update += ", evOwed = :owed"
+		vals[":owed"] = boolean(true)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,

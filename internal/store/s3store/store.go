@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -23,12 +24,36 @@ import (
 
 // Store is upload.Blobs on one S3 bucket.
 type Store struct {
-	s3     API
-	bucket string
+	s3      API
+	presign *s3.PresignClient // nil unless the client is an *s3.Client
+	bucket  string
 }
 
-// New returns a store on bucket.
-func New(client API, bucket string) *Store { return &Store{s3: client, bucket: bucket} }
+// New returns a store on bucket. Its download links (PresignGet) are
+// signed by client, which must be an *s3.Client for them.
+func New(client API, bucket string) *Store {
+	st := &Store{s3: client, bucket: bucket}
+	if c, ok := client.(*s3.Client); ok {
+		st.presign = s3.NewPresignClient(c)
+	}
+	return st
+}
+
+// PresignGet signs a GET of the object at key, with the answer's
+// Content-Disposition set, valid for ttl (and no longer than the
+// signing credentials).
+func (st *Store) PresignGet(ctx context.Context, key, disposition string, ttl time.Duration) (string, error) {
+	if st.presign == nil {
+		return "", fmt.Errorf("presign GET %s: the store's S3 client cannot sign links", key)
+	}
+	req, err := st.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: &st.bucket, Key: &key, ResponseContentDisposition: aws.String(disposition),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign GET %s: %w", key, err)
+	}
+	return req.URL, nil
+}
 
 var _ upload.Blobs = (*Store)(nil)
 
@@ -46,6 +71,7 @@ type API interface {
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
 	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
 }
 
 // unsigned leaves a request's payload out of its SigV4 signature. Every

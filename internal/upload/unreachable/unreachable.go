@@ -119,6 +119,9 @@ func (u *Stores) RecordComplete(context.Context, *upload.Session) error {
 func (u *Stores) ReleaseComplete(context.Context, string, string) error {
 	return u.hit("ReleaseComplete")
 }
+func (u *Stores) SettleEvent(context.Context, string, time.Time) error {
+	return u.hit("SettleEvent")
+}
 func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, upload.State, time.Time) error {
 	return u.hit("EndSession")
 }
@@ -160,6 +163,9 @@ func (u *Stores) PutObject(context.Context, string, string, map[string]string, [
 func (u *Stores) HeadObject(context.Context, string) (upload.Object, error) {
 	return upload.Object{}, u.hit("HeadObject")
 }
+func (u *Stores) PresignGet(context.Context, string, string, time.Duration) (string, error) {
+	return "", u.hit("PresignGet")
+}
 func (u *Stores) OpenObject(context.Context, string) (io.ReadCloser, error) {
 	return nil, u.hit("OpenObject")
 }
@@ -167,4 +173,16 @@ func (u *Stores) DeleteObject(context.Context, string) error { return u.hit("Del
 
 func (u *Stores) CopyPart(context.Context, string, string, int, string) (string, error) {
 	return "", u.hit("CopyPart")
+}
+func (u *Stores) ListUploadedParts(context.Context, string, string) ([]upload.UploadedPart, error) {
+	return nil, u.hit("ListUploadedParts")
+}
+func (u *Stores) PresignPart(context.Context, string, string, int, *upload.Checksum, time.Time, time.Duration) (upload.Presigned, error) {
+	return upload.Presigned{}, u.hit("PresignPart")
+}
+func (u *Stores) PresignPost(context.Context, string, string, int64, time.Duration) (upload.PostForm, error) {
+	return upload.PostForm{}, u.hit("PresignPost")
+}
+func (u *Stores) Locate(context.Context, string) (string, string, error) {
+	return "", "", u.hit("Locate")
 }

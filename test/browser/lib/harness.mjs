@@ -115,14 +115,14 @@ export async function startChunkup() {
 // origin from the API, as a real site would be. In each page __API__ is
 // replaced by the API's base URL.
 //
-// extra maps more names to files served as they are (a bundle a test
-// built).
+// extra maps more names to their text, served as it is (a bundle a
+// test built, for one).
 export async function startPages(api, extra = {}) {
   const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
   const srv = createServer(async (req, res) => {
     const name = new URL(req.url, 'http://x').pathname.slice(1);
     if (Object.hasOwn(extra, name)) {
-      res.writeHead(200, { 'Content-Type': types['.js'], 'Cache-Control': 'no-store' }).end(await readFile(extra[name]));
+      res.writeHead(200, { 'Content-Type': types['.js'], 'Cache-Control': 'no-store' }).end(extra[name]);
       return;
     }
     if (!/^[a-z0-9-]+\.(html|js)$/.test(name)) {
@@ -130,7 +130,8 @@ export async function startPages(api, extra = {}) {
       return;
     }
     try {
-      const text = (await readFile(path.join(pages, name), 'utf8')).replaceAll('__API__', api);
+      const raw = Object.hasOwn(extra, name) ? extra[name] : await readFile(path.join(pages, name), 'utf8');
+      const text = raw.replaceAll('__API__', api);
       res.writeHead(200, { 'Content-Type': types[path.extname(name)], 'Cache-Control': 'no-store' }).end(text);
     } catch {
       res.writeHead(404).end();
@@ -262,4 +263,23 @@ export async function screenshotPath(name) {
   const dir = path.join(repo, '.local/screenshots');
   await mkdir(dir, { recursive: true });
   return path.join(dir, name);
+}
+
+// bundleUppy bundles @uppy/core and @uppy/aws-s3 from node_modules into
+// one ES module for a page (they are published as modules that import
+// others, some of them CommonJS), exporting Uppy and AwsS3.
+export async function bundleUppy() {
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: {
+      contents: "export { default as Uppy } from '@uppy/core'; export { default as AwsS3 } from '@uppy/aws-s3';",
+      resolveDir: repo,
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0].text;
 }
