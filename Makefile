@@ -1,7 +1,8 @@
 # chunkup — build, run and test.
 #
-#   make run     local stack (dynalite + versitygw + a local EventBridge) and the API on 127.0.0.1:3000
-#                (flags in ARGS: make run ARGS=-events-to=http://127.0.0.1:8080/hook)
+#   make run     local stack (dynalite + versitygw + a local EventBridge) and the API on 127.0.0.1:3000,
+#                the functions' binaries under the Lambda Runtime Interface Emulator
+#                (flags in ARGS: make run ARGS=-events-to=http://127.0.0.1:8080/hook, ARGS=-in-process)
 #   make stores  dynalite + versitygw alone, and env.json, for `sam local start-api --env-vars env.json`
 #   make test    vet and every test, against the local stack, a short fuzz run, then the browser tests
 #   make fuzz    every fuzz target for FUZZTIME each (default 60s)
@@ -61,7 +62,22 @@ $(NPM_STAMP): package.json package-lock.json .npmrc
 	$(NPM) ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-## run: start the local stack and serve the API (Ctrl-C stops everything)
+# The AWS Lambda Runtime Interface Emulator, pinned by tools/go.mod like
+# versitygw: `make run` and the tests run the functions' bootstrap binaries
+# under it (cmd/chunkup-local, internal/local/emulator), which find it by
+# CHUNKUP_RIE.
+RIE ?= $(LOCAL_BIN)/aws-lambda-rie
+export CHUNKUP_RIE := $(RIE)
+tools: $(RIE)
+
+$(RIE): tools/go.mod tools/go.sum
+	@mkdir -p $(dir $(RIE))
+	cd tools && GOFLAGS=-mod=readonly CGO_ENABLED=0 $(GO) build -trimpath -o $(RIE) github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	@touch $@
+
+## run: start the local stack and serve the API (Ctrl-C stops everything); the functions'
+## built binaries run under the Lambda Runtime Interface Emulator
+## (ARGS=-in-process calls the handlers in-process instead; -concurrency N, -auth)
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(ARGS)

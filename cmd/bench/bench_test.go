@@ -94,6 +94,10 @@ func TestQuick(t *testing.T) {
 		t.Errorf("cold start: %+v", rep.Cold)
 	}
 
+	if x := rep.Emulated; x == nil || len(x.Emulated) != p.EmulatedReps || len(x.InProcess) != p.EmulatedReps || x.Ratio() <= 0 || x.ColdStarts == 0 {
+		t.Errorf("emulated row: %+v", rep.Emulated)
+	}
+
 	// The table: every section, a row per case, a line per target.
 	rows, checks := rep.Table()
 	count := map[string]int{}
@@ -112,6 +116,7 @@ func TestQuick(t *testing.T) {
 		"heap":            len(p.HeapDialects) * len(p.HeapChunks),
 		"function memory": len(p.HeapChunks),
 		"cold start":      1,
+		"emulator":        1,
 		"target":          len(checks),
 	}
 	for section, n := range want {

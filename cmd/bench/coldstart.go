@@ -18,29 +18,6 @@ import (
 	"time"
 )
 
-// buildFunctions builds the functions' mains for this machine, as the
-// Makefile builds them for Lambda (lambda.norpc, -trimpath, -s -w), into
-// dir. It returns the path of each binary by name.
-func buildFunctions(ctx context.Context, root, dir string, names ...string) (map[string]string, error) {
-	goTool := os.Getenv("GO")
-	if goTool == "" {
-		goTool = "go"
-	}
-	out := map[string]string{}
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
-	for _, n := range names {
-		args = append(args, "./functions/"+n)
-		out[n] = filepath.Join(dir, n)
-	}
-	cmd := exec.CommandContext(ctx, goTool, args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build %s: %w\n%s", strings.Join(names, ", "), err, msg)
-	}
-	return out, nil
-}
-
 // runtimeAPI is a minimal Lambda Runtime API (the 2018-06-01 interface a
 // provided.al2023 bootstrap talks to): it hands out queued events on
 // /invocation/next and records the answers.

@@ -389,6 +389,15 @@ func (r *Report) Table() ([]row, []Check) {
 			fmt.Sprintf("process start → first answer, median of %d starts: init %s + first invocation %s; binary %s, max RSS %s; answered %s",
 				c.Runs, secs(c.Init), secs(c.First), sizeName(c.Binary), sizeName(c.MaxRSS), c.Response)})
 	}
+	// The emulator's mode (make run) against the in-process one.
+	if x := r.Emulated; x != nil && len(x.Emulated) > 0 && len(x.InProcess) > 0 {
+		em, in := medianF(x.Emulated), medianF(x.InProcess)
+		rows = append(rows, row{"emulator", fmt.Sprintf("native · %s chunks · ×%d · %s · built binaries under aws-lambda-rie", sizeName(x.Chunk), x.Par, sizeName(x.Size)),
+			mbps(float64(x.Size) / em),
+			fmt.Sprintf("%.2f× the in-process time (%s)", x.Ratio(), mbps(float64(x.Size)/in)),
+			fmt.Sprintf("median of %d uploads in each mode, in turn, last in the run; %s against %s per upload of %d requests; the %d cold starts were in a warm-up upload before them",
+				len(x.Emulated), secs(em), secs(in), x.Requests, x.ColdStarts)})
+	}
 	if r.ServiceLogCount > 0 {
 		rows = append(rows, row{"service log", "warnings and errors the service logged", num(float64(r.ServiceLogCount)), "—", strings.Join(r.ServiceLog[:min(3, len(r.ServiceLog))], " ⏎ ")})
 	}
@@ -478,6 +487,12 @@ Notes (how each figure is measured):
 - **cold start**: functions/check built for this machine (-tags lambda.norpc -trimpath -s -w) started with
   AWS_LAMBDA_RUNTIME_API pointing at a Runtime API in the bench, fed events/native-status.json (naming a real
   upload): process start → the first answer, next to later invocations in the same process.
+- **emulator**: the mode ` + "`make run`" + ` runs: the functions built for this machine as build-<LogicalId> builds them,
+  each under the AWS Lambda Runtime Interface Emulator (pools of 4, one invocation at a time per instance), behind
+  a second local gateway: each request's event goes over loopback HTTP to the emulator's invoke API, then over
+  its Runtime API to the bootstrap, and the answer back. The same native upload is sent through that gateway
+  and through the in-process one every other row uses, in turn; the ratio is of the median durations. It
+  runs after everything else, so no other row shares the machine with the emulator's processes.
 - Local timings are not AWS timings: this machine's disk, loopback and two cores are shared by the client,
   the gateway, the handlers, versitygw and dynalite. The ratios and counts are what carries over.
 `

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"chunkup/internal/local/emulator"
 	"chunkup/internal/upload"
 )
 
@@ -53,6 +54,10 @@ type plan struct {
 	AllPars       bool // every dialect at every parallelism (quick mode: native only)
 	// HeapDialects limits the isolated invocations to these (all if empty).
 	HeapDialects []string
+	// EmulatedSize and EmulatedReps: the file and how many uploads of it
+	// in each mode the emulated row makes.
+	EmulatedSize int64
+	EmulatedReps int
 }
 
 func newPlan(o options) plan {
@@ -60,10 +65,12 @@ func newPlan(o options) plan {
 		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
 		Reps: 3, TargetRepeats: 2, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
+		EmulatedSize: 32 * mib, EmulatedReps: 3,
 	}
 	if o.Quick {
 		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 1
 		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
+		p.EmulatedSize, p.EmulatedReps = 8*mib, 1
 	}
 	return p
 }
@@ -102,6 +109,9 @@ type Report struct {
 	Heap    []HeapRow
 	RSS     []RSSRow   `json:"rss"`
 	Cold    *ColdStart `json:"cold"`
+	// Emulated is the upload through the functions' binaries under the
+	// Lambda Runtime Interface Emulator against the in-process mode.
+	Emulated *Emulated `json:"emulated,omitempty"`
 	// ServiceLog is the first warnings and errors the service logged, and
 	// how many there were.
 	ServiceLog      []string `json:"serviceLog,omitempty"`
@@ -344,6 +354,10 @@ func run(ctx context.Context, o options) (*Report, error) {
 			o.logf("%s %s chunks ×%d %s again: %.1f MB/s", d.Name, sizeName(first.Chunk), first.Par, sizeName(size), float64(size)/r.Seconds/1e6)
 		}
 	}
+	// Last, alone: the emulator's mode against the in-process one.
+	if err := e.emulatedRuns(ctx, o, p, data, rep); err != nil {
+		return nil, err
+	}
 	sort.SliceStable(rep.Runs, func(i, j int) bool {
 		a, b := rep.Runs[i], rep.Runs[j]
 		if a.Size != b.Size {
@@ -570,7 +584,7 @@ func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) err
 	}
 	defer os.RemoveAll(dir)
 	o.logf("building the check and receive functions for %s/%s", runtime.GOOS, runtime.GOARCH)
-	bins, err := buildFunctions(ctx, e.root, dir, "check", "receive")
+	bins, err := emulator.Build(ctx, e.root, dir, "CheckFunction", "ReceiveFunction")
 	if err != nil {
 		return err
 	}
@@ -596,7 +610,7 @@ func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) err
 	var status string
 	for i := 0; i < p.ColdRuns; i++ {
 		evs := [][]byte{ev, ev, ev, ev, ev, ev}
-		run, err := runFunction(ctx, bins["check"], lambdaEnv(stackEnv, "CheckFunction", mem, dir), evs)
+		run, err := runFunction(ctx, bins["CheckFunction"], lambdaEnv(stackEnv, "CheckFunction", mem, dir), evs)
 		if err != nil {
 			return err
 		}
@@ -605,7 +619,7 @@ func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) err
 		maxRSS = max(maxRSS, run.MaxRSS)
 		status = run.Responses[0]
 	}
-	fi, _ := os.Stat(bins["check"])
+	fi, _ := os.Stat(bins["CheckFunction"])
 	rep.Cold = &ColdStart{
 		Function: "CheckFunction", Event: "events/native-status.json", Runs: p.ColdRuns,
 		Cold: median(colds).Seconds(), Init: median(inits).Seconds(), First: median(firsts).Seconds(),
@@ -635,7 +649,7 @@ func (e *env) coldStart(ctx context.Context, o options, p plan, rep *Report) err
 			}
 			evs = append(evs, ev)
 		}
-		run, err := runFunction(ctx, bins["receive"], lambdaEnv(stackEnv, "ReceiveFunction", rep.MemoryMB["ReceiveFunction"], dir), evs)
+		run, err := runFunction(ctx, bins["ReceiveFunction"], lambdaEnv(stackEnv, "ReceiveFunction", rep.MemoryMB["ReceiveFunction"], dir), evs)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,13 @@
 // Gateway event the functions get on AWS. In front of the API it serves a
 // demo page at / and the client libraries it loads (site.go). `make run`
 // starts it.
+//
+// The functions run as `sam build` ships them: each one's bootstrap,
+// built for this machine with the flags of the Makefile's
+// build-<LogicalId> targets, under the AWS Lambda Runtime Interface
+// Emulator, a pool of instances per function (emulator.go). With
+// -in-process the gateway calls the handlers in this process instead, for
+// the benchmark and for debugging.
 package main
 
 import (
@@ -25,6 +32,7 @@ import (
 	"chunkup/internal/api"
 	"chunkup/internal/config"
 	"chunkup/internal/local/auth"
+	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
@@ -44,6 +52,9 @@ func run() error {
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
 	eventsTo := flag.String("events-to", "", "forward every upload event, as EventBridge delivers it to a target (JSON, POST), to this URL")
 	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
+	inProcess := flag.Bool("in-process", false, "call the functions' handlers in this process instead of running their built binaries under the Lambda Runtime Interface Emulator (for the benchmark and debugging)")
+	concurrency := flag.Int("concurrency", emulator.DefaultConcurrency, "emulator instances per function: how many invocations of one function run at once")
+	rie := flag.String("rie", "", "the aws-lambda-rie binary (default: $"+emulator.EnvRIE+", else .local/bin/aws-lambda-rie)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -92,7 +103,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	svc := api.NewWithEvents(db, s3c, cfg.Publisher(stack.AWSConfig()), cfg, log)
+	var fns functions
+	if *inProcess {
+		fns = newInProcess(api.NewWithEvents(db, s3c, cfg.Publisher(stack.AWSConfig()), cfg, log))
+	} else {
+		em, err := startEmulator(ctx, emulatorOptions{root: root, tmpl: tmpl, env: env, table: table, bucket: bucket,
+			dir: *dir, rie: *rie, concurrency: *concurrency, region: stack.Region}, log)
+		if err != nil {
+			return err
+		}
+		defer em.close()
+		fns = em
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -103,20 +125,20 @@ func run() error {
 			return err
 		}
 	}
-	gw, err := newGateway(tmpl, svc, issuer, log)
+	gw, err := newGateway(tmpl, fns, issuer, log)
 	if err != nil {
 		return err
 	}
 	site := newSite(root, gw, s3c, cfg.Bucket, issuer, events.ListHandler(), log)
 	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
-	go sweepEvery(ctx, svc, *sweep)
+	go sweepEvery(ctx, fns, *sweep, log)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo)
+	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo, fns.describe())
 	if issuer != nil {
 		greetAuth(ln.Addr().String(), issuer)
 	}
@@ -131,7 +153,7 @@ func run() error {
 // that a page served from elsewhere can use the local API, and, when
 // issuer is not nil, a JWT authorizer that trusts the local issuer in
 // front of every route.
-func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
+func newGateway(tmpl *samtemplate.Template, fns functions, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
@@ -148,7 +170,7 @@ func newGateway(tmpl *samtemplate.Template, svc *api.Service, issuer *auth.Issue
 	if issuer != nil {
 		opts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
 	}
-	return gateway.New(routes, svc.Handlers(), opts)
+	return fns.gateway(routes, opts)
 }
 
 // localAudience is the aud of the local issuer's tokens, standing in for a
@@ -193,7 +215,7 @@ func startEventBus(ctx context.Context, forwardTo string, log *slog.Logger) (*ev
 }
 
 // sweepEvery runs the cleanup function as its EventBridge schedule would.
-func sweepEvery(ctx context.Context, svc *api.Service, every time.Duration) {
+func sweepEvery(ctx context.Context, fns functions, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -201,7 +223,9 @@ func sweepEvery(ctx context.Context, svc *api.Service, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			svc.Engine.Sweep(ctx, 100)
+			if err := fns.sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("scheduled cleanup failed", "error", err)
+			}
 		}
 	}
 }
@@ -217,7 +241,7 @@ func openLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-func greet(addr string, stack *stack.Stack, dir, eventsURL, eventsTo string) {
+func greet(addr string, stack *stack.Stack, dir, eventsURL, eventsTo, functions string) {
 	base := "http://" + addr
 	forward := ""
 	if eventsTo != "" {
@@ -230,6 +254,7 @@ chunkup is running locally at %[1]s
   S3 (versitygw):       %[3]s   bucket chunkup-uploads
   EventBridge (local):  %[5]s   events at %[1]s/_local/events%[6]s
   data:                 %[4]s
+  functions:            %[7]s
 
 Try it:
   curl -s -X POST %[1]s/v1/uploads -H 'content-type: application/json' \
@@ -238,7 +263,7 @@ Try it:
   curl -s -X POST %[1]s/v1/uploads/<id>/complete
 
 Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
-`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, eventsURL, forward)
+`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, eventsURL, forward, functions)
 }
 
 // greetAuth says how to get a token when every request needs one.

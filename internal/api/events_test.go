@@ -30,7 +30,8 @@ type sampleEvent struct {
 	status int
 }
 
-func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+// readEventFile returns the bytes of events/<name>.
+func readEventFile(t *testing.T, name string) []byte {
 	t.Helper()
 	root, err := samtemplate.FindRoot()
 	if err != nil {
@@ -40,6 +41,12 @@ func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return raw
+}
+
+func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	raw := readEventFile(t, name)
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -55,10 +62,10 @@ func withID(ev *events.APIGatewayV2HTTPRequest, id string) {
 	ev.PathParameters["id"] = id
 }
 
-// TestSampleEvents feeds every file of events/ to its function's handler,
-// as `sam local invoke -e events/<file>` would, and checks the answer.
-func TestSampleEvents(t *testing.T) {
-	e := newEnv(t, nil)
+// sampleEvents are the files of events/ in the order they are sent, each
+// with what its function must answer. Creating and filling the uploads
+// some of them need is done on e's engine.
+func sampleEvents() []sampleEvent {
 	small := &upload.NewUpload{Owner: api.Anonymous, Name: "report.pdf", Geometry: upload.Geometry{Size: 2048, ChunkSize: 1024, Chunks: 2}}
 	putFirst := func(t *testing.T, e *env, s *upload.Session) {
 		if _, err := e.svc.Engine.AddChunk(context.Background(), s, 0, make([]byte, 1024)); err != nil {
@@ -69,7 +76,7 @@ func TestSampleEvents(t *testing.T) {
 		}
 	}
 	tusFile := &upload.NewStream{Owner: api.Anonymous, Name: "report.pdf", Size: 12000}
-	cases := []sampleEvent{
+	return []sampleEvent{
 		{file: "native-create.json", function: api.ReceiveFunction, status: 201},
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
 		{file: "native-chunk.json", function: api.ReceiveFunction, status: 404},
@@ -123,14 +130,23 @@ func TestSampleEvents(t *testing.T) {
 		{file: "companion-abort.json", function: api.CompleteFunction, status: 404},
 		{file: "native-sign-part.json", function: api.ReceiveFunction, status: 404},
 	}
-	for _, c := range cases {
-		ev := readEvent(t, c.file)
+}
+
+// sendSampleEvents sends every sample event with invoke, which returns the
+// function's answer, and checks its status.
+func sendSampleEvents(t *testing.T, e *env, invoke func(c sampleEvent, ev events.APIGatewayV2HTTPRequest, raw []byte) events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	for _, c := range sampleEvents() {
+		ev, raw := readEvent(t, c.file), readEventFile(t, c.file)
 		if c.stream != nil {
 			s, err := e.svc.Engine.CreateStream(context.Background(), *c.stream)
 			if err != nil {
 				t.Fatal(err)
 			}
 			withID(&ev, s.ID)
+			if raw, err = json.Marshal(ev); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if c.upload != nil {
 			s, err := e.svc.Engine.Create(context.Background(), *c.upload)
@@ -141,23 +157,65 @@ func TestSampleEvents(t *testing.T) {
 				c.before(t, e, s)
 			}
 			withID(&ev, s.ID)
+			if raw, err = json.Marshal(ev); err != nil {
+				t.Fatal(err)
+			}
 		}
+		if resp := invoke(c, ev, raw); resp.StatusCode != c.status {
+			t.Errorf("%s (new upload: %v): %d %s, want %d", c.file, c.upload != nil || c.stream != nil, resp.StatusCode, resp.Body, c.status)
+		}
+	}
+}
+
+// TestSampleEvents feeds every file of events/ to its function's handler,
+// as `sam local invoke -e events/<file>` would, and checks the answer.
+func TestSampleEvents(t *testing.T) {
+	e := newEnv(t, nil)
+	sendSampleEvents(t, e, func(c sampleEvent, ev events.APIGatewayV2HTTPRequest, _ []byte) events.APIGatewayV2HTTPResponse {
 		resp, err := httpadapter.NewV2(e.svc.Handler(c.function)).ProxyWithContext(context.Background(), ev)
 		if err != nil {
 			t.Fatalf("%s: %v", c.file, err)
 		}
-		if resp.StatusCode != c.status {
-			t.Errorf("%s (new upload: %v): %d %s, want %d", c.file, c.upload != nil, resp.StatusCode, resp.Body, c.status)
-		}
-	}
-
+		return resp
+	})
 	var sched events.EventBridgeEvent
-	root, _ := samtemplate.FindRoot()
-	raw, err := os.ReadFile(filepath.Join(root, "events", "schedule.json"))
-	if err != nil || json.Unmarshal(raw, &sched) != nil {
+	if err := json.Unmarshal(readEventFile(t, "schedule.json"), &sched); err != nil {
 		t.Fatalf("schedule.json: %v", err)
 	}
 	if _, err := e.svc.Sweep(context.Background(), sched); err != nil {
 		t.Fatalf("schedule event: %v", err)
+	}
+}
+
+// TestSampleEventsThroughTheBinaries feeds every file of events/ to its
+// function's built bootstrap under the Lambda Runtime Interface Emulator,
+// as `sam local invoke -e events/<file>` does (the file as it is, but for
+// the upload id of those that need an upload), and checks the answer;
+// schedule.json goes to the cleanup function, which must not fail.
+func TestSampleEventsThroughTheBinaries(t *testing.T) {
+	e := newEnvWith(t, envOptions{emulated: true})
+	stored := func() int64 { return e.blobs.putStaged.Load() + e.blobs.uploadParts.Load() + e.blobs.completes.Load() }
+	invoke := func(function string, payload []byte) []byte {
+		t.Helper()
+		before := stored()
+		out, err := e.em.Pool(function).Invoke(context.Background(), payload)
+		if err != nil {
+			t.Fatalf("%s: %v", function, err)
+		}
+		if stored() != before {
+			t.Fatalf("%s: the in-process engine did the work, not the binary", function)
+		}
+		return out
+	}
+	sendSampleEvents(t, e, func(c sampleEvent, _ events.APIGatewayV2HTTPRequest, raw []byte) events.APIGatewayV2HTTPResponse {
+		var resp events.APIGatewayV2HTTPResponse
+		if out := invoke(c.function, raw); json.Unmarshal(out, &resp) != nil {
+			t.Fatalf("%s: the answer %q is not an HTTP API response", c.file, out)
+		}
+		return resp
+	})
+	var stats upload.SweepStats
+	if out := invoke(api.CleanupFunction, readEventFile(t, "schedule.json")); json.Unmarshal(out, &stats) != nil || stats.Errors != 0 {
+		t.Fatalf("schedule event: %q", out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"chunkup/internal/api"
 	"chunkup/internal/local/auth"
+	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
 	"chunkup/internal/local/samtemplate"
@@ -48,6 +49,9 @@ type env struct {
 	gw http.Handler
 	// issuer mints the tokens of an env made with auth on, nil otherwise.
 	issuer *auth.Issuer
+	// em runs the functions' binaries of an env made emulated, nil
+	// otherwise.
+	em *emulator.Emulator
 	// bus is the local EventBridge the engine publishes to, in an env
 	// made with events on; nil otherwise.
 	bus *eventbus.Bus
@@ -63,6 +67,12 @@ type envOptions struct {
 	// dynamo adjusts the DynamoDB client the engine uses (not the test's
 	// own), as a test that counts the engine's requests needs.
 	dynamo func(*dynamodb.Options)
+	// emulated puts the functions' built binaries under the Lambda Runtime
+	// Interface Emulator behind the gateway, on the env's table and
+	// bucket, publishing to a local EventBridge (env.bus), as `make run`
+	// does, instead of the handlers of svc. The env's engine (svc.Engine,
+	// blobs, clock) then serves only what the test itself asks of it.
+	emulated bool
 	// events has the engine publish uploads' events, through the
 	// EventBridge client and publisher the functions use, to a local
 	// EventBridge (env.bus).
@@ -114,11 +124,15 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		engineDB = dynamodb.New(db.Options(), o.dynamo)
 	}
 	var eb *eventbus.Bus
-	if o.events {
+	var ebURL string
+	if o.events || o.emulated {
 		eb = eventbus.New(eventbus.Options{Logger: opt.Logger})
 		ebSrv := httptest.NewServer(eb)
 		t.Cleanup(ebSrv.Close)
-		client := eventbridge.NewFromConfig(stack.AWSConfig(), func(eo *eventbridge.Options) { eo.BaseEndpoint = aws.String(ebSrv.URL) })
+		ebURL = ebSrv.URL
+	}
+	if o.events {
+		client := eventbridge.NewFromConfig(stack.AWSConfig(), func(eo *eventbridge.Options) { eo.BaseEndpoint = aws.String(ebURL) })
 		opt.Events = bus.New(client, "default", bucket)
 	}
 	engine := upload.New(dynamo.New(engineDB, table), blobs, opt)
@@ -137,14 +151,21 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		}
 		gwOpts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
 	}
-	gw, err := gateway.New(routes, svc.Handlers(), gwOpts)
+	var gw http.Handler
+	var em *emulator.Emulator
+	var err error
+	if o.emulated {
+		gw, em, err = emulatedGateway(t, stack, tmpl, table, bucket, ebURL, routes, gwOpts)
+	} else {
+		gw, err = gateway.New(routes, svc.Handlers(), gwOpts)
+	}
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &env{t: t, svc: svc, url: srv.URL, s3: s3c, bucket: bucket, db: db, table: table, blobs: blobs, clock: c, tmpl: tmpl,
-		gw: gw, issuer: issuer, bus: eb}
+		gw: gw, issuer: issuer, em: em, bus: eb}
 }
 
 // stagedKeys lists the staged chunks left in the bucket.

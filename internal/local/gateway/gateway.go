@@ -4,8 +4,10 @@
 //
 // It routes each request as the HTTP API would, builds the same
 // events.APIGatewayV2HTTPRequest that API Gateway sends to Lambda, enforces
-// the same size limits and timeout, invokes the function's handler with the
-// event's JSON through lambdahttp (as functions/*/main.go do on AWS),
+// the same size limits and timeout, invokes the function with the event's
+// JSON — its handler in this process through lambdahttp (as
+// functions/*/main.go do on AWS), or, with NewWithFunctions, its built
+// binary under the Lambda Runtime Interface Emulator (package emulator) —
 // and turns the function's response back into HTTP, adding CORS headers
 // like an HTTP API CorsConfiguration does.
 package gateway
@@ -94,10 +96,20 @@ type Options struct {
 	Authorizer *JWTAuthorizer
 }
 
+// Function is a Lambda function as the gateway invokes it, Lambda's
+// Invoke API in one call: Invoke takes the event's JSON and returns the
+// response's JSON; an error is a function error (the gateway answers 500).
+// ctx carries the Lambda context (lambdacontext: the request id and the
+// function's ARN) and the integration timeout. The payload's array is
+// reused once Invoke returns.
+type Function interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
 // gateway is the http.Handler that New returns.
 type gateway struct {
 	table     routeTable
-	functions map[string]*lambdahttp.Function
+	functions map[string]Function
 	// bodies and payloads recycle the buffers of a request's body and of
 	// its event's JSON: megabytes each for a chunk, otherwise allocated
 	// and zeroed anew for every request.
@@ -126,7 +138,32 @@ func New(routes []Route, handlers map[string]http.Handler, opts Options) (http.H
 	return g, nil
 }
 
+// NewWithFunctions is New for functions that are invoked as they are,
+// such as the functions' built binaries under the Lambda Runtime Interface
+// Emulator (package emulator), instead of handlers run in this process.
+// Every function named by a route must be in functions.
+func NewWithFunctions(routes []Route, functions map[string]Function, opts Options) (http.Handler, error) {
+	for name, f := range functions {
+		if f == nil {
+			return nil, fmt.Errorf("gateway: function %s: nil", name)
+		}
+	}
+	g, err := newInvoking(routes, functions, opts)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
 func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) (*gateway, error) {
+	functions, err := buildFunctions(handlers)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return newInvoking(routes, functions, opts)
+}
+
+func newInvoking(routes []Route, functions map[string]Function, opts Options) (*gateway, error) {
 	table, err := compileRoutes(routes)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -135,9 +172,10 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	functions, err := buildFunctions(routes, handlers)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	for _, r := range routes {
+		if functions[r.Function] == nil {
+			return nil, fmt.Errorf("gateway: route %s %s: %w: %s", r.Method, r.Path, errNoHandler, r.Function)
+		}
 	}
 	if opts.Authorizer != nil {
 		if err := opts.Authorizer.check(); err != nil {
@@ -151,18 +189,13 @@ func newGateway(routes []Route, handlers map[string]http.Handler, opts Options) 
 	return g, nil
 }
 
-func buildFunctions(routes []Route, handlers map[string]http.Handler) (map[string]*lambdahttp.Function, error) {
-	functions := make(map[string]*lambdahttp.Function, len(handlers))
+func buildFunctions(handlers map[string]http.Handler) (map[string]Function, error) {
+	functions := make(map[string]Function, len(handlers))
 	for name, h := range handlers {
 		if h == nil {
 			return nil, fmt.Errorf("function %s: nil handler", name)
 		}
 		functions[name] = lambdahttp.New(h)
-	}
-	for _, r := range routes {
-		if functions[r.Function] == nil {
-			return nil, fmt.Errorf("route %s %s: %w: %s", r.Method, r.Path, errNoHandler, r.Function)
-		}
 	}
 	return functions, nil
 }

@@ -21,11 +21,11 @@ func TestServerDeathIsReported(t *testing.T) {
 	if err := s.Err(); err != nil {
 		t.Fatalf("Err on a healthy stack: %v", err)
 	}
-	if err := syscall.Kill(s.versitygw.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(s.versitygw.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.versitygw.exited:
+	case <-s.versitygw.Exited():
 	case <-time.After(10 * time.Second):
 		t.Fatal("versitygw did not exit after SIGKILL")
 	}
@@ -36,7 +36,7 @@ func TestServerDeathIsReported(t *testing.T) {
 		t.Errorf("Close after versitygw died = %v", err)
 	}
 	select {
-	case <-s.dynalite.exited:
+	case <-s.dynalite.Exited():
 	default:
 		t.Error("Close left dynalite running")
 	}

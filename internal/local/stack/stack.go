@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"chunkup/internal/local/proc"
 	"chunkup/internal/local/samtemplate"
 )
 
@@ -82,7 +83,7 @@ type Stack struct {
 	// Dir is the data directory (see Options.Dir).
 	Dir string
 
-	spawner             *spawner
+	spawner             *proc.Spawner
 	dynalite, versitygw *child
 	removeDir           bool
 	names               atomic.Int64
@@ -98,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{
-		spawner:   newSpawner(),
+		spawner:   proc.NewSpawner(),
 		Region:    or(opts.Region, DefaultRegion),
 		AccessKey: or(opts.AccessKey, DefaultAccessKey),
 		SecretKey: or(opts.SecretKey, DefaultSecretKey),
@@ -142,7 +143,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, s.failStart(err)
 	}
-	s.DynamoEndpoint = s.dynalite.url
+	s.DynamoEndpoint = s.dynalite.URL
 
 	meta, data := filepath.Join(s.Dir, "s3", "meta"), filepath.Join(s.Dir, "s3", "data")
 	for _, d := range []string{meta, data} {
@@ -173,7 +174,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, s.failStart(err)
 	}
-	s.S3Endpoint = s.versitygw.url
+	s.S3Endpoint = s.versitygw.URL
 	return s, nil
 }
 
@@ -203,10 +204,10 @@ func (s *Stack) Close() error {
 		var errs []error
 		for _, c := range []*child{s.versitygw, s.dynalite} {
 			if c != nil {
-				errs = append(errs, c.stop())
+				errs = append(errs, c.Stop())
 			}
 		}
-		s.spawner.close()
+		s.spawner.Close()
 		if s.removeDir {
 			if err := os.RemoveAll(s.Dir); err != nil {
 				errs = append(errs, fmt.Errorf("localstack: remove data directory: %w", err))
@@ -223,7 +224,7 @@ func (s *Stack) Err() error {
 	var errs []error
 	for _, c := range []*child{s.dynalite, s.versitygw} {
 		if c != nil {
-			errs = append(errs, c.failure())
+			errs = append(errs, c.Failure())
 		}
 	}
 	return errors.Join(errs...)

@@ -41,8 +41,9 @@ function freePort() {
   });
 }
 
-// startChunkup runs chunkup-local (dynalite, versitygw and the API) on a
-// free port with a new data directory, and returns once the API answers.
+// startChunkup runs chunkup-local (dynalite, versitygw and the API, the
+// functions under the Lambda Runtime Interface Emulator) on a free port
+// with a new data directory, and returns once the API answers.
 // stop() sends SIGTERM, which makes chunkup-local stop its own servers,
 // waits for it to exit and removes the data directory.
 export async function startChunkup() {
@@ -82,6 +83,16 @@ export async function startChunkup() {
       throw new Error(`chunkup-local did not answer on ${base} within two minutes:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 200));
+  }
+  // The tests run the functions as `make run` does: their built binaries
+  // under the Lambda Runtime Interface Emulator, which the startup lines
+  // name (printed before the API answers; the pipe may bring them later).
+  while (!/^ {2}functions: /m.test(output) && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!/^ {2}functions: .*under the Lambda Runtime Interface Emulator/m.test(output)) {
+    child.kill('SIGKILL');
+    throw new Error(`chunkup-local does not run the functions under the emulator:\n${output}`);
   }
 
   return {

@@ -1,10 +1,10 @@
 //go:build unix && !linux
 
-package stack
+package proc
 
 import "syscall"
 
-// sysProcAttr puts a server in its own process group so Close can signal
+// sysProcAttr puts a process in its own process group so Stop can signal
 // everything it started.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
