@@ -143,37 +143,43 @@ func (m *Sessions) SettleEvent(ctx context.Context, id string, due time.Time) er
 	}}))
 }
 
-// Forget drops a session from the sweep's index (a session that is gone
-// is not an error), then (a request of its own) frees its identifier if
-// that still points at it. DynamoDB's TTL would remove the session after
+// Forget first (a request of its own) frees the session's identifier if
+// that still points at it, then drops the session from the sweep's index
+// (a session that is gone is not an error): in that order, as the
+// contract asks, so that a Forget that fails leaves the session in the
+// index or nothing bound. DynamoDB's TTL would remove the session after
 // ttl; nothing removes it here, as nothing does on dynalite.
 func (m *Sessions) Forget(ctx context.Context, s *upload.Session, ttl time.Time) error {
 	var freeErr error
 	err := m.run(ctx, &m.mu, request{
-		op: "Forget",
+		op:    "Forget",
+		first: func() { freeErr = m.freeBinding(s) },
 		main: func() error {
+			if freeErr != nil {
+				return freeErr
+			}
 			_, err := m.update(s.ID, func(*sessionRec) bool { return true }, func(r *sessionRec) { r.inSweep = false })
 			if errors.Is(err, upload.ErrConflict) {
 				return nil
 			}
 			return err
 		},
-		then: func() {
-			if s.Identifier == "" {
-				return
-			}
-			if freeErr = checkKey(bindingPK(s.Owner, s.Identifier)); freeErr != nil {
-				return
-			}
-			if b, ok := m.bindings[bindingKey{s.Owner, s.Identifier}]; ok && b.id == s.ID {
-				delete(m.bindings, bindingKey{s.Owner, s.Identifier})
-			}
-		},
 	})
-	if err != nil {
-		return wrap("retire session", err)
+	return wrap("forget", err)
+}
+
+// freeBinding deletes the binding of s's identifier if it points at s.
+func (m *Sessions) freeBinding(s *upload.Session) error {
+	if s.Identifier == "" {
+		return nil
 	}
-	return wrap("free identifier", freeErr)
+	if err := checkKey(bindingPK(s.Owner, s.Identifier)); err != nil {
+		return wrap("free identifier", err)
+	}
+	if b, ok := m.bindings[bindingKey{s.Owner, s.Identifier}]; ok && b.id == s.ID {
+		delete(m.bindings, bindingKey{s.Owner, s.Identifier})
+	}
+	return nil
 }
 
 // ListExpired returns up to limit ids of sessions in the sweep's index
