@@ -219,6 +219,7 @@ func (s *Service) Handler(function string) http.Handler {
 
 // DialectOf names the client family whose routes path belongs to, by
 // its first segment: "native" for /v1, "django" for /chunked-upload,
+// "tus" for /files, "companion" for /s3,
 // the segment itself otherwise (resumable, flow, drf, …). Uploads record
 // it (upload.Session.Dialect), and their events and objects carry it.
 func DialectOf(path string) string {
@@ -228,6 +229,10 @@ func DialectOf(path string) string {
 		return "native"
 	case "chunked-upload":
 		return "django"
+	case "files":
+		return "tus"
+	case "s3":
+		return "companion"
 	}
 	return first
 }

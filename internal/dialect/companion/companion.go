@@ -29,7 +29,7 @@ type API struct {
 
 // New returns the Companion S3 routes. owner names the caller of a request.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, owner: owner, log: log, answers: reply.Family{Log: log, Status: statusOf, NoStore: true}}
+	return &API{engine: engine, owner: owner, log: log, answers: reply.Family{Log: log, Status: reply.HTTPStatus, NoStore: true}}
 }
 
 // maxBody bounds the JSON bodies the routes read: a completion lists at
@@ -199,18 +199,4 @@ func bodyOf(e *upload.Error) any {
 		body["limit"] = e.Limit
 	}
 	return body
-}
-
-// statusOf is the status of a refusal: Uppy fails the step on any non-2xx,
-// and the status says why to the app and the user.
-func statusOf(c upload.Code) int {
-	switch c {
-	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case upload.CodeTypeNotAllowed:
-		return http.StatusUnsupportedMediaType
-	case upload.CodeComplete, upload.CodeIncomplete:
-		return http.StatusConflict
-	}
-	return reply.Status(c)
 }

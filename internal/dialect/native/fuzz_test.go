@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"chunkup/internal/dialect/dialecttest"
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/unreachable"
 )
@@ -28,7 +29,7 @@ type nativeError struct {
 }
 
 // checkRefusal checks a native error answer: JSON in the one error shape,
-// the status statusOf gives its code, and, when the stores were never
+// the status reply.HTTPStatus gives its code, and, when the stores were never
 // called, a 4xx. It returns the code.
 func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.Stores) upload.Code {
 	t.Helper()
@@ -36,7 +37,7 @@ func checkRefusal(t *testing.T, rec *httptest.ResponseRecorder, u *unreachable.S
 	if err := dialecttest.DecodeStrict(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("%d %q is not a native error: %v", rec.Code, rec.Body, err)
 	}
-	if e.Error.Code == "" || e.Error.Message == "" || rec.Code != statusOf(e.Error.Code) || rec.Header().Get("Content-Type") != "application/json" {
+	if e.Error.Code == "" || e.Error.Message == "" || rec.Code != reply.HTTPStatus(e.Error.Code) || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q: code, message, status or type wrong", rec.Code, rec.Body)
 	}
 	dialecttest.CheckStatus(t, rec, u)

@@ -30,7 +30,7 @@ type API struct {
 
 // New returns the native API. owner names the caller of a request.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: statusOf}}
+	return &API{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: reply.HTTPStatus}}
 }
 
 // createRequest is the body of POST /v1/uploads.
@@ -331,18 +331,4 @@ func bodyOf(e *upload.Error) any {
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Limit, body.Error.Missing = e.Code, e.Message, e.Limit, e.Missing
 	return body
-}
-
-// statusOf is the native status table: HTTP's own meaning of each
-// refusal.
-func statusOf(c upload.Code) int {
-	switch c {
-	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case upload.CodeTypeNotAllowed:
-		return http.StatusUnsupportedMediaType
-	case upload.CodeComplete, upload.CodeIncomplete, upload.CodeGeometry:
-		return http.StatusConflict
-	}
-	return reply.Status(c)
 }

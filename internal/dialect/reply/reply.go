@@ -53,6 +53,24 @@ func Status(c upload.Code) int {
 	return http.StatusBadRequest
 }
 
+// HTTPStatus is Status with HTTP's own meaning of the refusals that have
+// one: 413 for a file or chunk over its limit, 415 for a type that is not
+// allowed, 409 for a request that conflicts with the upload's state (it
+// is complete, it lacks chunks, it has another geometry). It is the table
+// of the families chunkup defines itself (the native API) or whose
+// clients only tell 2xx from the rest (Uppy's Companion routes).
+func HTTPStatus(c upload.Code) int {
+	switch c {
+	case upload.CodeFileTooLarge, upload.CodeChunkTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case upload.CodeTypeNotAllowed:
+		return http.StatusUnsupportedMediaType
+	case upload.CodeComplete, upload.CodeIncomplete, upload.CodeGeometry:
+		return http.StatusConflict
+	}
+	return Status(c)
+}
+
 // Family is how the answers of one client family are written.
 type Family struct {
 	// Log receives one record for each fault.
