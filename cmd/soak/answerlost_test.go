@@ -399,26 +399,51 @@ func TestBindIdentifierAnswerLost(t *testing.T) {
 // completes it, and its cleanup is due one expiry period after that. The
 // soak's sweep must run that cleanup too, or it reports the completed
 // upload's session, part record and any stray multipart upload as left
-// behind (make soak-hard, seed 4242).
+// behind (make soak-hard, seed 4242) — also when the sweep's own
+// completion took effect with its answer lost, so that the sweep counted
+// an error, not a completion (seed 90210).
 func TestSweepCompletedUploadIsCleanedUp(t *testing.T) {
-	e, c := reproEnvN(t, dynamoWrite("SET #s = :completing, ctoken"), 3)
-	f := newFile(0, dResumable, 1, 1000, 0)
-	rc := f.client.(*resumableClient)
-	if r := send(t, c, rc.upload(1)); r.status < 500 {
-		t.Fatalf("the only chunk, with its completion failing: %s, want a 5xx", r)
-	}
-	ctx := context.Background()
-	rep := &Report{st: newStats()}
-	if err := e.sweep(ctx, rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.SweepAtEnd.Completed != 1 {
-		t.Fatalf("the sweep completed %d uploads, want 1", rep.SweepAtEnd.Completed)
-	}
-	if err := e.orphans(ctx, nil, rep); err != nil {
-		t.Fatal(err)
-	}
-	if n := rep.Orphaned(); n != 0 {
-		t.Fatalf("%d left behind: %+v", n, rep.Orphans)
+	begin := func(r faultproxy.Request) bool { return dynamoWrite("SET #s = :completing, ctoken")(r) }
+	finish := func(r faultproxy.Request) bool { return dynamoWrite("SET #s = :complete, etag")(r) }
+	for _, tc := range []struct {
+		name      string
+		faults    int
+		match     func() func(faultproxy.Request) bool
+		completed int
+	}{
+		{"completed by the sweep", 3, func() func(faultproxy.Request) bool { return begin }, 1},
+		{"completed by the sweep, its answer lost", 6, func() func(faultproxy.Request) bool {
+			n := 0 // the chunk's three begins, then the sweep's three records of the completion
+			return func(r faultproxy.Request) bool {
+				if n < 3 && begin(r) || n >= 3 && finish(r) {
+					n++
+					return true
+				}
+				return false
+			}
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, c := reproEnvN(t, tc.match(), tc.faults)
+			f := newFile(0, dResumable, 1, 1000, 0)
+			rc := f.client.(*resumableClient)
+			if r := send(t, c, rc.upload(1)); r.status < 500 {
+				t.Fatalf("the only chunk, with its completion failing: %s, want a 5xx", r)
+			}
+			ctx := context.Background()
+			rep := &Report{st: newStats()}
+			if err := e.sweep(ctx, rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.SweepAtEnd.Completed != tc.completed {
+				t.Fatalf("the sweep counted %d completions, want %d", rep.SweepAtEnd.Completed, tc.completed)
+			}
+			if err := e.orphans(ctx, nil, rep); err != nil {
+				t.Fatal(err)
+			}
+			if n := rep.Orphaned(); n != 0 {
+				t.Fatalf("%d left behind: %+v", n, rep.Orphans)
+			}
+		})
 	}
 }

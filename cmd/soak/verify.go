@@ -233,13 +233,19 @@ func (e *env) sweep(ctx context.Context, rep *Report) error {
 	// An upload the sweep completes (one that finishes by itself, with
 	// every chunk in) is cleaned up one expiry period later, as every
 	// finished upload is, so that its client can still find it: the runs
-	// of the day after see to it.
-	for day, completed := 0, 0; day < 3; day++ {
+	// of the day after see to it. Whether a run completed one cannot be
+	// told from its count alone (a completion whose answer was lost is
+	// counted as an error), so the index is asked what a day later
+	// would find due.
+	for day := 0; day < 3; day++ {
 		if day > 0 {
-			if rep.SweepAtEnd.Completed == completed {
+			later, err := e.store.ListExpired(ctx, e.clock.Now().Add(e.opt.Expiry+time.Hour), 1)
+			if err != nil {
+				return fmt.Errorf("list expired uploads: %w", err)
+			}
+			if len(later) == 0 {
 				return nil
 			}
-			completed = rep.SweepAtEnd.Completed
 			e.clock.advance(e.opt.Expiry + time.Hour)
 		}
 		if err := e.sweepDue(ctx, run); err != nil {
