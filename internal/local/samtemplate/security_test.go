@@ -259,34 +259,7 @@ func samPolicyTemplate(name string) (param, target string, ok bool) {
 
 func reviewStatements(f *findings, where string, stmts []any) {
 	for i, raw := range stmts {
-		s := asMap(raw)
-		at := fmt.Sprintf("%s statement %d", where, i)
-		if s["Effect"] != "Allow" {
-			f.add("%s: Effect %v in a function policy", at, s["Effect"])
-		}
-		for _, k := range []string{"NotAction", "NotResource", "Principal", "NotPrincipal"} {
-			if s[k] != nil {
-				f.add("%s: %s in a function policy", at, k)
-			}
-		}
-		actions := stringsOf(s["Action"])
-		if len(actions) == 0 {
-			f.add("%s: no Action", at)
-		}
-		for _, a := range actions {
-			if strings.Contains(a, "*") {
-				f.add("%s: wildcard Action %q", at, a)
-			}
-		}
-		resources := asSlice(s["Resource"])
-		if len(resources) == 0 {
-			f.add("%s: no Resource", at)
-		}
-		for _, r := range resources {
-			if !ownResource(r) {
-				f.add("%s: Resource %v is not this stack's bucket or table", at, r)
-			}
-		}
+		checkStatement(f, fmt.Sprintf("%s statement %d", where, i), asMap(raw), ownResource)
 	}
 }
 
