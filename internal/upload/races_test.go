@@ -23,6 +23,7 @@ import (
 
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/memstore"
+	"chunkup/internal/upload/storetest"
 )
 
 // clock is the engine's clock in these tests. It moves only when a test
@@ -150,22 +151,6 @@ func (e *env) checkObject(s *upload.Session, f file) {
 	}
 }
 
-// race runs fn(0) … fn(n-1) at once on goroutines and returns their errors.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
 func noErrors(t *testing.T, errs []error) {
 	t.Helper()
 	for i, err := range errs {
@@ -209,7 +194,7 @@ func TestFirstChunksMakeOneSession(t *testing.T) {
 	contend(&e.sessions.Faults, "BindIdentifier", n)
 	ids := make([]string, n)
 	results := make([]upload.ChunkResult, n)
-	errs := race(n, func(i int) error {
+	errs := storetest.Race(n, func(i int) error {
 		s, err := e.open(f, "r.bin-6144")
 		if err != nil {
 			return fmt.Errorf("Open: %w", err)
@@ -251,7 +236,7 @@ func TestLastChunkTwiceAssemblesOnce(t *testing.T) {
 	}
 	contend(&e.sessions.Faults, "RecordChunk", 2)
 	results := make([]upload.ChunkResult, 2)
-	errs := race(2, func(i int) error {
+	errs := storetest.Race(2, func(i int) error {
 		var err error
 		results[i], err = e.engine.PutChunk(e.ctx, owner, s.ID, 3, f.chunk(3))
 		return err
@@ -292,7 +277,7 @@ func TestChunkAfterAssemblyChangesNothing(t *testing.T) {
 	}
 	other := bytes.Repeat([]byte{0xAA}, len(f.chunk(1)))
 	results := make([]upload.ChunkResult, 4)
-	errs := race(4, func(i int) error {
+	errs := storetest.Race(4, func(i int) error {
 		var err error
 		results[i], err = e.engine.PutChunk(e.ctx, owner, s.ID, 1, other)
 		return err
@@ -360,7 +345,7 @@ func TestCrashedClaimLapses(t *testing.T) {
 	e.clock.Advance(e.opt.ClaimTimeout)
 	contend(&e.sessions.Faults, "ClaimPart", 4)
 	results := make([]upload.ChunkResult, 4)
-	errs := race(4, func(i int) error {
+	errs := storetest.Race(4, func(i int) error {
 		var err error
 		results[i], err = e.engine.PutChunk(e.ctx, owner, s.ID, 1, f.chunk(1))
 		return err
@@ -417,7 +402,7 @@ func TestLostAnswersAreRecognised(t *testing.T) {
 				return err
 			}
 			noErrors(t, []error{send(0)})
-			noErrors(t, race(n-2, func(i int) error { return send(i + 1) }))
+			noErrors(t, storetest.Race(n-2, func(i int) error { return send(i + 1) }))
 			noErrors(t, []error{send(n - 1)})
 			if e.sessions.Calls(op) == 0 {
 				t.Fatalf("no %s was made", op)
@@ -462,7 +447,7 @@ func TestLostAppendIsRecognised(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	})
-	errs := race(2, func(i int) error {
+	errs := storetest.Race(2, func(i int) error {
 		mine := *s
 		_, err := e.engine.Append(e.ctx, &mine, 0, f.chunk(0))
 		return err
@@ -511,7 +496,7 @@ func TestCompleteTwiceMakesOneObject(t *testing.T) {
 	}
 	contend(&e.sessions.Faults, "BeginComplete", 4)
 	done := make([]*upload.Session, 4)
-	errs := race(4, func(i int) error {
+	errs := storetest.Race(4, func(i int) error {
 		var err error
 		done[i], err = e.engine.Complete(e.ctx, owner, s.ID)
 		return err
@@ -571,7 +556,7 @@ func TestSweepTwiceEndsEachOnce(t *testing.T) {
 	e.clock.Advance(e.opt.Expiry + time.Second)
 	contend(&e.sessions.Faults, "EndSession", 2)
 	stats := make([]upload.SweepStats, 2)
-	noErrors(t, race(2, func(i int) error {
+	noErrors(t, storetest.Race(2, func(i int) error {
 		var err error
 		stats[i], err = e.engine.Sweep(t.Context(), 10)
 		return err

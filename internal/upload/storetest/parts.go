@@ -78,7 +78,7 @@ var partCases = []sessionCase{
 	{"part/racing records of one chunk: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			_, err := st.RecordChunk(t.Context(), s.ID, 0, chunk(3, fmt.Sprint("k-", i)), upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)})
 			return err
 		})
@@ -157,7 +157,7 @@ var partCases = []sessionCase{
 		s := newIndexed(t)
 		create(t, st, s)
 		record(t, st, s.ID, 0, chunk(0, "k0"), "dead", t0)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			_, err := st.ClaimPart(t.Context(), s.ID, 0, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0.Add(time.Second))
 			return err
 		})
@@ -310,7 +310,7 @@ var sequentialCases = []sessionCase{
 	{"sequential/racing steps at one offset: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newSequential(t)
 		create(t, st, s)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			return st.CommitAppend(t.Context(), s.ID, step(s, 0, fmt.Sprint("o0-", i)), t0)
 		})
 		if w := oneWins(t, errs, "CommitAppend"); w >= 0 {
@@ -358,7 +358,7 @@ var completionCases = []sessionCase{
 	{"completion/racing begins: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		bound(t, st, s)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			return st.BeginComplete(t.Context(), s, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0)
 		})
 		if w := oneWins(t, errs, "BeginComplete"); w >= 0 {
@@ -447,7 +447,7 @@ var completionCases = []sessionCase{
 	{"end/racing ends: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		bound(t, st, s)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			to := upload.StateAborted
 			if i%2 == 1 {
 				to = upload.StateExpired

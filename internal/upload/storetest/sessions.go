@@ -69,7 +69,7 @@ var recordCases = []sessionCase{
 	}},
 	{"session/racing creates of one id: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			mine := *s
 			mine.Name = fmt.Sprintf("racer-%d", i)
 			return st.CreateSession(t.Context(), &mine)
@@ -239,7 +239,7 @@ var bindingCases = []sessionCase{
 			ss[i].Identifier = first.Identifier
 			create(t, st, ss[i])
 		}
-		errs := race(racers, func(i int) error { return st.BindIdentifier(t.Context(), ss[i], "") })
+		errs := Race(racers, func(i int) error { return st.BindIdentifier(t.Context(), ss[i], "") })
 		if w := oneWins(t, errs, "BindIdentifier"); w >= 0 {
 			checkLive(t, lookup(t, st, first), ss[w])
 		}
@@ -345,7 +345,7 @@ var multipartCases = []sessionCase{
 	{"multipart/racing claims: one wins", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
-		errs := race(racers, func(i int) error {
+		errs := Race(racers, func(i int) error {
 			return st.ClaimMultipart(t.Context(), s.ID, upload.Lease{Token: fmt.Sprint("tok", i), Until: t0.Add(time.Minute)}, t0)
 		})
 		oneWins(t, errs, "ClaimMultipart")

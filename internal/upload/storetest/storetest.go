@@ -147,9 +147,9 @@ func wantCode(t *testing.T, err error, c, what string) {
 	}
 }
 
-// race runs fn(0) … fn(n-1) at once, each on its own goroutine, released
+// Race runs fn(0) … fn(n-1) at once, each on its own goroutine, released
 // together, and returns their errors.
-func race(n int, fn func(i int) error) []error {
+func Race(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
