@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
+	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
 
@@ -376,20 +377,10 @@ func (e *env) describeMultipart(ctx context.Context, key, mpu string) string {
 	return fmt.Sprintf("%s (not the multipart upload upload %s recorded, which is %q; it is %s)", key, id, s.MultipartID, s.State)
 }
 
-// list returns every key under prefix, straight from S3.
+// list returns every key under prefix, straight from S3 (the soak's own
+// client, which no fault reaches).
 func (e *env) list(ctx context.Context, prefix string) ([]string, error) {
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(e.s3, &s3.ListObjectsV2Input{Bucket: &e.bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	return keys, nil
+	return s3store.New(e.s3, e.bucket).ListStaged(ctx, prefix)
 }
 
 func attrString(v types.AttributeValue) string {
