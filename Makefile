@@ -143,7 +143,7 @@ browser-tools: $(NPM_STAMP)
 		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
 
-## test-browser: Resumable.js, Flow.js, jQuery-File-Upload, Uppy's Tus plugin (bundled by a pinned esbuild) and the demo page in headless Chromium; tus-js-client in Node
+## test-browser: Resumable.js, Flow.js, jQuery-File-Upload, Uppy's Tus and AwsS3 plugins (bundled by the esbuild package.json pins) and the demo page in headless Chromium; tus-js-client in Node
 test-browser: tools browser-tools
 	@mkdir -p $(LOCAL_BIN)
 	GOFLAGS="$(ROOT_GOFLAGS)" $(GO) build -o $(CHUNKUP_LOCAL) ./cmd/chunkup-local

@@ -5,8 +5,7 @@
 // first time (204).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import {
   MiB, bundle, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, within,
 } from './lib/harness.mjs';
@@ -18,10 +17,8 @@ describe("Uppy's Tus plugin in Chromium", () => {
 
   before(async () => {
     dir = await tempDir();
-    const out = path.join(dir, 'uppy-tus.bundle.js');
-    bundle('uppy-tus.entry.mjs', out);
     chunkup = await startChunkup();
-    pages = await startPages(chunkup.base, { 'uppy-tus.bundle.js': await readFile(out, 'utf8') });
+    pages = await startPages(chunkup.base, { 'uppy-tus.bundle.js': await bundle('uppy-tus.entry.mjs') });
     browser = await launchBrowser();
   });
 

@@ -144,16 +144,21 @@ export async function startPages(api, extra = {}) {
   };
 }
 
-// esbuild is the bundler that builds a browser bundle of npm packages
-// that ship only as ES modules with CommonJS dependencies (Uppy): a Go
-// module, run at a pinned version.
-export const esbuild = 'github.com/evanw/esbuild/cmd/esbuild@v0.25.12';
-
 // bundle builds entry (a file of lib/) and what it imports from
-// node_modules into one browser script at out.
-export function bundle(entry, out) {
-  execFileSync('go', ['run', esbuild, path.join(repo, 'test/browser/lib', entry), '--bundle', '--format=iife',
-    '--log-level=warning', `--outfile=${out}`], { cwd: repo, stdio: 'inherit' });
+// node_modules into one browser script, and returns its text. Uppy ships
+// only as ES modules with CommonJS dependencies, so a page needs it
+// bundled, as an app's build would; esbuild is pinned in package.json.
+export async function bundle(entry) {
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: [path.join(repo, 'test/browser/lib', entry)],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    write: false,
+    logLevel: 'warning',
+  });
+  return out.outputFiles[0].text;
 }
 
 // launchBrowser starts Debian's Chromium headless, with a new empty
