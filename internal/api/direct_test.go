@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/crc64nvme"
 )
@@ -167,6 +169,14 @@ func TestCompanionUpload(t *testing.T) {
 	}
 	if done.Location == "" || !bytes.HasSuffix([]byte(done.Location), []byte("/"+c.Key)) {
 		t.Fatalf("location %q does not name the object", done.Location)
+	}
+	head, err := e.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: &c.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uppy's metadata of the file (companionCreate sends its name) is the object's, beside chunkup's.
+	if head.Metadata["meta-name"] != url.PathEscape("../etc/Holiday Photo.bin") || head.Metadata["dialect"] != "companion" || head.Metadata["upload-id"] != c.UploadID {
+		t.Fatalf("object metadata %v: want Uppy's name under meta-name, the dialect and the upload id", head.Metadata)
 	}
 	if n := e.blobs.putStaged.Load() + e.blobs.uploadParts.Load(); n != 0 || e.blobs.dataBytes() != 0 {
 		t.Fatalf("%d chunk or part writes, %d bytes went through chunkup; want none", n, e.blobs.dataBytes())
