@@ -250,9 +250,14 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) 
 	}
 	s := e.newDirectSession(ctx, owner, name, contentType)
 	// It finishes by itself: the sweep finishes it if S3 holds its
-	// object by its expiry (sweepComplete), and expires it otherwise.
+	// object by its expiry (sweepComplete), and expires it otherwise. It
+	// expires FormGrace after its form does, so the sweep is a backstop
+	// within the hour, not a day later.
 	s.Direct.Form, s.AutoComplete = true, true
-	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, min(e.opt.MaxFileSize, MaxFormSize), e.presignTTL(s, e.opt.Now()))
+	now := e.opt.Now()
+	ttl := e.presignTTL(s, now)
+	s.ExpiresAt = minTime(s.ExpiresAt, now.Add(ttl+FormGrace).UTC())
+	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, min(e.opt.MaxFileSize, MaxFormSize), ttl)
 	if err != nil {
 		return nil, PostForm{}, fmt.Errorf("sign the form of %s: %w", s.ID, err)
 	}
@@ -265,6 +270,19 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) 
 
 // MaxFormSize is the largest object S3 takes in one POST form.
 const MaxFormSize = 5 << 30
+
+// FormGrace is how long after its form's expiry a form upload's session
+// expires: S3 checks the policy's expiry when a POST begins, and a POST
+// of MaxFormSize bytes begun just before then may take this long.
+const FormGrace = time.Hour
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
 
 // SettleForm completes the form upload whose object S3 now holds at key,
 // as the bucket's notification of a new object tells; a key that is no
