@@ -515,6 +515,14 @@ func TestCompanionParams(t *testing.T) {
 	if code := e.call("GET", "/v1/uploads/"+unused.UploadID, nil, &status); code != 200 || status.State != "expired" {
 		t.Fatalf("the form never posted: %d %+v", code, status)
 	}
+	// The form carried Uppy's metadata and chunkup's onto the object.
+	head, err := e.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: &p.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Metadata["meta-name"] != "small.txt" || head.Metadata["upload-id"] != p.UploadID || head.Metadata["dialect"] != "companion" {
+		t.Fatalf("the posted object's metadata %v: want Uppy's name under meta-name, the upload id and the dialect", head.Metadata)
+	}
 }
 
 // TestCompanionParamsSettledByS3Event: S3's Object Created event for a

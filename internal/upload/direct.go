@@ -241,14 +241,18 @@ func (e *Engine) Locate(ctx context.Context, key string) (bucket, url string, er
 // S3 POST policy) of at most MaxFileSize bytes, valid as SignPart's URLs
 // are. The upload is complete once S3 holds its object: the bucket's
 // notification, or the sweep, completes it (SettleForm).
-func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) (*Session, PostForm, error) {
+func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string, meta map[string]string) (*Session, PostForm, error) {
 	if err := e.checkFile(name, 0); err != nil {
 		return nil, PostForm{}, err
 	}
 	if err := e.checkDeclaredType(contentType); err != nil {
 		return nil, PostForm{}, err
 	}
+	if err := CheckMetadata(meta); err != nil {
+		return nil, PostForm{}, err
+	}
 	s := e.newDirectSession(ctx, owner, name, contentType)
+	s.Metadata = meta
 	// It finishes by itself: the sweep finishes it if S3 holds its
 	// object by its expiry (sweepComplete), and expires it otherwise. It
 	// expires FormGrace after its form does, so the sweep is a backstop
@@ -257,7 +261,7 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) 
 	now := e.opt.Now()
 	ttl := e.presignTTL(s, now)
 	s.ExpiresAt = minTime(s.ExpiresAt, now.Add(ttl+FormGrace).UTC())
-	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, min(e.opt.MaxFileSize, MaxFormSize), ttl)
+	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, objectMeta(s), min(e.opt.MaxFileSize, MaxFormSize), ttl)
 	if err != nil {
 		return nil, PostForm{}, fmt.Errorf("sign the form of %s: %w", s.ID, err)
 	}

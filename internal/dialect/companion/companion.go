@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"chunkup/internal/dialect/reply"
@@ -163,7 +165,7 @@ func (a *API) Abort(w http.ResponseWriter, r *http.Request) {
 // the object.
 func (a *API) Params(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	s, form, err := a.engine.SignForm(r.Context(), a.owner(r), q.Get("filename"), q.Get("type"))
+	s, form, err := a.engine.SignForm(r.Context(), a.owner(r), q.Get("filename"), q.Get("type"), queryMetadata(q))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -196,6 +198,24 @@ func metadata(in map[string]any) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// queryMetadata is the metadata Uppy sends /s3/params in its query, as
+// metadata[name]=value.
+func queryMetadata(q url.Values) map[string]string {
+	var out map[string]string
+	for k, vs := range q {
+		inner, pre := strings.CutPrefix(k, "metadata[")
+		name, post := strings.CutSuffix(inner, "]")
+		if !pre || !post || len(vs) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = vs[0]
+	}
+	return out
 }
 
 // keyOf is the key Uppy sends back with each request about an upload.

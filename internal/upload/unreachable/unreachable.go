@@ -182,7 +182,7 @@ func (u *Stores) ListUploadedParts(context.Context, string, string) ([]upload.Up
 func (u *Stores) PresignPart(context.Context, string, string, int, *upload.Checksum, time.Time, time.Duration) (upload.Presigned, error) {
 	return upload.Presigned{}, u.hit("PresignPart")
 }
-func (u *Stores) PresignPost(_ context.Context, key, _ string, _ int64, _ time.Duration) (upload.PostForm, error) {
+func (u *Stores) PresignPost(_ context.Context, key, _ string, _ map[string]string, _ int64, _ time.Duration) (upload.PostForm, error) {
 	u.Keys = append(u.Keys, key)
 	return upload.PostForm{}, u.hit("PresignPost")
 }
