@@ -109,6 +109,11 @@ type Options struct {
 	// StartTimeout bounds the wait for a new instance to answer;
 	// DefaultStartTimeout when zero.
 	StartTimeout time.Duration
+	// Parameters are template parameter values for StartTemplate, as
+	// `sam deploy --parameter-overrides` gives them: they override the
+	// parameters' defaults in the functions' environment and reserved
+	// concurrency.
+	Parameters map[string]string
 }
 
 // Emulator is the running pools, one per function.

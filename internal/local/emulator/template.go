@@ -193,13 +193,21 @@ func Names(tmpl *samtemplate.Template) []string {
 // StartTemplate builds every function of the template from the repository
 // at root into dir (Build) and starts them (Start) with the environment
 // FromTemplate gives them, the template's table and bucket being the given
-// ones and env on top.
+// ones, opts.Parameters overriding the parameters' defaults, and env on
+// top.
 func StartTemplate(ctx context.Context, root string, tmpl *samtemplate.Template, dir, table, bucket string, env map[string]string, opts Options) (*Emulator, error) {
+	refs := map[string]string{}
+	for name, v := range opts.Parameters {
+		if _, ok := tmpl.Parameters[name]; !ok {
+			return nil, fmt.Errorf("emulator: the template has no parameter %s", name)
+		}
+		refs[name] = v
+	}
+	refs[samtemplate.TableLogicalID], refs[samtemplate.BucketLogicalID] = table, bucket
 	bins, err := Build(ctx, root, dir, Names(tmpl)...)
 	if err != nil {
 		return nil, err
 	}
-	refs := map[string]string{samtemplate.TableLogicalID: table, samtemplate.BucketLogicalID: bucket}
 	fns, err := FromTemplate(tmpl, bins, refs, env)
 	if err != nil {
 		return nil, err
