@@ -54,6 +54,23 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("faults injected: S3 %d, DynamoDB %d", rep.S3.Total(), rep.DynamoDB.Total())
 	case len(rep.Uploads) != len(allDialects()):
 		t.Fatalf("uploads by dialect %v: not every dialect was driven", rep.Uploads)
+	case rep.ClientS3.Requests == 0:
+		t.Fatal("no part of a direct upload went to S3 through the clients' fault proxy")
+	}
+	for _, d := range []string{dTus, dTusConcat, dCompanion, dDirect} {
+		if rep.VerifiedBy[d] == 0 {
+			t.Errorf("no %s file was verified (verified by dialect: %v)", d, rep.VerifiedBy)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	// The clients take turns at the ways of using tus and direct
+	// uploads: the first turns have a termination, an abort, and lost and
+	// duplicate completions.
+	if rep.Ended == 0 || rep.st.lostCompletions.Load() == 0 || rep.st.dupCompletions.Load() == 0 {
+		t.Errorf("%d uploads ended by their clients, %d direct completions lost, %d sent twice: want some of each",
+			rep.Ended, rep.st.lostCompletions.Load(), rep.st.dupCompletions.Load())
 	}
 }
 
