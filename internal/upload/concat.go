@@ -155,6 +155,11 @@ func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Sessio
 		return nil, fmt.Errorf("begin completion of %s: %w", s.ID, err)
 	}
 	parts, err := e.copyPartials(ctx, s, partials)
+	if err != nil && s.MultipartID != "" {
+		if joined, ok := e.joinedBefore(ctx, s, partials); ok {
+			parts, err = joined, nil
+		}
+	}
 	if err == nil {
 		var fin *Session
 		if fin, err = e.completeClaimed(ctx, s, parts, claim.Token); err == nil {
@@ -164,6 +169,31 @@ func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Sessio
 	}
 	e.releaseComplete(ctx, s, claim.Token)
 	return nil, err
+}
+
+// joinedBefore reports whether an earlier attempt at final upload s
+// joined its partials into its object (S3 completed the multipart upload,
+// which now takes no parts) and failed before recording it: S3 then holds
+// the object with the partials' CRC64NVME joined. It returns the parts
+// that describe it, one per partial, for the completion to record.
+func (e *Engine) joinedBefore(ctx context.Context, s *Session, partials []*Session) ([]*Part, bool) {
+	var parts []*Part
+	for _, p := range partials {
+		if p.Size == 0 {
+			continue
+		}
+		crc, err := partialCRC(p)
+		if err != nil {
+			return nil, false
+		}
+		parts = append(parts, &Part{Index: len(parts), CRC: crc, Size: p.Size})
+	}
+	whole, _ := foldCRC(e.crcJoin, parts)
+	head, err := e.blobs.HeadObject(ctx, s.Key)
+	if err != nil || len(parts) == 0 || head.CRC64 != crc64nvme.Encode(whole) || head.Size != s.Size {
+		return nil, false
+	}
+	return parts, true
 }
 
 // copyPartials makes the final object's parts of the partials' objects:

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"chunkup/internal/upload"
+	"chunkup/internal/upload/memstore"
 )
 
 // partial makes a finished partial upload of data.
@@ -56,5 +57,34 @@ func TestCreateFinalAgain(t *testing.T) {
 	}
 	if _, err := e.engine.CreateFinal(e.ctx, upload.NewFinal{Owner: owner, Name: "joined.bin", Partials: []string{b.ID, a.ID}}); err == nil {
 		t.Fatal("a final upload of the same partials in another order was made, with their objects gone")
+	}
+}
+
+// TestFinishFinalAfterJoin: a final upload whose object S3 made but whose
+// completion was never recorded (the write failed) is finished by the
+// next attempt — the creation sent again, or a HEAD — from the object S3
+// holds, although its multipart upload is gone and cannot take the
+// partials' parts again.
+//
+// Guard: finishFinal takes an object whose CRC64NVME is the partials'
+// joined for the one their join made.
+func TestFinishFinalAfterJoin(t *testing.T) {
+	e := newEnv(t)
+	f := newFile(2, 1000, 8)
+	a, b := e.partial(f.chunk(0)), e.partial(f.chunk(1))
+	req := upload.NewFinal{Owner: owner, Name: "joined.bin", Partials: []string{a.ID, b.ID}}
+	e.sessions.Faults.Inject("RecordComplete", memstore.Fail)
+	if _, err := e.engine.CreateFinal(e.ctx, req); err == nil {
+		t.Fatal("CreateFinal succeeded with its completion's record failing")
+	}
+	fin, err := e.engine.CreateFinal(e.ctx, req)
+	if err != nil {
+		t.Fatalf("CreateFinal sent again, after the first made the object: %v; want the final upload finished", err)
+	}
+	if fin.State != upload.StateComplete {
+		t.Fatalf("the final upload is %s, want complete", fin.State)
+	}
+	if data, ok := e.blobs.Object(fin.Key); !ok || !bytes.Equal(data, f.data) {
+		t.Fatalf("object %s: %d bytes (exists %v), want the file's %d", fin.Key, len(data), ok, len(f.data))
 	}
 }
