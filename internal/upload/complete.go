@@ -56,9 +56,10 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 	}
 	parts, err := e.readyParts(ctx, s, claimed)
 	if err != nil {
-		if s.Kind == Direct && CodeOf(err) == CodeAborted {
-			// S3 no longer has the multipart upload: another completion
-			// may have finished it since s was read.
+		if c := CodeOf(err); s.Kind == Direct && (c == CodeAborted || c == CodeIncomplete) {
+			// S3 no longer has the multipart upload, or lists only some
+			// of its parts (as during a CompleteMultipartUpload): another
+			// completion may have finished it since s was read.
 			return e.afterGone(ctx, s, err)
 		}
 		return nil, err
@@ -87,9 +88,10 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 }
 
 // afterGone answers a completion of direct upload s, as it was read,
-// whose multipart upload S3 no longer has (gone): the finished upload if
-// another completion finished it meanwhile, busy if one is finishing it,
-// and gone otherwise.
+// whose multipart upload S3 no longer has, or whose listed parts do not
+// make the file (gone, the refusal): the finished upload if another
+// completion finished it meanwhile, busy if one is finishing it, and the
+// refusal otherwise.
 func (e *Engine) afterGone(ctx context.Context, s *Session, gone error) (*Session, error) {
 	fresh, err := e.sessions.GetSession(ctx, s.ID)
 	if err != nil {
