@@ -425,7 +425,7 @@ func TestSweepCompletedUploadIsCleanedUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, c := reproEnvN(t, tc.match(), tc.faults)
-			f := newFile(0, dResumable, 1, 1000, 0)
+			f := newFile(0, 0, dResumable, 1, 1000, 0)
 			rc := f.client.(*resumableClient)
 			if r := send(t, c, rc.upload(1)); r.status < 500 {
 				t.Fatalf("the only chunk, with its completion failing: %s, want a 5xx", r)

@@ -25,12 +25,28 @@ var errDropped = errors.New("request dropped by the client")
 // is never resumed, and the sweep must clean up after it.
 var errAbandoned = errors.New("upload abandoned by the client")
 
+// errEnded ends an upload the client ended itself (tus's DELETE,
+// Companion's abort); it is never resumed, and the service must have
+// discarded it.
+var errEnded = errors.New("upload ended by the client")
+
+// walkedAway reports whether the client left its upload on purpose, for
+// good: it is not resumed.
+func walkedAway(err error) bool { return errors.Is(err, errAbandoned) || errors.Is(err, errEnded) }
+
 // request is one HTTP request a client sends.
 type request struct {
 	method string
 	path   string // absolute URL, or a path under the API's base
 	header map[string]string
 	body   []byte
+	// toS3 marks a request the client sends straight to S3 (a presigned
+	// URL): it goes through the fault proxy in front of S3 that the
+	// clients' own requests meet.
+	toS3 bool
+	// loseAnswer makes the client stop waiting once the request is sent,
+	// as a dropped answer does: the service carries it out unseen.
+	loseAnswer bool
 }
 
 // reply is the answer a client got.
@@ -58,6 +74,7 @@ func (r reply) String() string {
 type caller struct {
 	base     string
 	hc       *http.Client
+	s3Via    string  // host:port of the fault proxy the clients' S3 requests go through; "" for none
 	dropRate float64 // share of requests dropped
 	dupRate  float64 // share of chunks the clients send twice
 	abandon  bool    // clients may walk away from their uploads
@@ -86,7 +103,10 @@ func (c *caller) do(ctx context.Context, rng *lockedRand, req request) (reply, e
 	}
 	var body io.Reader = bytes.NewReader(req.body)
 	drop := ""
-	if c.dropRate > 0 && rng.Float64() < c.dropRate {
+	switch {
+	case req.loseAnswer:
+		drop = "unread"
+	case c.dropRate > 0 && rng.Float64() < c.dropRate:
 		drop = "unread"
 		if len(req.body) > 1 && rng.IntN(2) == 0 {
 			drop = "midway"
@@ -107,6 +127,11 @@ func (c *caller) do(ctx context.Context, rng *lockedRand, req request) (reply, e
 	hr, err := http.NewRequestWithContext(reqCtx, req.method, target, body)
 	if err != nil {
 		return reply{}, fmt.Errorf("build %s %s: %w", req.method, target, err)
+	}
+	if req.toS3 && c.s3Via != "" {
+		// The URL is signed for its host, which the proxy passes on.
+		hr.Host = hr.URL.Host
+		hr.URL.Host = c.s3Via
 	}
 	hr.ContentLength = int64(len(req.body))
 	if len(req.body) == 0 {
@@ -159,8 +184,20 @@ type stats struct {
 	netErrors  atomic.Int64
 	drops      map[string]*atomic.Int64 // by how: midway, unread
 
+	ended           atomic.Int64 // uploads the clients ended themselves (DELETE)
+	lostCompletions atomic.Int64 // direct completions whose answer the client lost on purpose
+	dupCompletions  atomic.Int64 // direct completions sent a second time
+
 	mu       sync.Mutex
 	statuses map[int]int64
+	wrongs   []Loss // answers that broke the protocol
+}
+
+// wrong records an answer the service must not have given about file f.
+func (s *stats) wrong(f *file, what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wrongs = append(s.wrongs, Loss{File: f.name, Dialect: f.dialect, Reason: what})
 }
 
 func newStats() *stats {

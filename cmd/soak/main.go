@@ -1,7 +1,8 @@
 // Command soak is chunkup's fault-injection soak (`make soak`). It runs
 // the whole service on the local stack (dynalite and versitygw, the local
 // gateway, the template's routes) with a fault-injecting proxy between
-// the service and each of its backends, and drives many uploads at once
+// the service and each of its backends, and one between the clients and
+// S3 (the parts of direct uploads), and drives many uploads at once
 // in every dialect, each as its client library sends them: chunks in
 // random order where the protocol allows, duplicates, requests the client
 // drops midway or stops waiting for, and each family's own retries. The
@@ -12,11 +13,14 @@
 //
 // When the time or the upload count is up, what the clients did not
 // finish is resumed without faults, every finished file is checked byte
-// for byte in S3, the clock is moved past every expiry and the sweep run,
-// and whatever is left behind (staged chunks, open multipart uploads,
-// sessions in the sweep's index, part and identifier records) is counted.
-// The command exits with status 1 if any file was lost or anything was
-// left behind.
+// for byte and by its CRC64NVME in S3, every upload a client ended itself
+// is checked to have left nothing, the clock is moved past every expiry
+// and the sweep run, and whatever is left behind (staged chunks, open
+// multipart uploads, sessions in the sweep's index, part and identifier
+// records) is counted.
+// The command exits with status 1 if any file was lost, any answer was
+// wrong (a duplicate completion naming another object, a checksum that is
+// not the object's), or anything was left behind.
 package main
 
 import (

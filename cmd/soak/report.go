@@ -31,8 +31,20 @@ type Report struct {
 	FinishedSoak   int
 	FinishedResume int
 	Abandoned      int
+	Ended          int // uploads their clients ended themselves, checked to have left nothing
 	Verified       int
+	VerifiedBy     map[string]int // by dialect
 	Lost           []Loss
+	// Wrong lists answers that broke a protocol, or told a client what
+	// is not so: a duplicate completion naming another object, a
+	// checksum that is not the object's, an ended upload that left
+	// something behind.
+	Wrong []Loss
+
+	// OpenBeforeSweep counts the multipart uploads open on S3 before the
+	// final sweep, of direct uploads and of the others; none may be
+	// left after it (Orphans.Multipart).
+	OpenBeforeSweep struct{ Direct, Other int }
 
 	Orphans struct {
 		Staged, Multipart, InIndex, NoTTL, Parts, Identifiers []string
@@ -41,7 +53,10 @@ type Report struct {
 	// upload done again after the answer that finished it was lost.
 	Unclaimed []string
 
-	S3, DynamoDB faultproxy.Stats
+	// S3 and DynamoDB are the faults between the service and its
+	// backends; ClientS3 those between the clients and S3 (the parts of
+	// direct uploads).
+	S3, DynamoDB, ClientS3 faultproxy.Stats
 }
 
 // Loss is a file the service lost: finished by its client but not in S3
@@ -68,6 +83,8 @@ func (r *Report) count(files []*file) {
 			r.FinishedResume++
 		case errors.Is(f.lastErr, errAbandoned):
 			r.Abandoned++
+		case errors.Is(f.lastErr, errEnded):
+			r.Ended++
 		}
 	}
 }
@@ -79,7 +96,7 @@ func (r *Report) Orphaned() int {
 }
 
 // Failed reports whether the soak found a file lost or anything orphaned.
-func (r *Report) Failed() bool { return len(r.Lost) > 0 || r.Orphaned() > 0 }
+func (r *Report) Failed() bool { return len(r.Lost) > 0 || len(r.Wrong) > 0 || r.Orphaned() > 0 }
 
 // Print writes the report.
 func (r *Report) Print(w io.Writer) {
@@ -106,6 +123,9 @@ func (r *Report) Print(w io.Writer) {
 	row(w, "  finished", "%d by the clients during the soak, %d resumed without faults afterwards; %d abandoned on purpose",
 		r.FinishedSoak, r.FinishedResume, r.Abandoned)
 	st := r.st
+	row(w, "  ended", "%d by their clients (tus DELETE, direct abort), each checked to leave nothing behind", r.Ended)
+	row(w, "  completions", "direct: %d answers lost on purpose and sent again, %d sent a second time (each answer checked to name the same object)",
+		st.lostCompletions.Load(), st.dupCompletions.Load())
 	row(w, "chunks", "%d chunk requests (%d sent twice on purpose); %d retries", st.chunks.Load(), st.duplicates.Load(), st.retries.Load())
 	row(w, "requests", "%d; dropped by the client: %d midway, %d unanswered; network errors %d",
 		st.requests.Load(), st.drops["midway"].Load(), st.drops["unread"].Load(), st.netErrors.Load())
@@ -118,13 +138,17 @@ func (r *Report) Print(w io.Writer) {
 	row(w, "answers", "%s", strings.Join(answers, ", "))
 	row(w, "faults injected", "%s", faults("s3", r.S3))
 	row(w, "", "%s", faults("dynamodb", r.DynamoDB))
+	row(w, "", "%s", faults("clients' s3", r.ClientS3))
 	if c.ClockJump > 0 {
 		row(w, "clock jumps", "%d (each past the claim timeout)", r.ClockJumps)
 	}
 	row(w, "sweeps", "%d during the soak (%d errors); at the end %d runs: %d expired, %d completed, %d released, %d errors",
 		r.SweepsDuring, r.SweepErrors, r.SweepAtEnd.Runs, r.SweepAtEnd.Expired, r.SweepAtEnd.Completed, r.SweepAtEnd.Released, r.SweepAtEnd.Errors)
-	row(w, "files verified", "%d (byte for byte, SHA-256 of the object against the client's)", r.Verified)
+	row(w, "files verified", "%d (byte for byte, SHA-256 of the object against the client's; S3's CRC64NVME against the file's and what the client was told)", r.Verified)
 	row(w, "files lost", "%d", len(r.Lost))
+	row(w, "wrong answers", "%d", len(r.Wrong))
+	row(w, "multipart uploads", "%d open before the final sweep (%d of direct uploads, %d of the others), %d after it",
+		r.OpenBeforeSweep.Direct+r.OpenBeforeSweep.Other, r.OpenBeforeSweep.Direct, r.OpenBeforeSweep.Other, len(r.Orphans.Multipart))
 	o := r.Orphans
 	row(w, "orphaned", "%d (staged objects %d, open multipart uploads %d, sessions in the sweep index %d, sessions without TTL %d, part records %d, identifier records %d)",
 		r.Orphaned(), len(o.Staged), len(o.Multipart), len(o.InIndex), len(o.NoTTL), len(o.Parts), len(o.Identifiers))
@@ -135,6 +159,9 @@ func (r *Report) Print(w io.Writer) {
 
 	for _, l := range r.Lost {
 		fmt.Fprintf(w, "\nLOST %s %q: %s\n", l.Dialect, l.File, l.Reason)
+	}
+	for _, l := range r.Wrong {
+		fmt.Fprintf(w, "\nWRONG %s %q: %s\n", l.Dialect, l.File, l.Reason)
 	}
 	for _, g := range []struct {
 		what string

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +76,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	e.verify(ctx, files, rep)
+	if err := e.countOpen(ctx, rep); err != nil {
+		return nil, err
+	}
 	if err := e.sweep(ctx, rep); err != nil {
 		return nil, err
 	}
@@ -84,7 +87,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.count(files)
-	rep.S3, rep.DynamoDB = e.s3p.Stats(), e.dbp.Stats()
+	rep.Wrong = append(rep.Wrong, rep.st.wrongs...)
+	rep.S3, rep.DynamoDB, rep.ClientS3 = e.s3p.Stats(), e.dbp.Stats(), e.clientS3p.Stats()
 	rep.Total = time.Since(start)
 	return rep, nil
 }
@@ -94,13 +98,17 @@ type env struct {
 	cfg      Config
 	stack    *stack.Stack
 	s3p, dbp *faultproxy.Proxy
-	engine   *upload.Engine
-	opt      upload.Options
-	clock    *clock
-	srv      *http.Server
-	url      string
-	hc       *http.Client
-	inflight atomic.Int64 // function invocations still running
+	// clientS3p stands between the clients and S3: the parts of direct
+	// uploads go through it, straight from the client to the bucket.
+	clientS3p *faultproxy.Proxy
+	clientS3  string // its host:port
+	engine    *upload.Engine
+	opt       upload.Options
+	clock     *clock
+	srv       *http.Server
+	url       string
+	hc        *http.Client
+	inflight  atomic.Int64 // function invocations still running
 
 	table, bucket string
 	s3            *s3.Client       // straight to versitygw: no faults
@@ -149,6 +157,11 @@ func (e *env) build(ctx context.Context, tmpl *samtemplate.Template) error {
 	if e.dbp, dbURL, err = proxy(faultproxy.DynamoDB, e.stack.DynamoEndpoint, e.cfg.Seed^2); err != nil {
 		return err
 	}
+	var clientURL string
+	if e.clientS3p, clientURL, err = proxy(faultproxy.S3, e.stack.S3Endpoint, e.cfg.Seed^3); err != nil {
+		return err
+	}
+	e.clientS3 = strings.TrimPrefix(clientURL, "http://")
 
 	// The service is configured as chunkup-local configures it, but with
 	// its endpoints at the proxies; its SDK clients keep their standard
@@ -200,6 +213,13 @@ func (e *env) build(ctx context.Context, tmpl *samtemplate.Template) error {
 	return nil
 }
 
+// setRate sets the share of requests that get a fault on every proxy.
+func (e *env) setRate(rate float64) {
+	for _, p := range []*faultproxy.Proxy{e.s3p, e.dbp, e.clientS3p} {
+		p.SetRate(rate)
+	}
+}
+
 // counted keeps count of the invocations a function is running, which go
 // on after the client has gone (as a Lambda invocation does).
 func (e *env) counted(h http.Handler) http.Handler {
@@ -214,7 +234,7 @@ func (e *env) tearDown() {
 	if e.srv != nil {
 		e.srv.Close()
 	}
-	for _, p := range []*faultproxy.Proxy{e.s3p, e.dbp} {
+	for _, p := range []*faultproxy.Proxy{e.s3p, e.dbp, e.clientS3p} {
 		if p != nil {
 			p.Close()
 		}
@@ -230,7 +250,7 @@ func (e *env) tearDown() {
 func (e *env) soak(ctx context.Context, rep *Report) []*file {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Duration)
 	defer cancel()
-	c := &caller{base: e.url, hc: e.hc, dropRate: e.cfg.DropRate, dupRate: e.cfg.DupRate, abandon: true, st: rep.st}
+	c := &caller{base: e.url, hc: e.hc, s3Via: e.clientS3, dropRate: e.cfg.DropRate, dupRate: e.cfg.DupRate, abandon: true, st: rep.st}
 
 	var bg sync.WaitGroup
 	bg.Add(3)
@@ -253,7 +273,8 @@ func (e *env) soak(ctx context.Context, rep *Report) []*file {
 				if n >= e.cfg.Uploads {
 					return
 				}
-				f := newFile(n, e.cfg.Dialects[n%len(e.cfg.Dialects)], e.cfg.Seed, e.cfg.MaxSize, e.cfg.AbandonRate)
+				d := len(e.cfg.Dialects)
+				f := newFile(n, n/d, e.cfg.Dialects[n%d], e.cfg.Seed, e.cfg.MaxSize, e.cfg.AbandonRate)
 				mu.Lock()
 				files = append(files, f)
 				mu.Unlock()
@@ -276,10 +297,13 @@ func (e *env) soak(ctx context.Context, rep *Report) []*file {
 // file's bytes unless it may still be resumed.
 func (f *file) outcome(err error, phase string) {
 	f.lastErr = err
+	if phase == "soak" {
+		f.soakErr = err
+	}
 	if err == nil {
 		f.finished, f.phase = true, phase
 	}
-	if f.finished || errors.Is(err, errAbandoned) {
+	if f.finished || walkedAway(err) {
 		f.data = nil
 	}
 }
@@ -343,15 +367,14 @@ func (e *env) settle(ctx context.Context, rep *Report) error {
 // nor walked away come back later (after any claim a dead request held
 // has lapsed) and finish its file the way its library resumes.
 func (e *env) resume(ctx context.Context, files []*file, rep *Report) {
-	e.s3p.SetRate(0)
-	e.dbp.SetRate(0)
+	e.setRate(0)
 	e.clock.advance(e.opt.ClaimTimeout + time.Second)
-	c := &caller{base: e.url, hc: e.hc, st: rep.st}
+	c := &caller{base: e.url, hc: e.hc, s3Via: e.clientS3, st: rep.st}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var left []*file
 	for _, f := range files {
-		if !f.finished && !errors.Is(f.lastErr, errAbandoned) {
+		if !f.finished && !walkedAway(f.lastErr) {
 			left = append(left, f)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"chunkup/internal/api"
 	"chunkup/internal/store/s3store"
@@ -28,24 +29,35 @@ func (e *env) verify(ctx context.Context, files []*file, rep *Report) {
 	var mu sync.Mutex
 	each(files, max(e.cfg.Concurrency, 1), func(f *file) {
 		loss := e.verifyOne(ctx, f)
+		wrong := e.checkEnded(ctx, f)
+		if wrong == "" && loss == "" {
+			wrong = e.checkTold(f)
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		if wrong != "" {
+			rep.Wrong = append(rep.Wrong, Loss{File: f.name, Dialect: f.dialect, Reason: wrong})
+		}
 		if loss != "" {
 			rep.lose(f, loss)
 			return
 		}
 		if f.finished {
 			rep.Verified++
+			if rep.VerifiedBy == nil {
+				rep.VerifiedBy = map[string]int{}
+			}
+			rep.VerifiedBy[f.dialect]++
 		}
 	})
 }
 
 func (e *env) verifyOne(ctx context.Context, f *file) string {
 	if !f.finished {
-		if errors.Is(f.lastErr, errAbandoned) {
+		if walkedAway(f.lastErr) {
 			return ""
 		}
-		return fmt.Sprintf("could not be finished on resume, without faults: %v; %s", f.lastErr, e.diagnose(ctx, f))
+		return fmt.Sprintf("could not be finished on resume, without faults: %v (during the soak: %v); %s", f.lastErr, f.soakErr, e.diagnose(ctx, f))
 	}
 	key, err := e.keyOf(ctx, f)
 	if err != nil {
@@ -58,8 +70,103 @@ func (e *env) verifyOne(ctx context.Context, f *file) string {
 	if sum != f.sum {
 		return fmt.Sprintf("object %s differs from the file sent; %s", key, e.diagnose(ctx, f))
 	}
+	head, err := e.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &e.bucket, Key: &key, ChecksumMode: s3types.ChecksumModeEnabled})
+	if err != nil {
+		return fmt.Sprintf("object %s was read, then its checksum could not be: %v", key, err)
+	}
+	if crc := aws.ToString(head.ChecksumCRC64NVME); crc != f.crc {
+		return fmt.Sprintf("object %s has CRC64NVME %q, not the file's %s; %s", key, crc, f.crc, e.diagnose(ctx, f))
+	}
 	f.key, f.etag = key, etag
 	return ""
+}
+
+// checkTold compares what a client was told of its finished file (by a
+// completion's answer, or tus's headers) with the object verified.
+func (e *env) checkTold(f *file) string {
+	t, ok := f.client.(teller)
+	if !ok || f.key == "" {
+		return ""
+	}
+	etag, crc := t.told()
+	switch {
+	case crc != "" && crc != f.crc:
+		return fmt.Sprintf("the client was told CRC64NVME %s of %s, which is %s", crc, f.key, f.crc)
+	case etag != "" && etag != f.etag:
+		return fmt.Sprintf("the client was told ETag %s of %s, which has %s", etag, f.key, f.etag)
+	}
+	return ""
+}
+
+// checkEnded makes sure an upload its client ended (and was told so)
+// left nothing behind: no staged object, no multipart upload, and a
+// session that says it was aborted. Anything else is a wrong answer.
+func (e *env) checkEnded(ctx context.Context, f *file) string {
+	if !errors.Is(f.lastErr, errEnded) {
+		return ""
+	}
+	_, id := f.client.where()
+	s, err := e.store.GetSession(ctx, id)
+	if err != nil {
+		return fmt.Sprintf("upload %s was ended, and its session cannot be read: %v", id, err)
+	}
+	if s.State != upload.StateAborted {
+		return fmt.Sprintf("upload %s was ended, and is %s", id, s.State)
+	}
+	staged, err := e.list(ctx, "staging/"+id+"/")
+	if err != nil {
+		return fmt.Sprintf("upload %s was ended; its staging prefix cannot be listed: %v", id, err)
+	}
+	if len(staged) > 0 {
+		return fmt.Sprintf("upload %s was ended, and %d staged objects are left (%s…)", id, len(staged), staged[0])
+	}
+	open, err := e.openMultipart(ctx, s.Key)
+	if err != nil {
+		return fmt.Sprintf("upload %s was ended; its multipart uploads cannot be listed: %v", id, err)
+	}
+	if len(open) > 0 {
+		return fmt.Sprintf("upload %s was ended, and %d multipart uploads of its key are open", id, len(open))
+	}
+	return ""
+}
+
+// openMultipart lists the multipart uploads open on S3 under prefix, as
+// key and upload id.
+func (e *env) openMultipart(ctx context.Context, prefix string) ([][2]string, error) {
+	var open [][2]string
+	in := &s3.ListMultipartUploadsInput{Bucket: &e.bucket, Prefix: &prefix}
+	for {
+		out, err := e.s3.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list multipart uploads: %w", err)
+		}
+		for _, u := range out.Uploads {
+			open = append(open, [2]string{aws.ToString(u.Key), aws.ToString(u.UploadId)})
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return open, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+// countOpen counts the multipart uploads open before the final sweep,
+// of direct uploads and of the others, for the report: the sweep must
+// end every one of them.
+func (e *env) countOpen(ctx context.Context, rep *Report) error {
+	open, err := e.openMultipart(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, u := range open {
+		id, _ := upload.IDOfKey(u[0])
+		if s, err := e.store.GetSession(ctx, id); err == nil && s.Kind == upload.Direct {
+			rep.OpenBeforeSweep.Direct++
+		} else {
+			rep.OpenBeforeSweep.Other++
+		}
+	}
+	return nil
 }
 
 // keyOf is where a finished file should be: the key its answers named,
@@ -225,11 +332,9 @@ func (e *env) sweep(ctx context.Context, rep *Report) error {
 		rep.SweepAtEnd.Runs++
 	}
 	if e.cfg.FaultRate > 0 {
-		e.s3p.SetRate(e.cfg.FaultRate)
-		e.dbp.SetRate(e.cfg.FaultRate)
+		e.setRate(e.cfg.FaultRate)
 		run()
-		e.s3p.SetRate(0)
-		e.dbp.SetRate(0)
+		e.setRate(0)
 	}
 	// An upload the sweep completes (one that finishes by itself, with
 	// every chunk in) is cleaned up one expiry period later, as every
@@ -281,9 +386,11 @@ func (e *env) recheck(ctx context.Context, files []*file, rep *Report) {
 		switch {
 		case err != nil:
 			rep.Verified--
+			rep.VerifiedBy[f.dialect]--
 			rep.lose(f, fmt.Sprintf("object %s was verified, then the sweep left it unreadable: %v", f.key, err))
 		case aws.ToString(out.ETag) != f.etag:
 			rep.Verified--
+			rep.VerifiedBy[f.dialect]--
 			rep.lose(f, fmt.Sprintf("object %s changed during the sweep (ETag %s, was %s)", f.key, aws.ToString(out.ETag), f.etag))
 		}
 	}
@@ -300,19 +407,12 @@ func (e *env) orphans(ctx context.Context, files []*file, rep *Report) error {
 		return err
 	}
 	o.Staged = staged
-	in := &s3.ListMultipartUploadsInput{Bucket: &e.bucket}
-	for {
-		out, err := e.s3.ListMultipartUploads(ctx, in)
-		if err != nil {
-			return fmt.Errorf("list multipart uploads: %w", err)
-		}
-		for _, u := range out.Uploads {
-			o.Multipart = append(o.Multipart, e.describeMultipart(ctx, aws.ToString(u.Key), aws.ToString(u.UploadId)))
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	open, err := e.openMultipart(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, u := range open {
+		o.Multipart = append(o.Multipart, e.describeMultipart(ctx, u[0], u[1]))
 	}
 	scan := &dynamodb.ScanInput{TableName: &e.table}
 	for {
@@ -350,13 +450,28 @@ func (e *env) orphans(ctx context.Context, files []*file, rep *Report) error {
 	}
 	for _, k := range objects {
 		if !known[k] {
-			rep.Unclaimed = append(rep.Unclaimed, k)
+			rep.Unclaimed = append(rep.Unclaimed, k+e.whoseObject(ctx, k))
 		}
 	}
 	for _, l := range [][]string{o.Staged, o.Multipart, o.InIndex, o.NoTTL, o.Parts, o.Identifiers} {
 		sort.Strings(l)
 	}
 	return nil
+}
+
+// whoseObject says what made an object no client knows of, where that
+// is not the whole file of an upload sent again: a tus partial upload's
+// object, which a final upload never joined (its creation was sent again
+// after the answer was lost, or the client walked away).
+func (e *env) whoseObject(ctx context.Context, key string) string {
+	id, ok := upload.IDOfKey(key)
+	if !ok {
+		return " (not an upload's key)"
+	}
+	if s, err := e.store.GetSession(ctx, id); err == nil && s.Partial {
+		return " (a tus partial upload's: no final upload joined it, or its deletion once joined failed)"
+	}
+	return ""
 }
 
 // describeMultipart says whose an open multipart upload is: the upload

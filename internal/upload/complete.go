@@ -56,6 +56,12 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 	}
 	parts, err := e.readyParts(ctx, s, claimed)
 	if err != nil {
+		if c := CodeOf(err); s.Kind == Direct && (c == CodeAborted || c == CodeIncomplete) {
+			// S3 no longer has the multipart upload, or lists only some
+			// of its parts (as during a CompleteMultipartUpload): another
+			// completion may have finished it since s was read.
+			return e.afterGone(ctx, s, err)
+		}
 		return nil, err
 	}
 	if s.Kind == Direct {
@@ -79,6 +85,27 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 		return nil, err
 	}
 	return fin, nil
+}
+
+// afterGone answers a completion of direct upload s, as it was read,
+// whose multipart upload S3 no longer has, or whose listed parts do not
+// make the file (gone, the refusal): the finished upload if another
+// completion finished it meanwhile, busy if one is finishing it, and the
+// refusal otherwise.
+func (e *Engine) afterGone(ctx context.Context, s *Session, gone error) (*Session, error) {
+	fresh, err := e.sessions.GetSession(ctx, s.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read session %s: %w", s.ID, err)
+	}
+	switch {
+	case fresh.State == StateComplete:
+		return fresh, nil
+	case fresh.State == StateCompleting && fresh.Completion.Held(e.opt.Now()):
+		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
+	case fresh.State == StateAborted || fresh.State == StateExpired:
+		return nil, e.refuseState(fresh) // ended meanwhile
+	}
+	return nil, gone
 }
 
 // autoComplete answers a chunk of an upload that finishes by itself and has

@@ -3,9 +3,12 @@ package upload
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"chunkup/internal/wire/crc64nvme"
 )
@@ -36,7 +39,9 @@ type NewFinal struct {
 // partial, complete), creates the final upload and finishes it. A partial
 // another owner has is unknown (CodeNotFound); an unfinished one is
 // CodeIncomplete. If the finishing fails, the final upload stays and
-// FinishFinal finishes it later.
+// FinishFinal finishes it later. The same partials in the same order make
+// the same final upload: a second creation answers the first one (under
+// its first name and metadata), finishing it if it is not yet.
 func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error) {
 	if err := e.checkFile(req.Name, 0); err != nil {
 		return nil, err
@@ -71,7 +76,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 			MinPartSize, e.opt.MaxBufferedPart, read)
 	}
 	now := e.opt.Now().UTC()
-	id := newID()
+	id := finalID(req.Owner, req.Partials)
 	s := &Session{
 		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
@@ -79,11 +84,29 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	}
 	s.Size = size
 	s.PartSize = MinPartSize
-	if err := e.sessions.CreateSession(ctx, s); err != nil {
+	if err := e.sessions.CreateSession(ctx, s); errors.Is(err, ErrConflict) {
+		// These partials were joined before: a creation sent again
+		// after its answer was lost. The final upload is that one.
+		prev, err := e.Get(ctx, req.Owner, id)
+		if err != nil {
+			return nil, err
+		}
+		return e.FinishFinal(ctx, prev)
+	} else if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	e.log(ctx, s).Info("final upload created", "size", size, "partials", len(partials))
 	return e.finishFinal(ctx, s, partials)
+}
+
+// finalID is the id of the final upload that joins partials, in order,
+// for owner: the same for the same list, so that a creation sent again
+// (its answer lost) finds the first one rather than making another, which
+// could not be finished once the first had dropped the partials' objects.
+// It is as hard to guess as the partials' own ids.
+func finalID(owner string, partials []string) string {
+	sum := sha256.Sum256([]byte("final\x00" + owner + "\x00" + strings.Join(partials, " ")))
+	return hex.EncodeToString(sum[:16])
 }
 
 // checkPartial refuses an upload a final upload cannot join.
@@ -132,6 +155,11 @@ func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Sessio
 		return nil, fmt.Errorf("begin completion of %s: %w", s.ID, err)
 	}
 	parts, err := e.copyPartials(ctx, s, partials)
+	if err != nil && s.MultipartID != "" {
+		if joined, ok := e.joinedBefore(ctx, s, partials); ok {
+			parts, err = joined, nil
+		}
+	}
 	if err == nil {
 		var fin *Session
 		if fin, err = e.completeClaimed(ctx, s, parts, claim.Token); err == nil {
@@ -141,6 +169,31 @@ func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Sessio
 	}
 	e.releaseComplete(ctx, s, claim.Token)
 	return nil, err
+}
+
+// joinedBefore reports whether an earlier attempt at final upload s
+// joined its partials into its object (S3 completed the multipart upload,
+// which now takes no parts) and failed before recording it: S3 then holds
+// the object with the partials' CRC64NVME joined. It returns the parts
+// that describe it, one per partial, for the completion to record.
+func (e *Engine) joinedBefore(ctx context.Context, s *Session, partials []*Session) ([]*Part, bool) {
+	var parts []*Part
+	for _, p := range partials {
+		if p.Size == 0 {
+			continue
+		}
+		crc, err := partialCRC(p)
+		if err != nil {
+			return nil, false
+		}
+		parts = append(parts, &Part{Index: len(parts), CRC: crc, Size: p.Size})
+	}
+	whole, _ := foldCRC(e.crcJoin, parts)
+	head, err := e.blobs.HeadObject(ctx, s.Key)
+	if err != nil || len(parts) == 0 || head.CRC64 != crc64nvme.Encode(whole) || head.Size != s.Size {
+		return nil, false
+	}
+	return parts, true
 }
 
 // copyPartials makes the final object's parts of the partials' objects:

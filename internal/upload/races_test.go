@@ -24,6 +24,7 @@ import (
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/memstore"
 	"chunkup/internal/upload/storetest"
+	"chunkup/internal/wire/crc64nvme"
 )
 
 // clock is the engine's clock in these tests. It moves only when a test
@@ -581,5 +582,102 @@ func TestSweepTwiceEndsEachOnce(t *testing.T) {
 	}
 	if ids, _ := e.sessions.ListExpired(e.ctx, e.clock.Now().Add(e.opt.Retention), 10); len(ids) != 0 {
 		t.Errorf("still in the sweep's index: %v", ids)
+	}
+}
+
+// TestDirectCompletionRace: two completions of one direct upload at once
+// (a client that sent it again after losing the answer, or sent it twice):
+// the one that lists the parts after the other has completed the
+// multipart upload finds it gone from S3, and must answer the finished
+// object, as a completion of a complete upload does, not "aborted".
+//
+// Guard: completeWith reads the session again when S3 no longer has the
+// multipart upload, and answers as the upload now stands.
+func TestDirectCompletionRace(t *testing.T) {
+	e := newEnv(t)
+	f := newFile(1, 1000, 9)
+	s, err := e.engine.CreateDirect(e.ctx, upload.NewDirect{Owner: owner, Name: "d.bin", Size: f.g.Size, Declared: true})
+	if err != nil {
+		t.Fatalf("CreateDirect: %v", err)
+	}
+	// The client's PUT of the one part, straight to S3.
+	if _, err := e.blobs.UploadPart(e.ctx, s.Key, s.MultipartID, 1, bytes.NewReader(f.data), f.g.Size, crc64nvme.Checksum(f.data)); err != nil {
+		t.Fatalf("UploadPart: %v", err)
+	}
+	var first *upload.Session
+	var firstErr error
+	// The other completion runs to its end between this one's reading
+	// of the session and its listing of the parts.
+	e.blobs.Faults.Before("ListUploadedParts", func() {
+		first, firstErr = e.engine.CompleteDirect(e.ctx, owner, s.ID, s.Key, nil)
+	})
+	second, err := e.engine.CompleteDirect(e.ctx, owner, s.ID, s.Key, nil)
+	if firstErr != nil {
+		t.Fatalf("the completion that ran first: %v", firstErr)
+	}
+	if err != nil {
+		t.Fatalf("the completion that listed the parts after the other completed: %v; want the finished object", err)
+	}
+	if second.State != upload.StateComplete || second.Key != first.Key || second.ETag != first.ETag || second.CRC64 != first.CRC64 {
+		t.Fatalf("the two completions answered %s %s %s %s and %s %s %s %s", first.State, first.Key, first.ETag, first.CRC64, second.State, second.Key, second.ETag, second.CRC64)
+	}
+	e.checkObject(second, f)
+}
+
+// listedMidCompletion is S3 as versitygw answers a ListParts that comes
+// while a CompleteMultipartUpload of the same upload is under way: some
+// parts are already gone from the list. Its first listing lets the other
+// completion (during) run to its end, and answers the first part only.
+type listedMidCompletion struct {
+	*memstore.Blobs
+	once   sync.Once
+	during func()
+}
+
+func (b *listedMidCompletion) ListUploadedParts(ctx context.Context, key, mpu string) ([]upload.UploadedPart, error) {
+	first := false
+	b.once.Do(func() { first = true })
+	parts, err := b.Blobs.ListUploadedParts(ctx, key, mpu)
+	if !first || err != nil {
+		return parts, err
+	}
+	b.during()
+	return parts[:1], nil
+}
+
+// TestDirectCompletionListsMidway: a completion that lists the parts
+// while another completion's CompleteMultipartUpload is under way sees
+// only some of them; the upload is complete by the time it checks, and it
+// must answer the finished object, not "incomplete".
+//
+// Guard: completeWith reads the session again when the parts S3 lists
+// do not make the file, and answers as the upload now stands.
+func TestDirectCompletionListsMidway(t *testing.T) {
+	e := newEnv(t)
+	blobs := &listedMidCompletion{Blobs: e.blobs}
+	engine := upload.New(e.sessions, blobs, e.opt)
+	data := make([]byte, upload.MinPartSize+1000)
+	_, _ = rand.NewChaCha8([32]byte{10}).Read(data)
+	s, err := engine.CreateDirect(e.ctx, upload.NewDirect{Owner: owner, Name: "d.bin", Size: int64(len(data)), Declared: true})
+	if err != nil {
+		t.Fatalf("CreateDirect: %v", err)
+	}
+	for n, piece := range [][]byte{data[:upload.MinPartSize], data[upload.MinPartSize:]} {
+		if _, err := e.blobs.UploadPart(e.ctx, s.Key, s.MultipartID, n+1, bytes.NewReader(piece), int64(len(piece)), crc64nvme.Checksum(piece)); err != nil {
+			t.Fatalf("UploadPart %d: %v", n+1, err)
+		}
+	}
+	var first *upload.Session
+	var firstErr error
+	blobs.during = func() { first, firstErr = engine.CompleteDirect(e.ctx, owner, s.ID, s.Key, nil) }
+	second, err := engine.CompleteDirect(e.ctx, owner, s.ID, s.Key, nil)
+	if firstErr != nil {
+		t.Fatalf("the completion that ran first: %v", firstErr)
+	}
+	if err != nil {
+		t.Fatalf("the completion that listed the parts midway through the other: %v; want the finished object", err)
+	}
+	if second.State != upload.StateComplete || second.ETag != first.ETag || second.CRC64 != first.CRC64 {
+		t.Fatalf("the two completions answered %s %s %s and %s %s %s", first.State, first.ETag, first.CRC64, second.State, second.ETag, second.CRC64)
 	}
 }
