@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"chunkup/internal/wire/crc64nvme"
 )
@@ -62,7 +63,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 		if err != nil {
 			return nil, err
 		}
-		if err := checkPartial(p); err != nil {
+		if err := checkPartial(p, e.opt.Now()); err != nil {
 			return nil, err
 		}
 		partials[i], size = p, size+p.Size
@@ -110,12 +111,16 @@ func finalID(owner string, partials []string) string {
 }
 
 // checkPartial refuses an upload a final upload cannot join.
-func checkPartial(p *Session) error {
+// A finished partial is kept an expiry period (Options.Expiry) for a
+// final upload to join; then the sweep deletes it.
+func checkPartial(p *Session, now time.Time) error {
 	switch {
 	case !p.Partial:
 		return refuse(CodeInvalid, "upload %s is not a partial upload", p.ID)
 	case p.State != StateComplete:
 		return refuse(CodeIncomplete, "partial upload %s is not finished: it has %d of %d bytes", p.ID, p.Offset, p.Size)
+	case !now.Before(p.ExpiresAt):
+		return refuse(CodeExpired, "partial upload %s expired at %s: a finished partial upload is kept until then for a final upload to join", p.ID, p.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

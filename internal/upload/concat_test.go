@@ -3,6 +3,7 @@ package upload_test
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"chunkup/internal/upload"
 	"chunkup/internal/upload/memstore"
@@ -86,5 +87,36 @@ func TestFinishFinalAfterJoin(t *testing.T) {
 	}
 	if data, ok := e.blobs.Object(fin.Key); !ok || !bytes.Equal(data, f.data) {
 		t.Fatalf("object %s: %d bytes (exists %v), want the file's %d", fin.Key, len(data), ok, len(f.data))
+	}
+}
+
+// TestUnjoinedPartialIsDeleted: a partial upload that no final upload
+// joins (its client gave up, or lost the answer to its creation and made
+// another) is deleted by the sweep once it is an expiry period old, object
+// and all; a final upload naming it then is refused. The sweep forgets
+// joined partials the same way (their objects the final upload deleted).
+func TestUnjoinedPartialIsDeleted(t *testing.T) {
+	e := newEnv(t)
+	f := newFile(2, 1000, 8)
+	lone, a, b := e.partial(f.chunk(0)), e.partial(f.chunk(0)), e.partial(f.chunk(1))
+	if _, err := e.engine.CreateFinal(e.ctx, upload.NewFinal{Owner: owner, Name: "joined.bin", Partials: []string{a.ID, b.ID}}); err != nil {
+		t.Fatalf("CreateFinal: %v", err)
+	}
+	if _, ok := e.blobs.Object(lone.Key); !ok {
+		t.Fatal("the lone partial's object is gone before its expiry")
+	}
+	e.clock.Advance(e.opt.Expiry + time.Minute)
+	st, err := e.engine.Sweep(e.ctx, 10)
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if _, ok := e.blobs.Object(lone.Key); ok {
+		t.Fatalf("the unjoined partial's object %s is still there after the sweep (%+v)", lone.Key, st)
+	}
+	if st.Released != 3 {
+		t.Fatalf("sweep %+v: want the three partial uploads released (two joined, whose objects were gone already)", st)
+	}
+	if _, err := e.engine.CreateFinal(e.ctx, upload.NewFinal{Owner: owner, Name: "late.bin", Partials: []string{lone.ID}}); upload.CodeOf(err) != upload.CodeExpired {
+		t.Fatalf("a final upload of the deleted partial: %v, want expired", err)
 	}
 }

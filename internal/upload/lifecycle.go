@@ -123,6 +123,16 @@ func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool,
 		if err := e.sessions.DeleteParts(ctx, id); err != nil {
 			return false, fmt.Errorf("delete part records of %s: %w", id, err)
 		}
+		if s.Partial {
+			// A tus partial upload no final upload joined by now: a piece
+			// of a file its client gave up on, not a file. A final upload
+			// that joins it deletes its object itself.
+			if err := e.blobs.DeleteObject(ctx, s.Key); err != nil {
+				return false, fmt.Errorf("delete the object of unjoined partial upload %s: %w", id, err)
+			}
+			e.log(ctx, s).Info("unjoined partial upload deleted", "key", s.Key)
+			st.Released++
+		}
 		return true, e.sessions.Forget(ctx, s, now.Add(e.opt.Retention))
 	}
 	if err := e.discard(ctx, s); err != nil {

@@ -278,7 +278,7 @@ func (a *API) createFinal(r *http.Request, ids []string) (*upload.Session, error
 		name = defaultName
 	}
 	s, err := a.engine.CreateFinal(r.Context(), upload.NewFinal{Owner: a.owner(r), Name: name, ContentType: ctype, Metadata: meta, Partials: ids})
-	if e, ok := upload.AsError(err); ok && e.Code == upload.CodeNotFound {
+	if e, ok := upload.AsError(err); ok && (e.Code == upload.CodeNotFound || e.Code == upload.CodeExpired) {
 		return nil, badRequest("Upload-Concat names %s", e.Message)
 	}
 	return s, err
