@@ -142,7 +142,7 @@ func (r *Report) perGiB() []perGiB {
 				p.GiB += float64(run.Size) / gib
 				p.Chunks += run.Chunks
 				p.Parts += run.Parts
-				p.Uploads++
+				p.Uploads += max(1, run.Uploads)
 				if run.Par == 1 {
 					for fn, s := range run.Counts.Handler {
 						p.HandlerP1 += s
@@ -197,11 +197,20 @@ func heapLimit(chunk int64) int64 { return 3*chunk + 32*mib }
 func (r *Report) completion(d string, size int64) (total, s3 float64, n int) {
 	var t, s []float64
 	for _, run := range append(append([]Run(nil), r.Latency...), r.Runs...) {
-		if run.Dialect == d && run.Size == size && run.Chunk == 4*mib && run.Skipped == "" && (run.Par == 4 || isSequential(d)) {
+		if run.Dialect == d && run.Size == size && run.Chunk == 4*mib && run.Skipped == "" && run.Par == completionPar(d) {
 			t, s = append(t, run.Complete), append(s, run.S3Complete)
 		}
 	}
 	return medianF(t), medianF(s), len(t)
+}
+
+// completionPar is the parallelism of a dialect's completion-latency
+// uploads: 4, or 1 for the clients that send one chunk at a time.
+func completionPar(d string) int {
+	if isSequential(d) {
+		return 1
+	}
+	return 4
 }
 
 // isTargetCase reports whether r is the throughput target's case (native,
@@ -243,6 +252,9 @@ func (r *Report) Table() ([]row, []Check) {
 		c4, _, _, _ := r.ceiling(run.Size, 4)
 		bps := float64(run.Size) / run.Seconds
 		detail := fmt.Sprintf("%d chunks, %d parts, %d requests in %s", run.Chunks, run.Parts, run.Requests, secs(run.Seconds))
+		if run.Uploads > 1 {
+			detail += fmt.Sprintf("; %d partial uploads at once, joined by a final one", run.Uploads-1)
+		}
 		if run.Retries > 0 {
 			detail += fmt.Sprintf("; %d answers 503 retried", run.Retries)
 		}
@@ -276,6 +288,10 @@ func (r *Report) Table() ([]row, []Check) {
 		}
 	}
 
+	// tus beside tusd.
+	vrows, vchecks := r.versusTable()
+	rows, checks = append(rows, vrows...), append(checks, vchecks...)
+
 	// Completion latency.
 	for _, d := range r.Dialects {
 		base, baseS3, _ := r.completion(d, r.Small)
@@ -294,13 +310,13 @@ func (r *Report) Table() ([]row, []Check) {
 				detail = fmt.Sprintf("median of %d; ", n) + detail
 			}
 			rows = append(rows, row{"completion", caseName(d, 4*mib, par, size), secs(t), fmt.Sprintf("%.1f× %s", t/base, sizeName(r.Small)), detail})
-			if d == "native" && size == large && large != r.Small {
+			if (d == "native" || d == "tus") && size == large && large != r.Small {
 				// The S3 server's own CompleteMultipartUpload is left out:
 				// versitygw copies the parts into one file, so its time grows
 				// with the size for the raw upload just the same; what
 				// chunkup adds to it must stay flat.
 				own, baseOwn := t-s3, base-baseS3
-				checks = append(checks, Check{fmt.Sprintf("native completion, %s within 2× of %s (beyond S3's own CompleteMultipartUpload)", sizeName(large), sizeName(r.Small)),
+				checks = append(checks, Check{fmt.Sprintf("%s completion, %s within 2× of %s (beyond S3's own CompleteMultipartUpload)", d, sizeName(large), sizeName(r.Small)),
 					own <= 2*baseOwn, fmt.Sprintf("chunkup's part %s vs %s = %.1f×; the whole request %s vs %s = %.1f×, of which S3's CompleteMultipartUpload %s (the raw upload's own at %s: %s)",
 						secs(own), secs(baseOwn), own/math.Max(baseOwn, 1e-9), secs(t), secs(base), t/base, secs(s3), sizeName(large), secs(r.rawComplete(large)))})
 			}
