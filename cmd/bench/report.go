@@ -292,6 +292,10 @@ func (r *Report) Table() ([]row, []Check) {
 	vrows, vchecks := r.versusTable()
 	rows, checks = append(rows, vrows...), append(checks, vchecks...)
 
+	// Straight to S3.
+	drows, dchecks := r.directTable()
+	rows, checks = append(rows, drows...), append(checks, dchecks...)
+
 	// Completion latency.
 	for _, d := range r.Dialects {
 		base, baseS3, _ := r.completion(d, r.Small)

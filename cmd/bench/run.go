@@ -61,6 +61,11 @@ type plan struct {
 	// VersusReps is how many pairs of tus and tusd runs each target's
 	// case makes.
 	VersusReps int
+	// DirectParts and DirectPars are the direct uploads' part sizes and
+	// parallelisms; DirectReps the pairs of each case on the small file.
+	DirectParts []int64
+	DirectPars  []int
+	DirectReps  int
 }
 
 func newPlan(o options) plan {
@@ -69,11 +74,13 @@ func newPlan(o options) plan {
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
 		Reps: 3, TargetRepeats: 2, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
 		EmulatedSize: 32 * mib, EmulatedReps: 3, VersusReps: 3,
+		DirectParts: []int64{8 * mib, 64 * mib}, DirectPars: []int{4, 6}, DirectReps: 3,
 	}
 	if o.Quick {
 		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 1
 		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
-		p.EmulatedSize, p.EmulatedReps, p.VersusReps = 8*mib, 1, 1
+		p.EmulatedSize, p.EmulatedReps, p.VersusReps, p.DirectReps = 8*mib, 1, 1, 1
+		p.DirectParts = []int64{5 * mib, 8 * mib}
 	}
 	return p
 }
@@ -118,9 +125,12 @@ type Report struct {
 	// Versus is chunkup's tus dialect beside tusd (versus.go); TusdVersion
 	// the tusd tools/tusd pins, TusdSkipped why tusd did not run, if it
 	// did not.
-	Versus      []Versus `json:"versus,omitempty"`
-	TusdVersion string   `json:"tusdVersion,omitempty"`
-	TusdSkipped string   `json:"tusdSkipped,omitempty"`
+	Versus []Versus `json:"versus,omitempty"`
+	// Direct is the uploads straight to S3, each beside a raw multipart
+	// upload of the same bytes (direct.go).
+	Direct      []DirectCase `json:"direct,omitempty"`
+	TusdVersion string       `json:"tusdVersion,omitempty"`
+	TusdSkipped string       `json:"tusdSkipped,omitempty"`
 	// ServiceLog is the first warnings and errors the service logged, and
 	// how many there were.
 	ServiceLog      []string `json:"serviceLog,omitempty"`
@@ -131,6 +141,7 @@ type Report struct {
 type RawRun struct {
 	Size     int64              `json:"size"`
 	Par      int                `json:"par"`
+	Part     int64              `json:"part,omitempty"` // the direct cases' (the ceiling's is RawPart)
 	Seconds  float64            `json:"seconds"`
 	Complete float64            `json:"completeSeconds"`
 	CPU      map[string]float64 `json:"cpuSeconds"`
@@ -292,6 +303,18 @@ func run(ctx context.Context, o options) (*Report, error) {
 		if err := e.versusRuns(ctx, o, p, ds[i], fileOf, rep); err != nil {
 			return nil, err
 		}
+	}
+
+	// Straight to S3, beside raw multipart uploads of the same bytes.
+	var direct []*directClient
+	svc, tmpl := e.routeKeys(), e.templateRoutes()
+	for _, d := range directClients() {
+		if !slices.ContainsFunc(d.Routes, func(r string) bool { return !svc[r] || !tmpl[r] }) && (len(o.Dialects) == 0 || slices.Contains(o.Dialects, d.Name)) {
+			direct = append(direct, d)
+		}
+	}
+	if err := e.directRuns(ctx, o, p, direct, fileOf, rep); err != nil {
+		return nil, err
 	}
 
 	// The throughput runs, most wanted first; once the time budget, less
