@@ -164,15 +164,16 @@ lint:
 	fi
 
 # tusd, the tus reference server, which make bench runs beside chunkup's tus
-# dialect: pinned by tools/tusd/go.mod + go.sum, a module of its own so that
-# its requirements never move versitygw's, built into this work tree only
-# (.local/tools, not the shared bin). make test does not need it.
+# dialect: its handler and s3store as tusd's command runs them with
+# -s3-bucket (tools/tusd/main.go), pinned by tools/tusd/go.mod + go.sum, a
+# module of its own so that its requirements never move versitygw's; built
+# into the work tree (.local/tools), like versitygw. make test does not need it.
 TUSD := $(CURDIR)/.local/tools/tusd
 
-$(TUSD): tools/tusd/go.mod tools/tusd/go.sum
+$(TUSD): tools/tusd/go.mod tools/tusd/go.sum tools/tusd/main.go
 	@mkdir -p $(dir $(TUSD))
 	@echo 'building tusd (pinned in tools/tusd/go.mod) for make bench'
-	cd tools/tusd && GOFLAGS=-mod=readonly $(GO) build -trimpath -o $(TUSD) github.com/tus/tusd/v2/cmd/tusd
+	cd tools/tusd && GOFLAGS=-mod=readonly $(GO) build -trimpath -o $(TUSD) .
 	@touch $@
 
 ## bench: the side-by-side benchmark of design.md (issue #5): prints one table and

@@ -1,9 +1,12 @@
 // Command bench is `make bench`: it runs chunkup on the local stack
 // (dynalite and versitygw) and prints one table of figures measured side
 // by side in one run — throughput of every dialect against a raw
-// multipart upload to the same S3 server, completion latency against file
-// size, S3 requests and DynamoDB units per GiB, heap per invocation, and a
-// function's cold start — with the issue's targets checked. It writes the
+// multipart upload to the same S3 server, chunkup's tus beside tusd (the
+// tus reference server, on the same S3 server, driven by the same client),
+// direct uploads straight to S3 beside raw multipart uploads of the same
+// bytes, completion latency against file size, S3 requests and DynamoDB
+// units per GiB, heap per invocation, and a function's cold start — with
+// the issues' targets checked. It writes the
 // table to docs/bench.md, the measurements to docs/bench.json and the cost
 // model made from them to docs/cost.md.
 //

@@ -477,6 +477,25 @@ Notes (how each figure is measured):
   run of the same size; each size's target takes the median of its three ratios (the first against the median
   ceiling). The time budget (` + "`-budget`" + `) keeps room for these repeats: optional rows are skipped once
   they would not end, with the repeats after them, within it.
+- **tus vs tusd**: chunkup's tus dialect (/files, through the local gateway) and tusd (its handler and s3store,
+  as ` + "`tusd -s3-bucket`" + ` runs them, pinned in tools/tusd, on its own bucket of the same versitygw, no gateway in
+  front) driven by the same tus 1.0 client in this program (creation, then PATCHes of one chunk at a time at
+  the answered offset; with partial uploads, the file cut into 4 partials sent at once, each one PATCH at a
+  time, joined by an Upload-Concat: final upload), same file and chunk size. Each case runs in pairs, chunkup
+  and tusd one right after the other, the order swapped every round; a ratio is the median of the pairs'.
+  tusd's S3 requests are its own count (its tusd_s3_request_duration_ms metric, one observation per request),
+  which leaves out its UploadPartCopy and aborts; chunkup's are counted as for every row (S3 requests, DynamoDB
+  units). The partial-uploads target is judged against tusd one PATCH at a time (how tus clients upload by
+  default); the ratio to tusd's own partial uploads is shown beside it.
+- **direct**: the client creates a direct upload, asks chunkup (through the gateway) to sign each part, PUTs
+  the part straight to versitygw with the presigned URL, and asks chunkup to complete; the native direct mode
+  binds each part to its CRC64NVME (S3 checks it, as the raw upload's parts are checked), the Companion routes
+  (as Uppy's AwsS3 plugin calls them) send none. Each run is paired with a raw multipart upload of the same
+  bytes, part size and parallelism (the ceiling's code), one right after the other, the order swapped every
+  round; the ratio is the median of the pairs'. S3 requests are the service's (metered on its clients) plus the
+  client's presigned PUTs, which S3 bills to the bucket's owner; "bodies" is the request bodies that reached
+  the gateway, and so the functions: the target holds them to 64 KiB per upload (the create and completion
+  JSON), so no byte of a file passes through a function.
 - **completion**: the duration of the request that completes the file (native, django, drf: the completion
   request; the others: the chunk whose answer says the file is complete), at 4 MiB chunks, next to the time S3's
   CompleteMultipartUpload took inside it and the time the raw upload's own CompleteMultipartUpload took for the

@@ -21,8 +21,9 @@ import (
 	"chunkup/internal/local/proc"
 )
 
-// EnvTusd names the tusd binary; without it the benchmark runs
-// <repo>/.local/tools/tusd, which `make bench` builds from tools/tusd.
+// EnvTusd names the tusd binary (tools/tusd: tusd's handler and s3store,
+// as tusd's command runs them with -s3-bucket); without it the benchmark
+// runs <repo>/.local/tools/tusd, which `make bench` builds.
 const EnvTusd = "CHUNKUP_TUSD"
 
 // tusdBucket is tusd's own bucket on the stack's S3 server, so that its
@@ -52,8 +53,8 @@ func tusdPath(root string) (string, error) {
 
 // startTusd starts tusd with its s3store on the stack's S3 server, with
 // tusd's own defaults for everything else (50 MiB preferred parts, 5 MiB
-// minimum, 10 part uploads at once, content hashes on), and counts its
-// CPU time in the CPU meter.
+// minimum, 10 part uploads at once, content hashes on; tools/tusd), and
+// counts its CPU time in the CPU meter.
 func (e *env) startTusd(ctx context.Context, bin string) (*tusd, error) {
 	if err := e.stack.CreateBucket(ctx, tusdBucket); err != nil {
 		return nil, fmt.Errorf("tusd's bucket: %w", err)
@@ -67,11 +68,7 @@ func (e *env) startTusd(ctx context.Context, bin string) (*tusd, error) {
 		Name: "tusd",
 		Path: bin,
 		Args: func(ports []int) []string {
-			return []string{
-				"-host", "127.0.0.1", "-port", strconv.Itoa(ports[0]), "-base-path", "/files/",
-				"-s3-bucket", tusdBucket, "-s3-endpoint", e.stack.S3Endpoint,
-				"-verbose=false", "-show-startup-logs=false", "-show-greeting=false",
-			}
+			return []string{"-listen", "127.0.0.1:" + strconv.Itoa(ports[0]), "-base-path", "/files/", "-bucket", tusdBucket, "-endpoint", e.stack.S3Endpoint}
 		},
 		// Credentials as tusd reads them (the SDK's environment), nothing
 		// from this machine's ~/.aws.
