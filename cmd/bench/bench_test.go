@@ -120,7 +120,7 @@ func TestQuick(t *testing.T) {
 		"cold start":      1,
 		"emulator":        1,
 		"tus vs tusd":     len(versusCases(p)) * (1 + tusdRan(rep)),
-		"direct":          len(rep.Direct) + len(rep.directPerGiB()),
+		"direct":          len(rep.Direct) + len(rep.directPerGiB(small)),
 		"target":          len(checks),
 	}
 	for section, n := range want {
@@ -133,10 +133,16 @@ func TestQuick(t *testing.T) {
 	// same), tus beside tusd (two), direct uploads (a case each, no byte
 	// through a function, and the cost at 64 MiB parts when measured).
 	costCheck := 0
-	if _, ok := rep.directCost(listPrices, "direct", 64*mib); ok {
+	if _, ok := rep.directCost(listPrices, "direct", 64*mib, large); ok {
 		costCheck = 1
 	}
-	if wantChecks := 2 + 2 + nd*nc + len(p.HeapDialects)*len(p.HeapChunks) + 2 + len(rep.Direct) + 1 + costCheck; len(checks) != wantChecks {
+	judged := 0
+	for _, dc := range rep.Direct {
+		if dc.Size == small {
+			judged++
+		}
+	}
+	if wantChecks := 2 + 2 + nd*nc + len(p.HeapDialects)*len(p.HeapChunks) + 2 + judged + 1 + costCheck; len(checks) != wantChecks {
 		t.Errorf("%d targets checked, want %d", len(checks), wantChecks)
 	}
 	checkVersus(t, rep, p)
@@ -187,9 +193,11 @@ func TestQuick(t *testing.T) {
 	if !strings.Contains(cost, "REST API") || !strings.Contains(cost, "cheaper") {
 		t.Errorf("cost model lacks the HTTP/REST comparison:\n%s", cost)
 	}
-	for _, g := range rep.directPerGiB() {
-		if !strings.Contains(cost, fmt.Sprintf("| %s | %s |", g.Client, sizeName(g.Part))) {
-			t.Errorf("cost model has no direct line for %s at %s parts", g.Client, sizeName(g.Part))
+	for _, size := range p.Sizes {
+		for _, g := range rep.directPerGiB(size) {
+			if !strings.Contains(cost, fmt.Sprintf("| %s | %s | %s |", g.Client, sizeName(g.Part), sizeName(size))) {
+				t.Errorf("cost model has no direct line for %s at %s parts, %s files", g.Client, sizeName(g.Part), sizeName(size))
+			}
 		}
 	}
 	if testing.Verbose() {

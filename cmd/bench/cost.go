@@ -58,6 +58,8 @@ Free tiers, data transfer (uploads into AWS are free) and the finished object's 
 type costLine struct {
 	Dialect          string
 	Chunk            int64
+	File             int64   // the direct lines' file size
+	S3Requests       float64 // the direct lines' billable S3 requests per GiB
 	HTTP, REST       float64 // API Gateway
 	HTTPUnits        float64 // per GiB
 	Requests         float64 // per GiB
@@ -137,9 +139,13 @@ func (r *Report) costs(p prices) []costLine {
 func (r *Report) directCosts(p prices) []costLine {
 	var out []costLine
 	bps := p.ClientMbps * 1e6 / 8
-	for _, g := range r.directPerGiB() {
+	var all []directGiB
+	for _, size := range r.Sizes {
+		all = append(all, r.directPerGiB(size)...)
+	}
+	for _, g := range all {
 		c := g.Counts
-		l := costLine{Dialect: g.Client, Chunk: g.Part}
+		l := costLine{Dialect: g.Client, Chunk: g.Part, File: g.Size, S3Requests: g.per(float64(c.S3Billable()))}
 		l.Requests = g.per(float64(c.APIRequests))
 		l.HTTPUnits = g.per(float64(c.APIIncrements))
 		l.HTTP = l.HTTPUnits * p.HTTPPerMillion / 1e6
@@ -152,7 +158,7 @@ func (r *Report) directCosts(p prices) []costLine {
 		l.LambdaReq, l.GBSec = g.per(inv), gbs
 		l.Lambda = l.LambdaReq*p.LambdaPerMillion/1e6 + gbs*p.LambdaGBSecond
 		l.S3Req = g.per(float64(c.S3(classPut)))*p.S3PutPer1000/1000 + g.per(float64(c.S3(classGet)))*p.S3GetPer1000/1000
-		l.S3Storage = float64(r.Sizes[0]) / bps / 2 / 3600 / p.HoursPerMonth * p.S3GBMonth
+		l.S3Storage = float64(g.Size) / bps / 2 / 3600 / p.HoursPerMonth * p.S3GBMonth
 		rru, wru, _ := c.Dynamo()
 		l.DynamoDB = g.per(rru)*p.DDBReadPerM/1e6 + g.per(wru)*p.DDBWritePerM/1e6
 		out = append(out, l)
@@ -160,10 +166,10 @@ func (r *Report) directCosts(p prices) []costLine {
 	return out
 }
 
-// directCost is one client's direct cost line at a part size.
-func (r *Report) directCost(p prices, client string, part int64) (costLine, bool) {
+// directCost is one client's direct cost line at a part and file size.
+func (r *Report) directCost(p prices, client string, part, size int64) (costLine, bool) {
 	for _, l := range r.directCosts(p) {
-		if l.Dialect == client && l.Chunk == part {
+		if l.Dialect == client && l.Chunk == part && l.File == size {
 			return l, true
 		}
 	}
@@ -181,28 +187,30 @@ func (r *Report) directCostMarkdown(p prices) string {
 	b.WriteString("## Straight to S3 (direct uploads)\n\n")
 	b.WriteString("The client PUTs each part to S3 with a URL chunkup presigns; API Gateway and Lambda see only the create, one signing request per part and the completion. " +
 		"S3 bills the part PUTs to the bucket's owner (PUT class) like the service's own requests.\n\n")
-	b.WriteString("| client | part | API requests /GiB | Lambda invocations /GiB | S3 requests /GiB | HTTP API | Lambda | S3 requests | DynamoDB | **requests, 1 TB** | S3 storage while uploading, 1 TB | **1 TB, HTTP API** | **1 TB, REST API** |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| client | part | file | API requests /GiB | Lambda invocations /GiB | S3 requests /GiB | HTTP API | Lambda | S3 requests | DynamoDB | **requests, 1 TB** | S3 storage while uploading, 1 TB | **1 TB, HTTP API** | **1 TB, REST API** |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range lines {
-		var s3n float64
-		for _, g := range r.directPerGiB() {
-			if g.Client == l.Dialect && g.Part == l.Chunk {
-				s3n = g.per(float64(g.Counts.S3Billable()))
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | **%s** | **%s** |\n",
-			l.Dialect, sizeName(l.Chunk), num(l.Requests), num(l.LambdaReq), num(s3n), usd(l.HTTP), usd(l.Lambda), usd(l.S3Req), usd(l.DynamoDB),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | **%s** | **%s** |\n",
+			l.Dialect, sizeName(l.Chunk), sizeName(l.File), num(l.Requests), num(l.LambdaReq), num(l.S3Requests), usd(l.HTTP), usd(l.Lambda), usd(l.S3Req), usd(l.DynamoDB),
 			usd(l.requests()*tb), usd(l.S3Storage*tb), usd(l.total(false)*tb), usd(l.total(true)*tb))
 	}
-	b.WriteString("\nColumns up to DynamoDB are per GiB uploaded. Lambda is the invocations plus the handlers' measured time in these runs (4 and 6 parts at a time) " +
+	b.WriteString("\nColumns up to DynamoDB are per GiB uploaded. Each part costs a signing request (API Gateway, a Lambda invocation, a DynamoDB read) and its PUT; " +
+		"each upload besides its parts costs its create and completion requests and four S3 requests of the service (CreateMultipartUpload, ListParts, " +
+		"CompleteMultipartUpload and a ListObjectsV2 of the upload's staging prefix), so larger files cost less per GiB. " +
+		"Lambda is the invocations plus the handlers' measured time in these runs (4 and 6 parts at a time) " +
 		"at each function's MemorySize. S3 storage while uploading is modelled: the parts are billed as S3 Standard until the completion, half the file's upload time on average " +
-		fmt.Sprintf("at %.0f Mbit/s (%s files). ", p.ClientMbps, sizeName(r.Sizes[0])))
-	if l, ok := r.directCost(p, "direct", 64*mib); ok {
+		fmt.Sprintf("at %.0f Mbit/s. ", p.ClientMbps))
+	large := r.Sizes[len(r.Sizes)-1]
+	if l, ok := r.directCost(p, "direct", 64*mib, large); ok {
 		verdict := "under"
 		if l.requests()*tb >= 0.15 {
 			verdict = "**not** under"
 		}
-		fmt.Fprintf(&b, "Target: requests under $0.15 per TB at 64 MiB parts: %s per TB, %s it.", usd(l.requests()*tb), verdict)
+		fmt.Fprintf(&b, "Target: requests under $0.15 per TB at 64 MiB parts: %s per TB with %s files, %s it", usd(l.requests()*tb), sizeName(large), verdict)
+		if s, ok := r.directCost(p, "direct", 64*mib, r.Sizes[0]); ok {
+			fmt.Fprintf(&b, " (%s with %s files)", usd(s.requests()*tb), sizeName(r.Sizes[0]))
+		}
+		b.WriteString(".")
 	}
 	b.WriteString("\n")
 	return b.String()

@@ -434,7 +434,8 @@ type runSpec struct {
 
 // runPlan orders the throughput runs by how much they are wanted: native
 // everywhere on the small file and at 4 MiB ×4 on the large one (the
-// issue's target and the completion latency) always; then every other
+// issue's target and the completion latency), and tus at 4 MiB ×1 on the
+// large one (its completion latency), always; then every other
 // dialect on the small file at 4 MiB, at 1 MiB, and at ×1; then the large
 // file for the rest. With full, every run is made.
 func runPlan(ds []*dialect, p plan, full bool) []runSpec {
@@ -459,6 +460,11 @@ func runPlan(ds []*dialect, p plan, full bool) []runSpec {
 				}
 			}
 			add(d, large, 4*mib, 4, false)
+		}
+		if d.Concat {
+			// tus's completion latency at the large file (its small-file
+			// runs are beside tusd's).
+			add(d, large, 4*mib, 1, false)
 		}
 	}
 	best := slices.Max(p.Pars)
