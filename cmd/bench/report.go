@@ -422,7 +422,7 @@ func (r *Report) Table() ([]row, []Check) {
 		rows = append(rows, row{"service log", "warnings and errors the service logged", num(float64(r.ServiceLogCount)), "—", strings.Join(r.ServiceLog[:min(3, len(r.ServiceLog))], " ⏎ ")})
 	}
 	if len(r.Uncovered) > 0 {
-		rows = append(rows, row{"coverage", "receive routes without a bench client", strings.Join(r.Uncovered, ", "), "—", "add a client in cmd/bench/dialects.go"})
+		rows = append(rows, row{"coverage", "receive routes without a bench client", strings.Join(r.Uncovered, ", "), "—", "add a client in cmd/bench/dialects.go (or direct.go)"})
 	}
 	for _, c := range checks {
 		v := "PASS"

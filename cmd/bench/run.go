@@ -518,7 +518,7 @@ func parFor(d *dialect, par int) int {
 }
 
 // available picks the dialects whose routes the service serves, and notes
-// chunk routes that no driver covers.
+// chunk routes that no driver (a dialect's or a direct client's) covers.
 func (e *env) available(o options, rep *Report) []*dialect {
 	svc, tmpl := e.routeKeys(), e.templateRoutes()
 	covered := map[string]bool{}
@@ -532,6 +532,11 @@ func (e *env) available(o options, rep *Report) []*dialect {
 		if ok && (len(o.Dialects) == 0 || slices.Contains(o.Dialects, d.Name)) {
 			out = append(out, d)
 			rep.Dialects = append(rep.Dialects, d.Name)
+		}
+	}
+	for _, d := range directClients() {
+		for _, r := range d.Routes {
+			covered[r] = true
 		}
 	}
 	for _, r := range e.svc.Routes() {
