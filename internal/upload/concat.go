@@ -75,7 +75,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	s := &Session{
 		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		Sources: req.Partials,
+		Sources: req.Partials, Dialect: dialectOf(ctx),
 	}
 	s.Size = size
 	s.PartSize = MinPartSize

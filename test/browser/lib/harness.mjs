@@ -43,15 +43,16 @@ function freePort() {
 
 // startChunkup runs chunkup-local (dynalite, versitygw and the API, the
 // functions under the Lambda Runtime Interface Emulator) on a free port
-// with a new data directory, and returns once the API answers.
+// with a new data directory, and returns once the API answers; args are
+// more flags for it (-concurrency, -param Name=Value, ...).
 // stop() sends SIGTERM, which makes chunkup-local stop its own servers,
 // waits for it to exit and removes the data directory.
-export async function startChunkup() {
+export async function startChunkup(args = []) {
   const bin = chunkupBinary();
   const dir = await mkdtemp(path.join(tmpdir(), 'chunkup-browser-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['-addr', `127.0.0.1:${port}`, '-data', path.join(dir, 'data'), '-sweep', '1h'], {
+  const child = spawn(bin, ['-addr', `127.0.0.1:${port}`, '-data', path.join(dir, 'data'), '-sweep', '1h', ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -270,21 +271,9 @@ export async function screenshotPath(name) {
   return path.join(dir, name);
 }
 
-// bundleUppy bundles @uppy/core and @uppy/aws-s3 from node_modules into
-// one ES module for a page (they are published as modules that import
-// others, some of them CommonJS), exporting Uppy and AwsS3.
-export async function bundleUppy() {
-  const { build } = await import('esbuild');
-  const out = await build({
-    stdin: {
-      contents: "export { default as Uppy } from '@uppy/core'; export { default as AwsS3 } from '@uppy/aws-s3';",
-      resolveDir: repo,
-    },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0].text;
+// vendoredUppy is the Uppy module the demo page loads from
+// /vendor/uppy/uppy.js: @uppy/core and @uppy/aws-s3 bundled by `make
+// tools` (web/uppy.entry.mjs), which make test-browser runs first.
+export async function vendoredUppy() {
+  return readFile(path.join(repo, '.local/vendor/uppy/uppy.js'), 'utf8');
 }
