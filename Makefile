@@ -173,12 +173,25 @@ lint:
 		echo 'cfn-lint is not installed: template.yaml NOT linted (pip install cfn-lint; sam validate --lint runs it too)'; \
 	fi
 
+# tusd, the tus reference server, which make bench runs beside chunkup's tus
+# dialect: its handler and s3store as tusd's command runs them with
+# -s3-bucket (tools/tusd/main.go), pinned by tools/tusd/go.mod + go.sum, a
+# module of its own so that its requirements never move versitygw's; built
+# into the work tree (.local/tools), like versitygw. make test does not need it.
+TUSD := $(CURDIR)/.local/tools/tusd
+
+$(TUSD): tools/tusd/go.mod tools/tusd/go.sum tools/tusd/main.go
+	@mkdir -p $(dir $(TUSD))
+	@echo 'building tusd (pinned in tools/tusd/go.mod) for make bench'
+	cd tools/tusd && GOFLAGS=-mod=readonly $(GO) build -trimpath -o $(TUSD) .
+	@touch $@
+
 ## bench: the side-by-side benchmark of design.md (issue #5): prints one table and
 ## writes docs/bench.md, docs/bench.json and the cost model docs/cost.md.
 ## BENCH_FLAGS=-quick for a smoke run, -full for the 1 GiB file on every row.
 BENCH_FLAGS ?=
-bench: tools
-	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) GO="$(GO)" \
+bench: tools $(TUSD)
+	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) CHUNKUP_TUSD=$(TUSD) GO="$(GO)" \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 ## soak: the fault-injection soak (cmd/soak; SOAK_FLAGS="-duration 10m -fault-rate 0.1" and so on):

@@ -58,6 +58,8 @@ Free tiers, data transfer (uploads into AWS are free) and the finished object's 
 type costLine struct {
 	Dialect          string
 	Chunk            int64
+	File             int64   // the direct lines' file size
+	S3Requests       float64 // the direct lines' billable S3 requests per GiB
 	HTTP, REST       float64 // API Gateway
 	HTTPUnits        float64 // per GiB
 	Requests         float64 // per GiB
@@ -67,6 +69,10 @@ type costLine struct {
 	S3Storage        float64
 	DynamoDB         float64
 }
+
+// requests is the cost of the requests alone: API Gateway (HTTP API),
+// Lambda, S3 requests and DynamoDB, without the storage.
+func (c costLine) requests() float64 { return c.HTTP + c.Lambda + c.S3Req + c.DynamoDB }
 
 func (c costLine) total(rest bool) float64 {
 	api := c.HTTP
@@ -124,6 +130,92 @@ func (r *Report) costs(p prices) []costLine {
 	return out
 }
 
+// directCosts are the direct uploads' costs per GiB, by client and part
+// size, from their runs on the small file. Lambda is billed for the
+// handlers' time as measured in those (parallel) runs, plus the rounding
+// per invocation; S3 counts the clients' presigned part PUTs with the
+// service's requests; the parts sit in S3 until the completion, half the
+// file's upload time on average.
+func (r *Report) directCosts(p prices) []costLine {
+	var out []costLine
+	bps := p.ClientMbps * 1e6 / 8
+	var all []directGiB
+	for _, size := range r.Sizes {
+		all = append(all, r.directPerGiB(size)...)
+	}
+	for _, g := range all {
+		c := g.Counts
+		l := costLine{Dialect: g.Client, Chunk: g.Part, File: g.Size, S3Requests: g.per(float64(c.S3Billable()))}
+		l.Requests = g.per(float64(c.APIRequests))
+		l.HTTPUnits = g.per(float64(c.APIIncrements))
+		l.HTTP = l.HTTPUnits * p.HTTPPerMillion / 1e6
+		l.REST = l.Requests * p.RESTPerMillion / 1e6
+		var inv, gbs float64
+		for fn, n := range c.Invocations {
+			inv += float64(n)
+			gbs += (g.per(c.Handler[fn]) + 0.0005*g.per(float64(n))) * float64(r.MemoryMB[fn]) / 1024
+		}
+		l.LambdaReq, l.GBSec = g.per(inv), gbs
+		l.Lambda = l.LambdaReq*p.LambdaPerMillion/1e6 + gbs*p.LambdaGBSecond
+		l.S3Req = g.per(float64(c.S3(classPut)))*p.S3PutPer1000/1000 + g.per(float64(c.S3(classGet)))*p.S3GetPer1000/1000
+		l.S3Storage = float64(g.Size) / bps / 2 / 3600 / p.HoursPerMonth * p.S3GBMonth
+		rru, wru, _ := c.Dynamo()
+		l.DynamoDB = g.per(rru)*p.DDBReadPerM/1e6 + g.per(wru)*p.DDBWritePerM/1e6
+		out = append(out, l)
+	}
+	return out
+}
+
+// directCost is one client's direct cost line at a part and file size.
+func (r *Report) directCost(p prices, client string, part, size int64) (costLine, bool) {
+	for _, l := range r.directCosts(p) {
+		if l.Dialect == client && l.Chunk == part && l.File == size {
+			return l, true
+		}
+	}
+	return costLine{}, false
+}
+
+// directCostMarkdown is the cost model's direct section.
+func (r *Report) directCostMarkdown(p prices) string {
+	lines := r.directCosts(p)
+	if len(lines) == 0 {
+		return ""
+	}
+	tb := p.BytesPerTB / gib
+	var b strings.Builder
+	b.WriteString("## Straight to S3 (direct uploads)\n\n")
+	b.WriteString("The client PUTs each part to S3 with a URL chunkup presigns; API Gateway and Lambda see only the create, one signing request per part and the completion. " +
+		"S3 bills the part PUTs to the bucket's owner (PUT class) like the service's own requests.\n\n")
+	b.WriteString("| client | part | file | API requests /GiB | Lambda invocations /GiB | S3 requests /GiB | HTTP API | Lambda | S3 requests | DynamoDB | **requests, 1 TB** | S3 storage while uploading, 1 TB | **1 TB, HTTP API** | **1 TB, REST API** |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | **%s** | **%s** |\n",
+			l.Dialect, sizeName(l.Chunk), sizeName(l.File), num(l.Requests), num(l.LambdaReq), num(l.S3Requests), usd(l.HTTP), usd(l.Lambda), usd(l.S3Req), usd(l.DynamoDB),
+			usd(l.requests()*tb), usd(l.S3Storage*tb), usd(l.total(false)*tb), usd(l.total(true)*tb))
+	}
+	b.WriteString("\nColumns up to DynamoDB are per GiB uploaded. Each part costs a signing request (API Gateway, a Lambda invocation, a DynamoDB read) and its PUT; " +
+		"each upload besides its parts costs its create and completion requests and four S3 requests of the service (CreateMultipartUpload, ListParts, " +
+		"CompleteMultipartUpload and a ListObjectsV2 of the upload's staging prefix), so larger files cost less per GiB. " +
+		"Lambda is the invocations plus the handlers' measured time in these runs (4 and 6 parts at a time) " +
+		"at each function's MemorySize. S3 storage while uploading is modelled: the parts are billed as S3 Standard until the completion, half the file's upload time on average " +
+		fmt.Sprintf("at %.0f Mbit/s. ", p.ClientMbps))
+	large := r.Sizes[len(r.Sizes)-1]
+	if l, ok := r.directCost(p, "direct", 64*mib, large); ok {
+		verdict := "under"
+		if l.requests()*tb >= 0.15 {
+			verdict = "**not** under"
+		}
+		fmt.Fprintf(&b, "Target: requests under $0.15 per TB at 64 MiB parts: %s per TB with %s files, %s it", usd(l.requests()*tb), sizeName(large), verdict)
+		if s, ok := r.directCost(p, "direct", 64*mib, r.Sizes[0]); ok {
+			fmt.Fprintf(&b, " (%s with %s files)", usd(s.requests()*tb), sizeName(r.Sizes[0]))
+		}
+		b.WriteString(".")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
 func usd(x float64) string {
 	switch {
 	case x == 0:
@@ -177,6 +269,10 @@ func (r *Report) CostMarkdown(p prices) string {
 	b.WriteString("\n")
 	b.WriteString(r.recommend(p, lines))
 	b.WriteString("\n")
+	if d := r.directCostMarkdown(p); d != "" {
+		b.WriteString(d)
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, priceSources, p.Date)
 	return b.String()
 }

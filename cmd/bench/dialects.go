@@ -50,7 +50,11 @@ type dialect struct {
 	Routes []string
 	// Sequential clients send one chunk at a time, at the upload's offset.
 	Sequential bool
-	upload     func(ctx context.Context, c *client, f file, chunk int64, par int) (uploadResult, error)
+	// Concat clients (tus) send a file in par partial uploads at once,
+	// each one chunk at a time, and join them in a final upload; they run
+	// side by side with another server of their protocol (versus.go).
+	Concat bool
+	upload func(ctx context.Context, c *client, f file, chunk int64, par int) (uploadResult, error)
 }
 
 // dialects are the clients the benchmark knows, in the table's order.
@@ -63,6 +67,8 @@ func dialects() []*dialect {
 		{Name: "django", Routes: []string{"POST /chunked-upload", "POST /chunked-upload/complete"}, Sequential: true, upload: uploadDjango},
 		{Name: "drf", Routes: []string{"PUT /drf/uploads", "PUT /drf/uploads/{id}", "POST /drf/uploads/{id}"}, Sequential: true, upload: uploadDRF},
 		{Name: "fileupload", Routes: []string{"POST /fileupload"}, Sequential: true, upload: uploadFileUpload},
+		{Name: "tus", Routes: []string{"POST /files", "PATCH /files/{id}"}, Sequential: true, Concat: true,
+			upload: uploadTus(tusServer{base: "/files", key: chunkupKey})},
 	}
 }
 
@@ -82,6 +88,7 @@ type client struct {
 
 type response struct {
 	status int
+	header http.Header
 	body   []byte
 	took   time.Duration
 	s3done time.Duration // S3 CompleteMultipartUpload time during the request
@@ -129,7 +136,7 @@ func (c *client) do(ctx context.Context, method, path string, header http.Header
 			}
 		}
 		s3done := time.Duration((c.s3CompleteTotal() - before) * float64(time.Second))
-		return response{status: resp.StatusCode, body: data, took: time.Since(start), s3done: s3done}, nil
+		return response{status: resp.StatusCode, header: resp.Header, body: data, took: time.Since(start), s3done: s3done}, nil
 	}
 }
 

@@ -57,6 +57,9 @@ type Counts struct {
 	APIRequests   int64 `json:"apiRequests"`
 	APIBytes      int64 `json:"apiBytes"`
 	APIIncrements int64 `json:"apiIncrements"`
+	// APIBodyBytes is the part of APIBytes that was request bodies: what
+	// reached the functions as their events' bodies.
+	APIBodyBytes int64 `json:"apiBodyBytes"`
 	// Invocations and handler time, by function.
 	Invocations map[string]int64   `json:"invocations"`
 	Handler     map[string]float64 `json:"handlerSeconds"`
@@ -98,6 +101,7 @@ func (c Counts) combine(b Counts, sign float64) Counts {
 	out.APIRequests = c.APIRequests + s*b.APIRequests
 	out.APIBytes = c.APIBytes + s*b.APIBytes
 	out.APIIncrements = c.APIIncrements + s*b.APIIncrements
+	out.APIBodyBytes = c.APIBodyBytes + s*b.APIBodyBytes
 	for k, v := range c.Invocations {
 		out.Invocations[k] = v
 	}
@@ -139,9 +143,10 @@ const (
 
 // s3Class says how S3 bills an operation. DELETE (DeleteObject, and
 // DeleteObjects, the multi-object delete) and CANCEL (AbortMultipartUpload)
-// are free.
+// are free. A request sent with a presigned URL is billed as its
+// operation.
 func s3Class(op string) string {
-	switch op {
+	switch strings.TrimSuffix(op, " (presigned)") {
 	case "PutObject", "CopyObject", "UploadPart", "UploadPartCopy", "CreateMultipartUpload",
 		"CompleteMultipartUpload", "ListObjects", "ListObjectsV2", "ListMultipartUploads",
 		"ListParts", "ListObjectVersions", "ListBuckets", "CreateBucket", "PutBucketLifecycleConfiguration":
@@ -166,11 +171,12 @@ func (c Counts) S3(class string) int64 {
 // S3Billable is every S3 request that costs money.
 func (c Counts) S3Billable() int64 { return c.S3(classPut) + c.S3(classGet) }
 
-// S3BytesWritten is the bytes the service sent to S3 in request bodies.
+// S3BytesWritten is the bytes the service sent to S3 in request bodies
+// (not the clients' own, with presigned URLs).
 func (c Counts) S3BytesWritten() int64 {
 	var n int64
 	for k, v := range c.Ops {
-		if strings.HasPrefix(k, "S3 ") {
+		if strings.HasPrefix(k, "S3 ") && k != presignedOp {
 			n += v.BytesOut
 		}
 	}
@@ -491,8 +497,8 @@ func indexWrites(params any) float64 {
 // apiMeter stands where API Gateway meters requests: in front of the local
 // gateway, it counts every request and its size.
 type apiMeter struct {
-	mu                    sync.Mutex
-	requests, bytes, incs int64
+	mu                            sync.Mutex
+	requests, bytes, incs, bodies int64
 }
 
 // httpAPIIncrement is the HTTP API's metering step: a request is billed as
@@ -526,6 +532,7 @@ func (a *apiMeter) wrap(next http.Handler) http.Handler {
 		a.requests++
 		a.bytes += size
 		a.incs += increments(size)
+		a.bodies += body
 		a.mu.Unlock()
 		next.ServeHTTP(w, r)
 	})
@@ -534,7 +541,7 @@ func (a *apiMeter) wrap(next http.Handler) http.Handler {
 func (a *apiMeter) snapshot(c *Counts) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c.APIRequests, c.APIBytes, c.APIIncrements = a.requests, a.bytes, a.incs
+	c.APIRequests, c.APIBytes, c.APIIncrements, c.APIBodyBytes = a.requests, a.bytes, a.incs, a.bodies
 }
 
 // functionMeter times every invocation of every function's handler: the

@@ -142,7 +142,7 @@ func (r *Report) perGiB() []perGiB {
 				p.GiB += float64(run.Size) / gib
 				p.Chunks += run.Chunks
 				p.Parts += run.Parts
-				p.Uploads++
+				p.Uploads += max(1, run.Uploads)
 				if run.Par == 1 {
 					for fn, s := range run.Counts.Handler {
 						p.HandlerP1 += s
@@ -197,11 +197,20 @@ func heapLimit(chunk int64) int64 { return 3*chunk + 32*mib }
 func (r *Report) completion(d string, size int64) (total, s3 float64, n int) {
 	var t, s []float64
 	for _, run := range append(append([]Run(nil), r.Latency...), r.Runs...) {
-		if run.Dialect == d && run.Size == size && run.Chunk == 4*mib && run.Skipped == "" && (run.Par == 4 || isSequential(d)) {
+		if run.Dialect == d && run.Size == size && run.Chunk == 4*mib && run.Skipped == "" && run.Par == completionPar(d) {
 			t, s = append(t, run.Complete), append(s, run.S3Complete)
 		}
 	}
 	return medianF(t), medianF(s), len(t)
+}
+
+// completionPar is the parallelism of a dialect's completion-latency
+// uploads: 4, or 1 for the clients that send one chunk at a time.
+func completionPar(d string) int {
+	if isSequential(d) {
+		return 1
+	}
+	return 4
 }
 
 // isTargetCase reports whether r is the throughput target's case (native,
@@ -243,6 +252,9 @@ func (r *Report) Table() ([]row, []Check) {
 		c4, _, _, _ := r.ceiling(run.Size, 4)
 		bps := float64(run.Size) / run.Seconds
 		detail := fmt.Sprintf("%d chunks, %d parts, %d requests in %s", run.Chunks, run.Parts, run.Requests, secs(run.Seconds))
+		if run.Uploads > 1 {
+			detail += fmt.Sprintf("; %d partial uploads at once, joined by a final one", run.Uploads-1)
+		}
 		if run.Retries > 0 {
 			detail += fmt.Sprintf("; %d answers 503 retried", run.Retries)
 		}
@@ -276,6 +288,14 @@ func (r *Report) Table() ([]row, []Check) {
 		}
 	}
 
+	// tus beside tusd.
+	vrows, vchecks := r.versusTable()
+	rows, checks = append(rows, vrows...), append(checks, vchecks...)
+
+	// Straight to S3.
+	drows, dchecks := r.directTable()
+	rows, checks = append(rows, drows...), append(checks, dchecks...)
+
 	// Completion latency.
 	for _, d := range r.Dialects {
 		base, baseS3, _ := r.completion(d, r.Small)
@@ -294,13 +314,13 @@ func (r *Report) Table() ([]row, []Check) {
 				detail = fmt.Sprintf("median of %d; ", n) + detail
 			}
 			rows = append(rows, row{"completion", caseName(d, 4*mib, par, size), secs(t), fmt.Sprintf("%.1f× %s", t/base, sizeName(r.Small)), detail})
-			if d == "native" && size == large && large != r.Small {
+			if (d == "native" || d == "tus") && size == large && large != r.Small {
 				// The S3 server's own CompleteMultipartUpload is left out:
 				// versitygw copies the parts into one file, so its time grows
 				// with the size for the raw upload just the same; what
 				// chunkup adds to it must stay flat.
 				own, baseOwn := t-s3, base-baseS3
-				checks = append(checks, Check{fmt.Sprintf("native completion, %s within 2× of %s (beyond S3's own CompleteMultipartUpload)", sizeName(large), sizeName(r.Small)),
+				checks = append(checks, Check{fmt.Sprintf("%s completion, %s within 2× of %s (beyond S3's own CompleteMultipartUpload)", d, sizeName(large), sizeName(r.Small)),
 					own <= 2*baseOwn, fmt.Sprintf("chunkup's part %s vs %s = %.1f×; the whole request %s vs %s = %.1f×, of which S3's CompleteMultipartUpload %s (the raw upload's own at %s: %s)",
 						secs(own), secs(baseOwn), own/math.Max(baseOwn, 1e-9), secs(t), secs(base), t/base, secs(s3), sizeName(large), secs(r.rawComplete(large)))})
 			}
@@ -402,7 +422,7 @@ func (r *Report) Table() ([]row, []Check) {
 		rows = append(rows, row{"service log", "warnings and errors the service logged", num(float64(r.ServiceLogCount)), "—", strings.Join(r.ServiceLog[:min(3, len(r.ServiceLog))], " ⏎ ")})
 	}
 	if len(r.Uncovered) > 0 {
-		rows = append(rows, row{"coverage", "receive routes without a bench client", strings.Join(r.Uncovered, ", "), "—", "add a client in cmd/bench/dialects.go"})
+		rows = append(rows, row{"coverage", "receive routes without a bench client", strings.Join(r.Uncovered, ", "), "—", "add a client in cmd/bench/dialects.go (or direct.go)"})
 	}
 	for _, c := range checks {
 		v := "PASS"
@@ -457,6 +477,25 @@ Notes (how each figure is measured):
   run of the same size; each size's target takes the median of its three ratios (the first against the median
   ceiling). The time budget (` + "`-budget`" + `) keeps room for these repeats: optional rows are skipped once
   they would not end, with the repeats after them, within it.
+- **tus vs tusd**: chunkup's tus dialect (/files, through the local gateway) and tusd (its handler and s3store,
+  as ` + "`tusd -s3-bucket`" + ` runs them, pinned in tools/tusd, on its own bucket of the same versitygw, no gateway in
+  front) driven by the same tus 1.0 client in this program (creation, then PATCHes of one chunk at a time at
+  the answered offset; with partial uploads, the file cut into 4 partials sent at once, each one PATCH at a
+  time, joined by an Upload-Concat: final upload), same file and chunk size. Each case runs in pairs, chunkup
+  and tusd one right after the other, the order swapped every round; a ratio is the median of the pairs'.
+  tusd's S3 requests are its own count (its tusd_s3_request_duration_ms metric, one observation per request),
+  which leaves out its UploadPartCopy and aborts; chunkup's are counted as for every row (S3 requests, DynamoDB
+  units). The partial-uploads target is judged against tusd one PATCH at a time (how tus clients upload by
+  default); the ratio to tusd's own partial uploads is shown beside it.
+- **direct**: the client creates a direct upload, asks chunkup (through the gateway) to sign each part, PUTs
+  the part straight to versitygw with the presigned URL, and asks chunkup to complete; the native direct mode
+  binds each part to its CRC64NVME (S3 checks it, as the raw upload's parts are checked), the Companion routes
+  (as Uppy's AwsS3 plugin calls them) send none. Each run is paired with a raw multipart upload of the same
+  bytes, part size and parallelism (the ceiling's code), one right after the other, the order swapped every
+  round; the ratio is the median of the pairs'. S3 requests are the service's (metered on its clients) plus the
+  client's presigned PUTs, which S3 bills to the bucket's owner; "bodies" is the request bodies that reached
+  the gateway, and so the functions: the target holds them to 64 KiB per upload (the create and completion
+  JSON), so no byte of a file passes through a function.
 - **completion**: the duration of the request that completes the file (native, django, drf: the completion
   request; the others: the chunk whose answer says the file is complete), at 4 MiB chunks, next to the time S3's
   CompleteMultipartUpload took inside it and the time the raw upload's own CompleteMultipartUpload took for the

@@ -58,6 +58,14 @@ type plan struct {
 	// in each mode the emulated row makes.
 	EmulatedSize int64
 	EmulatedReps int
+	// VersusReps is how many pairs of tus and tusd runs each target's
+	// case makes.
+	VersusReps int
+	// DirectParts and DirectPars are the direct uploads' part sizes and
+	// parallelisms; DirectReps the pairs of each case on the small file.
+	DirectParts []int64
+	DirectPars  []int
+	DirectReps  int
 }
 
 func newPlan(o options) plan {
@@ -65,12 +73,14 @@ func newPlan(o options) plan {
 		Sizes: []int64{256 * mib, 1 * gib}, Small: 8 * mib,
 		Chunks: []int64{1 * mib, 4 * mib}, Pars: []int{1, 4},
 		Reps: 3, TargetRepeats: 2, ColdRuns: 3, RawPart: 8 * mib, HeapChunks: []int64{1 * mib, 4 * mib}, HeapParts: 2, LargeAll: true, AllPars: true,
-		EmulatedSize: 32 * mib, EmulatedReps: 3,
+		EmulatedSize: 32 * mib, EmulatedReps: 3, VersusReps: 3,
+		DirectParts: []int64{8 * mib, 64 * mib}, DirectPars: []int{4, 6}, DirectReps: 3,
 	}
 	if o.Quick {
 		p.Small, p.Sizes, p.Reps, p.ColdRuns, p.TargetRepeats = 4*mib, []int64{8 * mib, 12 * mib}, 1, 2, 1
 		p.HeapParts, p.LargeAll, p.AllPars, p.HeapDialects = 1, false, false, []string{"native", "resumable"}
-		p.EmulatedSize, p.EmulatedReps = 8*mib, 1
+		p.EmulatedSize, p.EmulatedReps, p.VersusReps, p.DirectReps = 8*mib, 1, 1, 1
+		p.DirectParts = []int64{5 * mib, 8 * mib}
 	}
 	return p
 }
@@ -112,6 +122,15 @@ type Report struct {
 	// Emulated is the upload through the functions' binaries under the
 	// Lambda Runtime Interface Emulator against the in-process mode.
 	Emulated *Emulated `json:"emulated,omitempty"`
+	// Versus is chunkup's tus dialect beside tusd (versus.go); TusdVersion
+	// the tusd tools/tusd pins, TusdSkipped why tusd did not run, if it
+	// did not.
+	Versus []Versus `json:"versus,omitempty"`
+	// Direct is the uploads straight to S3, each beside a raw multipart
+	// upload of the same bytes (direct.go).
+	Direct      []DirectCase `json:"direct,omitempty"`
+	TusdVersion string       `json:"tusdVersion,omitempty"`
+	TusdSkipped string       `json:"tusdSkipped,omitempty"`
 	// ServiceLog is the first warnings and errors the service logged, and
 	// how many there were.
 	ServiceLog      []string `json:"serviceLog,omitempty"`
@@ -122,6 +141,7 @@ type Report struct {
 type RawRun struct {
 	Size     int64              `json:"size"`
 	Par      int                `json:"par"`
+	Part     int64              `json:"part,omitempty"` // the direct cases' (the ceiling's is RawPart)
 	Seconds  float64            `json:"seconds"`
 	Complete float64            `json:"completeSeconds"`
 	CPU      map[string]float64 `json:"cpuSeconds"`
@@ -141,11 +161,14 @@ type Run struct {
 	S3Complete float64 `json:"s3CompleteSeconds"`
 	Chunks     int     `json:"chunks"`
 	Parts      int     `json:"parts"`
-	Requests   int     `json:"requests"`
-	Retries    int     `json:"retries,omitempty"`  // 503 answers the client retried
-	Warnings   int     `json:"warnings,omitempty"` // warnings and errors the service logged
-	Counts     Counts  `json:"counts"`             // the upload and the sweep that cleans up after it
-	Skipped    string  `json:"skipped,omitempty"`
+	// Uploads are the uploads the client made of the file: 1, or for tus
+	// with partial uploads, the partials and the final one.
+	Uploads  int    `json:"uploads,omitempty"`
+	Requests int    `json:"requests"`
+	Retries  int    `json:"retries,omitempty"`  // 503 answers the client retried
+	Warnings int    `json:"warnings,omitempty"` // warnings and errors the service logged
+	Counts   Counts `json:"counts"`             // the upload and the sweep that cleans up after it
+	Skipped  string `json:"skipped,omitempty"`
 }
 
 func (o options) logf(format string, args ...any) {
@@ -272,6 +295,28 @@ func run(ctx context.Context, o options) (*Report, error) {
 		return time.Duration(float64(p.TargetRepeats) * pair * 1.25 * float64(time.Second))
 	}
 
+	// tus beside tusd, on the small file, before the optional runs.
+	if i := slices.IndexFunc(ds, func(d *dialect) bool { return d.Concat }); i >= 0 {
+		if err := ceiling(p.Sizes[0], 4); err != nil {
+			return nil, err
+		}
+		if err := e.versusRuns(ctx, o, p, ds[i], fileOf, rep); err != nil {
+			return nil, err
+		}
+	}
+
+	// Straight to S3, beside raw multipart uploads of the same bytes.
+	var direct []*directClient
+	svc, tmpl := e.routeKeys(), e.templateRoutes()
+	for _, d := range directClients() {
+		if !slices.ContainsFunc(d.Routes, func(r string) bool { return !svc[r] || !tmpl[r] }) && (len(o.Dialects) == 0 || slices.Contains(o.Dialects, d.Name)) {
+			direct = append(direct, d)
+		}
+	}
+	if err := e.directRuns(ctx, o, p, direct, fileOf, rep); err != nil {
+		return nil, err
+	}
+
 	// The throughput runs, most wanted first; once the time budget, less
 	// what the target's repeats after them will take, is spent, optional
 	// runs are skipped (and shown as skipped). A ceiling measurement of
@@ -389,7 +434,8 @@ type runSpec struct {
 
 // runPlan orders the throughput runs by how much they are wanted: native
 // everywhere on the small file and at 4 MiB ×4 on the large one (the
-// issue's target and the completion latency) always; then every other
+// issue's target and the completion latency), and tus at 4 MiB ×1 on the
+// large one (its completion latency), always; then every other
 // dialect on the small file at 4 MiB, at 1 MiB, and at ×1; then the large
 // file for the rest. With full, every run is made.
 func runPlan(ds []*dialect, p plan, full bool) []runSpec {
@@ -415,12 +461,18 @@ func runPlan(ds []*dialect, p plan, full bool) []runSpec {
 			}
 			add(d, large, 4*mib, 4, false)
 		}
+		if d.Concat {
+			// tus's completion latency at the large file (its small-file
+			// runs are beside tusd's).
+			add(d, large, 4*mib, 1, false)
+		}
 	}
 	best := slices.Max(p.Pars)
 	for _, chunk := range []int64{4 * mib, 1 * mib} {
 		for _, seq := range []bool{false, true} { // the sequential clients are slowest
 			for _, d := range ds {
-				if d.Sequential == seq {
+				// tus runs on the small file beside tusd (versus.go).
+				if d.Sequential == seq && !d.Concat {
 					add(d, small, chunk, parFor(d, best), true)
 				}
 			}
@@ -428,6 +480,9 @@ func runPlan(ds []*dialect, p plan, full bool) []runSpec {
 	}
 	if p.AllPars {
 		for _, d := range ds {
+			if d.Concat {
+				continue
+			}
 			for _, chunk := range p.Chunks {
 				for _, par := range p.Pars {
 					add(d, small, chunk, par, true)
@@ -463,7 +518,7 @@ func parFor(d *dialect, par int) int {
 }
 
 // available picks the dialects whose routes the service serves, and notes
-// chunk routes that no driver covers.
+// chunk routes that no driver (a dialect's or a direct client's) covers.
 func (e *env) available(o options, rep *Report) []*dialect {
 	svc, tmpl := e.routeKeys(), e.templateRoutes()
 	covered := map[string]bool{}
@@ -479,6 +534,11 @@ func (e *env) available(o options, rep *Report) []*dialect {
 			rep.Dialects = append(rep.Dialects, d.Name)
 		}
 	}
+	for _, d := range directClients() {
+		for _, r := range d.Routes {
+			covered[r] = true
+		}
+	}
 	for _, r := range e.svc.Routes() {
 		k := r.Method + " " + r.Path
 		if r.Function == "ReceiveFunction" && !covered[k] {
@@ -491,16 +551,9 @@ func (e *env) available(o options, rep *Report) []*dialect {
 // measureUpload uploads f through d, has the sweep clean up after it as
 // the cleanup function would, and returns the counts of both.
 func (e *env) measureUpload(ctx context.Context, d *dialect, f file, chunk int64, par int) (Run, error) {
-	r := Run{Dialect: d.Name, Size: f.size(), Chunk: chunk, Par: par}
-	if g := (upload.Geometry{Size: f.size(), ChunkSize: chunk, Chunks: chunkCount(f.size(), chunk)}); true {
-		if d.Name == "resumable" || d.Name == "flow" {
-			g.Chunks = max(1, int(f.size()/chunk))
-		}
-		plan, err := upload.NewPlan(g)
-		if err != nil {
-			return r, err
-		}
-		r.Chunks, r.Parts = plan.Chunks, plan.Parts
+	r := Run{Dialect: d.Name, Size: f.size(), Chunk: chunk, Par: par, Uploads: 1}
+	if err := r.plan(d); err != nil {
+		return r, err
 	}
 	c := &client{http: e.client, base: e.url, s3CompleteTotal: e.s3CompleteSeconds}
 	before, logged := e.counts(), e.log.count()
@@ -527,6 +580,33 @@ func (e *env) measureUpload(ctx context.Context, d *dialect, f file, chunk int64
 	}
 	deleteObject(ctx, e.raw, e.bucket, res.Key)
 	return r, nil
+}
+
+// plan sets the chunks, parts and uploads the client cuts r's file into.
+// A concat client's partial uploads each have a plan of their own, and
+// their final upload one part per partial.
+func (r *Run) plan(d *dialect) error {
+	sizes := []int64{r.Size}
+	if d.Concat && r.Par > 1 {
+		sizes = sizes[:0]
+		for i := range int64(r.Par) {
+			sizes = append(sizes, r.Size*(i+1)/int64(r.Par)-r.Size*i/int64(r.Par))
+		}
+		r.Uploads, r.Parts = r.Par+1, r.Par
+	}
+	for _, size := range sizes {
+		g := upload.Geometry{Size: size, ChunkSize: r.Chunk, Chunks: chunkCount(size, r.Chunk)}
+		if d.Name == "resumable" || d.Name == "flow" {
+			g.Chunks = max(1, int(size/r.Chunk))
+		}
+		plan, err := upload.NewPlan(g)
+		if err != nil {
+			return err
+		}
+		r.Chunks += plan.Chunks
+		r.Parts += plan.Parts
+	}
+	return nil
 }
 
 func (e *env) s3CompleteSeconds() float64 {
