@@ -27,12 +27,8 @@ func (e *Engine) discard(ctx context.Context, s *Session) error {
 	if err := e.abortStrays(ctx, fresh); err != nil {
 		return err
 	}
-	keys, err := e.blobs.ListStaged(ctx, stagingPrefix(s.ID))
-	if err != nil {
-		return fmt.Errorf("list staged chunks of %s: %w", s.ID, err)
-	}
-	if err := e.blobs.DeleteStaged(ctx, keys); err != nil {
-		return fmt.Errorf("delete staged chunks of %s: %w", s.ID, err)
+	if err := e.dropStaged(ctx, fresh); err != nil {
+		return err
 	}
 	if err := e.sessions.DeleteParts(ctx, s.ID); err != nil {
 		return fmt.Errorf("delete part records of %s: %w", s.ID, err)
@@ -65,11 +61,27 @@ func (e *Engine) abortStrays(ctx context.Context, s *Session) error {
 // dropLeftovers deletes staged chunks that duplicate requests or crashes
 // left behind.
 func (e *Engine) dropLeftovers(ctx context.Context, s *Session) {
-	keys, err := e.blobs.ListStaged(ctx, stagingPrefix(s.ID))
-	if err == nil && len(keys) > 0 {
-		err = e.blobs.DeleteStaged(ctx, keys)
-	}
-	if err != nil {
+	if err := e.dropStaged(ctx, s); err != nil {
 		e.log(ctx, s).Warn("delete leftover staged chunks", "err", err)
 	}
+}
+
+// dropStaged deletes every staged chunk of s. A direct upload stages
+// nothing (its client sends the parts to S3), so nothing is listed for
+// it: a billed request saved per upload.
+func (e *Engine) dropStaged(ctx context.Context, s *Session) error {
+	if s.Kind == Direct {
+		return nil
+	}
+	keys, err := e.blobs.ListStaged(ctx, stagingPrefix(s.ID))
+	if err != nil {
+		return fmt.Errorf("list staged chunks of %s: %w", s.ID, err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := e.blobs.DeleteStaged(ctx, keys); err != nil {
+		return fmt.Errorf("delete staged chunks of %s: %w", s.ID, err)
+	}
+	return nil
 }
