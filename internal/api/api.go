@@ -73,6 +73,7 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
 		{ReceiveFunction, "GET", "/v1/uploads/{id}/parts/{n}", n.SignPart},
+		{CheckFunction, "GET", "/v1/uploads", n.List},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
 		{CheckFunction, "GET", "/v1/uploads/{id}/content", n.Content},
 		{CheckFunction, "GET", "/resumable", rs.Test},
@@ -80,11 +81,12 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
 		{CompleteFunction, "DELETE", "/v1/uploads/{id}", n.Abort},
 	}
-	d := drf.New(engine, "/drf/uploads", Owner, log)
+	d := drf.New(engine, "/drf/uploads", DialectOf("/drf/uploads"), Owner, Anonymous, log)
 	s.routes = append(s.routes,
 		Route{ReceiveFunction, "PUT", "/drf/uploads", d.Create},
 		Route{ReceiveFunction, "POST", "/drf/uploads", d.Whole},
 		Route{ReceiveFunction, "PUT", "/drf/uploads/{id}", d.Append},
+		Route{CheckFunction, "GET", "/drf/uploads", d.List},
 		Route{CheckFunction, "GET", "/drf/uploads/{id}", d.Get},
 		Route{CheckFunction, "ANY", "/drf/uploads", d.Other},
 		Route{CheckFunction, "ANY", "/drf/uploads/{id}", d.Other},
