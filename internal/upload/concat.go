@@ -74,7 +74,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	id := newID()
 	s := &Session{
 		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
-		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+		Dialect: dialectOf(ctx), Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 		Sources: req.Partials,
 	}
 	s.Size = size
@@ -82,6 +82,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
+	e.count(ctx, MetricStarted, s, 1)
 	e.log(ctx, s).Info("final upload created", "size", size, "partials", len(partials))
 	return e.finishFinal(ctx, s, partials)
 }
