@@ -89,14 +89,14 @@ func check(line []byte, members map[string]any) (Record, error) {
 	}
 	aws := doc.AWS
 	if aws.Timestamp == nil || *aws.Timestamp < time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() {
-		return Record{}, fmt.Errorf("Timestamp %v is not milliseconds since the epoch", aws.Timestamp)
+		return Record{}, fmt.Errorf("the Timestamp %v is not milliseconds since the epoch", aws.Timestamp)
 	}
 	if len(aws.CloudWatchMetrics) != 1 {
 		return Record{}, fmt.Errorf("%d directives, want 1", len(aws.CloudWatchMetrics))
 	}
 	d := aws.CloudWatchMetrics[0]
 	if d.Namespace == "" || len(d.Namespace) > 1024 {
-		return Record{}, fmt.Errorf("Namespace %q", d.Namespace)
+		return Record{}, fmt.Errorf("the Namespace %q is empty or over 1024 characters", d.Namespace)
 	}
 	if len(d.Dimensions) == 0 {
 		return Record{}, fmt.Errorf("no dimension sets")
