@@ -74,8 +74,8 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	id := newID()
 	s := &Session{
 		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
-		Dialect: dialectOf(ctx), Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		Sources: req.Partials,
+		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+		Sources: req.Partials, Dialect: dialectOf(ctx),
 	}
 	s.Size = size
 	s.PartSize = MinPartSize
