@@ -92,10 +92,10 @@ run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(ARGS)
 
-## stores: dynalite and versitygw alone, with the table and bucket, where a container
-## reaches them, and env.json pointing every function at them, for
+## stores: dynalite, versitygw and the local EventBridge alone, with the table and
+## bucket, where a container reaches them, and env.json pointing every function at them, for
 ## `sam local start-api --env-vars env.json` (README, "sam local"). Ctrl-C stops them.
-## STORES_FLAGS="-listen 0.0.0.0 -dynamodb-port 4567 -s3-port 7070 ..." (go run ./cmd/chunkup-stores -h)
+## STORES_FLAGS="-listen 0.0.0.0 -dynamodb-port 4567 -s3-port 7070 -events-port 4010 ..." (go run ./cmd/chunkup-stores -h)
 .PHONY: stores
 STORES_FLAGS ?=
 stores: tools

@@ -27,6 +27,7 @@ import (
 	"chunkup/internal/dialect/native"
 	"chunkup/internal/dialect/resumable"
 	"chunkup/internal/dialect/tus"
+	"chunkup/internal/metrics"
 	"chunkup/internal/store/dynamo"
 	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
@@ -56,6 +57,9 @@ type Service struct {
 	Engine *upload.Engine
 	Log    *slog.Logger
 	routes []Route
+	// meter, if not nil, records the metrics of every request and sweep
+	// (and is the engine's meter).
+	meter *metrics.Recorder
 }
 
 // New returns the service over an engine.
@@ -75,6 +79,7 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload", preflight},
 		{ReceiveFunction, "OPTIONS", "/multipleupload/upload-chunk", preflight},
 		{ReceiveFunction, "GET", "/v1/uploads/{id}/parts/{n}", n.SignPart},
+		{CheckFunction, "GET", "/v1/uploads", n.List},
 		{CheckFunction, "GET", "/v1/uploads/{id}", n.Status},
 		{CheckFunction, "GET", "/v1/uploads/{id}/content", n.Content},
 		{CheckFunction, "GET", "/resumable", rs.Test},
@@ -82,11 +87,12 @@ func New(engine *upload.Engine, log *slog.Logger) *Service {
 		{CompleteFunction, "POST", "/v1/uploads/{id}/complete", n.Complete},
 		{CompleteFunction, "DELETE", "/v1/uploads/{id}", n.Abort},
 	}
-	d := drf.New(engine, "/drf/uploads", Owner, log)
+	d := drf.New(engine, "/drf/uploads", DialectOf("/drf/uploads"), Owner, Anonymous, log)
 	s.routes = append(s.routes,
 		Route{ReceiveFunction, "PUT", "/drf/uploads", d.Create},
 		Route{ReceiveFunction, "POST", "/drf/uploads", d.Whole},
 		Route{ReceiveFunction, "PUT", "/drf/uploads/{id}", d.Append},
+		Route{CheckFunction, "GET", "/drf/uploads", d.List},
 		Route{CheckFunction, "GET", "/drf/uploads/{id}", d.Get},
 		Route{CheckFunction, "ANY", "/drf/uploads", d.Other},
 		Route{CheckFunction, "ANY", "/drf/uploads/{id}", d.Other},
@@ -151,7 +157,7 @@ func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Serv
 	if err != nil {
 		return nil, fmt.Errorf("build AWS clients: %w", err)
 	}
-	return NewWithEvents(db, s3c, cfg.Publisher(awsCfg), cfg, log), nil
+	return newService(db, s3c, cfg.Publisher(awsCfg), metrics.New(os.Stdout, cfg.Stack), cfg, log), nil
 }
 
 // NewOn builds the service on the given clients, publishing no events.
@@ -162,10 +168,25 @@ func NewOn(db *dynamodb.Client, s3c *s3.Client, cfg config.Config, log *slog.Log
 // NewWithEvents builds the service on the given clients, publishing
 // uploads' events with events (none if nil).
 func NewWithEvents(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, cfg config.Config, log *slog.Logger) *Service {
+	return newService(db, s3c, events, nil, cfg, log)
+}
+
+// NewMetered builds the service as NewWithEvents does, recording its
+// metrics with meter.
+func NewMetered(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, meter *metrics.Recorder, cfg config.Config, log *slog.Logger) *Service {
+	return newService(db, s3c, events, meter, cfg, log)
+}
+
+func newService(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, meter *metrics.Recorder, cfg config.Config, log *slog.Logger) *Service {
 	opt := cfg.EngineOptions(log)
 	opt.Events = events
+	if meter != nil {
+		opt.Meter = meter
+	}
 	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), opt)
-	return New(engine, log)
+	s := New(engine, log)
+	s.meter = meter
+	return s
 }
 
 // CORSConfig is what browsers are told about cross-origin requests: the
@@ -214,7 +235,11 @@ func (s *Service) Handler(function string) http.Handler {
 		if r.Method == "ANY" {
 			pattern = r.Path // every method; the handler answers the ones it refuses
 		}
-		mux.Handle(pattern, withDialect(DialectOf(r.Path), r.handler))
+		var h http.Handler = r.handler
+		if s.meter != nil {
+			h = s.meter.Handler(DialectOf(r.Path), h)
+		}
+		mux.Handle(pattern, withDialect(DialectOf(r.Path), h))
 	}
 	return s.withRequestID(mux)
 }
@@ -290,7 +315,16 @@ func (s *Service) Sweep(ctx context.Context, ev events.EventBridgeEvent) (upload
 	if ev.Source == "aws.s3" {
 		return s.settleForm(ctx, ev)
 	}
+	if s.meter != nil {
+		var flush func(string, map[string]float64)
+		ctx, flush = s.meter.Gather(ctx)
+		defer func() { flush("", nil) }()
+	}
 	st, err := s.Engine.Sweep(ctx, 100)
+	if s.meter != nil {
+		s.meter.Count(ctx, metrics.EventsOwed, "", float64(st.Owed))
+		s.meter.Count(ctx, metrics.SweepErrors, "", float64(st.Errors))
+	}
 	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "completed", st.Completed, "released", st.Released, "announced", st.Announced, "errors", st.Errors)
 	if err != nil {
 		return st, fmt.Errorf("sweep: %w", err)

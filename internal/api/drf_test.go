@@ -42,6 +42,8 @@ type drfUpload struct {
 	Status      int     `json:"status"`
 	CompletedAt *string `json:"completed_at"`
 	Expires     *string `json:"expires"`
+	File        *string `json:"file"`
+	User        string  `json:"user"`
 }
 
 // drfTime is how Django REST framework renders a datetime.
@@ -59,9 +61,9 @@ func (a drfAnswer) upload(t *testing.T) drfUpload {
 	if json.Unmarshal(a.raw, &keys) != nil || json.Unmarshal(a.raw, &u) != nil {
 		t.Fatalf("not JSON: %s", a.raw)
 	}
-	want := []string{"completed_at", "created_at", "expires", "filename", "id", "offset", "status", "url"}
+	want := []string{"completed_at", "created_at", "expires", "file", "filename", "id", "offset", "status", "url", "user"}
 	if u.Status == 2 { // complete: chunkup adds where the file is and its CRC64NVME
-		want = []string{"completed_at", "crc64nvme", "created_at", "expires", "filename", "id", "key", "offset", "status", "url"}
+		want = []string{"completed_at", "crc64nvme", "created_at", "expires", "file", "filename", "id", "key", "offset", "status", "url", "user"}
 	}
 	got := make([]string, 0, len(keys))
 	for k := range keys {
@@ -412,7 +414,7 @@ func TestDRFBadInput(t *testing.T) {
 	for _, m := range []string{"PATCH", "DELETE"} {
 		e.drfSend(m, u.URL, nil, nil).refused(t, 405, `Method "`+m+`" not allowed.`, nil)
 	}
-	e.drfSend("GET", "/drf/uploads", nil, nil).refused(t, 405, `Method "GET" not allowed.`, nil)
+	e.drfSend("DELETE", "/drf/uploads", nil, nil).refused(t, 405, `Method "DELETE" not allowed.`, nil)
 	unchanged("wrong methods")
 
 	// Creating: the name is required and not blank, and the first chunk

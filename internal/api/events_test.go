@@ -81,6 +81,7 @@ func sampleEvents() []sampleEvent {
 		{file: "native-chunk.json", function: api.ReceiveFunction, upload: small, status: 200},
 		{file: "native-chunk.json", function: api.ReceiveFunction, status: 404},
 		{file: "native-status.json", function: api.CheckFunction, upload: small, status: 200},
+		{file: "native-list.json", function: api.CheckFunction, status: 200},
 		{file: "native-content.json", function: api.CheckFunction, upload: small, status: 409},
 		{file: "native-content.json", function: api.CheckFunction, upload: small, before: func(t *testing.T, e *env, s *upload.Session) {
 			putFirst(t, e, s)
@@ -102,6 +103,7 @@ func sampleEvents() []sampleEvent {
 		{file: "multipleupload-file-preflight.json", function: api.ReceiveFunction, status: 204},
 		{file: "multipleupload-chunk-preflight.json", function: api.ReceiveFunction, status: 204},
 		{file: "drf-preflight.json", function: api.CheckFunction, status: 200},
+		{file: "drf-list.json", function: api.CheckFunction, status: 200},
 		{file: "drf-preflight-id.json", function: api.CheckFunction, status: 200},
 		// django: a first chunk, then the completion of an unknown upload_id.
 		{file: "django-chunk.json", function: api.ReceiveFunction, status: 200},

@@ -48,6 +48,9 @@ type Config struct {
 	// ("default", a name or an ARN); empty publishes none.
 	EventBus       string
 	EventsEndpoint string // empty on AWS; the local stand-in's URL locally
+	// Stack names the deployment (its CloudFormation stack): a dimension
+	// of every metric, so that stacks in one account keep theirs apart.
+	Stack string
 }
 
 // EndpointAuth is the region and static credentials of the local servers
@@ -73,6 +76,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		S3Endpoint:       getenv("S3_ENDPOINT"),
 		EventBus:         getenv("EVENT_BUS_NAME"),
 		EventsEndpoint:   getenv("EVENTS_ENDPOINT"),
+		Stack:            orDefault(getenv("STACK_NAME"), "chunkup"),
 		EndpointAuth: EndpointAuth{
 			Region:          getenv("ENDPOINT_REGION"),
 			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),

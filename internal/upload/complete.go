@@ -215,6 +215,7 @@ func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part,
 	if err := e.sessions.RecordComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
 	}
+	e.count(ctx, MetricCompleted, &fin, 1)
 	e.log(ctx, s).Info("upload complete", "key", fin.Key, "size", fin.Size, "crc64nvme", fin.CRC64)
 	e.announceOrLeave(ctx, &fin)
 	return &fin, nil

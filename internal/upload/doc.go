@@ -57,6 +57,7 @@
 //
 //	open.go        opening: Create, Get, Open, OpenCounted (bindings)
 //	status.go      reading where an upload stands: Status, FindChunk
+//	list.go        an owner's uploads, newest first, a page at a time: List
 //	intake.go      indexed chunk intake: PutChunk, AddChunk          → assembly, completion
 //	sequential.go  sequential intake: CreateStream, Append, CompleteStream → assembly, completion
 //	complete.go    completion, explicit and automatic: Complete       → assembly, multipart, discard

@@ -64,6 +64,9 @@ type Options struct {
 	// Events, if not nil, is told of every upload that completes, is
 	// aborted or expires (events.go); nil publishes nothing.
 	Events Publisher
+	// Meter, if not nil, counts uploads started and ended and the bytes
+	// stored, for the operator's metrics (meter.go); nil counts nothing.
+	Meter Meter
 }
 
 // LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules

@@ -122,7 +122,7 @@ func (e *Engine) announce(ctx context.Context, s *Session) error {
 	ev := eventOf(s)
 	if e.opt.Events != nil {
 		if err := e.opt.Events.Publish(ctx, ev); err != nil {
-			return fmt.Errorf("publish %q of %s: %w", ev.Type, s.ID, err)
+			return fmt.Errorf("publish %q of %s: %w: %w", ev.Type, s.ID, errEventOwed, err)
 		}
 	} else {
 		e.log(ctx, s).Warn("event dropped: no publisher configured", "event", string(ev.Type))
@@ -132,7 +132,7 @@ func (e *Engine) announce(ctx context.Context, s *Session) error {
 		due = s.CompletedAt.Add(e.opt.Expiry)
 	}
 	if err := e.sessions.SettleEvent(ctx, s.ID, due); err != nil && !errors.Is(err, ErrConflict) {
-		return fmt.Errorf("settle %q of %s: %w", ev.Type, s.ID, err)
+		return fmt.Errorf("settle %q of %s: %w: %w", ev.Type, s.ID, errEventOwed, err)
 	}
 	s.EventOwed = false
 	if !due.IsZero() {

@@ -80,6 +80,7 @@ func (e *Engine) AddChunk(ctx context.Context, s *Session, index int, data []byt
 		e.releasePart(ctx, s, k, claim.Token)
 		return ChunkResult{}, err
 	}
+	e.count(ctx, MetricBytesReceived, s, float64(len(data)))
 	e.keepAlive(ctx, s)
 	first, end := s.PartChunks(k)
 	if len(part.Chunks) < end-first || part.Claim.Token != claim.Token {

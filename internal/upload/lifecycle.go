@@ -46,7 +46,10 @@ type SweepStats struct {
 	Completed int
 	// Announced counts events published that a crash had left owed.
 	Announced int
-	Errors    int
+	// Owed counts the events this sweep found owed and could not
+	// publish: they stay owed until a later one.
+	Owed   int
+	Errors int
 }
 
 // Sweep ends open uploads past their expiry and deletes what they stored,
@@ -67,6 +70,9 @@ func (e *Engine) Sweep(ctx context.Context, batch int) (SweepStats, error) {
 		progress := 0
 		for _, id := range ids {
 			ok, err := e.sweepOne(ctx, id, &st)
+			if errors.Is(err, errEventOwed) {
+				st.Owed++
+			}
 			if err != nil {
 				st.Errors++
 				e.opt.Logger.Warn("sweep upload", "upload_id", id, "err", err)
@@ -184,5 +190,13 @@ func (e *Engine) end(ctx context.Context, s *Session, to State, now time.Time) e
 	}
 	ending := *s
 	ending.EventOwed = e.oweEvents(s) // sent by discard, before the session is forgotten
-	return e.sessions.EndSession(ctx, &ending, []State{s.State}, to, now)
+	if err := e.sessions.EndSession(ctx, &ending, []State{s.State}, to, now); err != nil {
+		return err
+	}
+	metric := MetricExpired
+	if to == StateAborted {
+		metric = MetricAborted
+	}
+	e.count(ctx, metric, s, 1)
+	return nil
 }

@@ -29,6 +29,7 @@ type Sessions interface {
 	Completions
 	SweepIndex
 	Announcements
+	Listings
 }
 
 // SessionRecords keeps the session records themselves.
@@ -186,6 +187,47 @@ type Announcements interface {
 	// for the sweep at due (as its ExpiresAt). ErrConflict if no event is
 	// owed.
 	SettleEvent(ctx context.Context, id string, due time.Time) error
+}
+
+// Listings finds an owner's uploads, newest first, through an index by
+// owner (never a scan of the store), a bounded number of entries at a
+// time.
+type Listings interface {
+	// ListOwned returns owner's sessions, newest first (by CreatedAt; those
+	// created in the same millisecond in an order of the store's own, the
+	// same on every call), in one of q.States (any, if empty) and of
+	// q.Dialect (any, if empty), from just after q.After (from the newest,
+	// if nil). It returns at most q.Limit sessions and reads at most
+	// q.Budget entries of the index (at least q.Limit), so a page may hold
+	// fewer than q.Limit sessions, or none, and still have a Next. Next is
+	// where the following page starts; nil when the index holds nothing
+	// further. A session is shown as the store holds it, in the state the
+	// filter admitted it in. No other owner's session is ever returned,
+	// whatever q.After says.
+	ListOwned(ctx context.Context, owner string, q OwnedQuery) (OwnedPage, error)
+}
+
+// OwnedQuery is one page's worth of an owner's uploads to find
+// (Listings.ListOwned).
+type OwnedQuery struct {
+	States  []State
+	Dialect string
+	After   *ListPosition
+	Limit   int
+	Budget  int
+}
+
+// OwnedPage is what one page of a listing found.
+type OwnedPage struct {
+	Sessions []*Session
+	Next     *ListPosition
+}
+
+// ListPosition is a place in an owner's listing: just after the session
+// ID, created at CreatedAt (in milliseconds).
+type ListPosition struct {
+	CreatedAt time.Time
+	ID        string
 }
 
 // Binding is what an owner's identifier points at: the upload's id and,

@@ -118,6 +118,7 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
+	e.count(ctx, MetricStarted, s, 1)
 	e.log(ctx, s).Info("stream created", "size", s.Size, "part_size", s.PartSize)
 	return s, nil
 }
@@ -179,6 +180,7 @@ func (e *Engine) Append(ctx context.Context, s *Session, offset int64, data []by
 		}
 		return nil, err
 	}
+	e.count(ctx, MetricBytesReceived, s, float64(len(data)))
 	if len(folded) > 0 {
 		keys := make([]string, len(folded))
 		for i, p := range folded {

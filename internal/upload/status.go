@@ -11,7 +11,8 @@ import (
 // Reading where an upload stands: its missing chunks, and whether one
 // chunk is here. Nothing here writes.
 //
-// Entry points: Engine.Status, Engine.FindChunk, Engine.DownloadURL.
+// Entry points: Engine.Status, Engine.FindChunk, Engine.DownloadURL,
+// Engine.DownloadLink.
 // Calls: opening (open.go) to follow a binding; the part ledger; the
 // parts S3 lists of a direct upload (listed.go).
 
@@ -179,6 +180,13 @@ func (e *Engine) DownloadURL(ctx context.Context, owner, id string) (string, err
 		}
 		return "", refuse(CodeIncomplete, "upload %s is not complete: it has nothing to download yet", s.ID)
 	}
+	return e.DownloadLink(ctx, s)
+}
+
+// DownloadLink returns a link that fetches the finished upload s, which
+// the caller has read as its owner's and complete, for DownloadTTL, as a
+// download named as the client named the file.
+func (e *Engine) DownloadLink(ctx context.Context, s *Session) (string, error) {
 	link, err := e.blobs.PresignGet(ctx, s.Key, attachment(s.Name), DownloadTTL)
 	if err != nil {
 		return "", fmt.Errorf("download link of %s: %w", s.ID, err)

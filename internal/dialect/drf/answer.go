@@ -22,33 +22,49 @@ const (
 // uploadView is an upload as the original's serializer shows it, plus
 // when it expires.
 type uploadView struct {
-	ID          string  `json:"id"`
-	URL         string  `json:"url"`
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// File is a link to the finished file (for a few minutes, as a
+	// storage's signed URL is), null until it is complete.
+	File        *string `json:"file"`
 	Filename    string  `json:"filename"`
 	Offset      int64   `json:"offset"`
 	CreatedAt   string  `json:"created_at"`
 	Status      int     `json:"status"`
 	CompletedAt *string `json:"completed_at"`
 	Expires     *string `json:"expires"`
+	// User is the uploader, as chunkup names owners ("sub:<JWT subject>").
+	User string `json:"user"`
 	// chunkup's own: where the finished file is and its S3 checksum.
 	Key       string `json:"key,omitempty"`
 	CRC64NVME string `json:"crc64nvme,omitempty"`
 }
 
 func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *upload.Session) {
+	a.reply.JSON(w, status, a.view(r, s))
+}
+
+// view is upload s as the original's serializer shows it.
+func (a *API) view(r *http.Request, s *upload.Session) uploadView {
 	v := uploadView{
 		ID: s.ID, URL: a.uploadURL(r, s.ID), Filename: s.Name, Offset: s.Offset,
-		CreatedAt: timestamp(s.CreatedAt), Status: statusUploading,
+		CreatedAt: timestamp(s.CreatedAt), Status: statusUploading, User: s.Owner,
 	}
 	if s.State == upload.StateComplete {
 		done := timestamp(s.CompletedAt)
 		v.Status, v.CompletedAt = statusComplete, &done
 		v.Key, v.CRC64NVME = s.Key, s.CRC64
+		if link, err := a.engine.DownloadLink(r.Context(), s); err == nil {
+			v.File = &link
+		} else {
+			// The upload is finished whatever the link: answer it without one.
+			a.reply.Logger(r.Context(), s.ID).Warn("drf: answered without a download link", "err", err)
+		}
 	} else {
 		exp := timestamp(s.ExpiresAt)
 		v.Expires = &exp
 	}
-	a.reply.JSON(w, status, v)
+	return v
 }
 
 // uploadURL is where the client sends the upload's next chunk: absolute,

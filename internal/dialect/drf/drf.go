@@ -9,11 +9,15 @@
 package drf
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
+	"chunkup/internal/wire/absurl"
 )
 
 // Algorithms lists the checksums a client may complete an upload with, each
@@ -32,12 +36,18 @@ type API struct {
 	owner  func(*http.Request) string
 	reply  reply.Family
 	base   string // the path of the upload list; an upload is base + "/" + id
+	// dialect is the name the uploads this dialect starts record
+	// (upload.Session.Dialect), which its list shows; anonymous is the
+	// owner of unauthenticated callers, whose list is empty.
+	dialect, anonymous string
 }
 
 // New returns the dialect, serving uploads under base (/drf/uploads).
-// owner names the caller of a request.
-func New(engine *upload.Engine, base string, owner func(*http.Request) string, log *slog.Logger) *API {
-	return &API{engine: engine, base: base, owner: owner, reply: reply.Family{Log: log, Status: reply.Status}}
+// owner names the caller of a request; anonymous is the name it gives
+// an unauthenticated one. The uploads it lists are those started under
+// the name dialect (upload.DialectKey).
+func New(engine *upload.Engine, base, dialect string, owner func(*http.Request) string, anonymous string, log *slog.Logger) *API {
+	return &API{engine: engine, base: base, dialect: dialect, owner: owner, anonymous: anonymous, reply: reply.Family{Log: log, Status: reply.Status}}
 }
 
 // Create starts an upload with its first chunk: PUT base, multipart with
@@ -103,13 +113,55 @@ func (a *API) Get(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, http.StatusOK, s)
 }
 
+// List answers the caller's drf uploads, newest first, as the original's
+// list view does: GET base answers a JSON array of uploads, each as the
+// other answers show it. An unauthenticated caller (the anonymous owner)
+// gets [], as the original answers one. A page holds at most limit
+// uploads (upload.MaxListLimit, and the most unless ?limit= says fewer);
+// when there are more, the answer's Link header names the next page
+// (rel="next", with its cursor), so the body keeps the original's shape.
+func (a *API) List(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	owner := a.owner(r)
+	if owner == a.anonymous {
+		a.reply.JSON(w, http.StatusOK, []uploadView{})
+		return
+	}
+	q := r.URL.Query()
+	lq := upload.ListQuery{Owner: owner, Dialect: a.dialect, Limit: upload.MaxListLimit, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > upload.MaxListLimit {
+			p := refusal(http.StatusBadRequest, fmt.Sprintf("limit %q is not a whole number from 1 to %d", v, upload.MaxListLimit))
+			p.body["limit"] = upload.MaxListLimit
+			a.fail(w, r, p)
+			return
+		}
+		lq.Limit = n
+	}
+	page, err := a.engine.List(r.Context(), lq)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	views := make([]uploadView, 0, len(page.Uploads))
+	for _, s := range page.Uploads {
+		views = append(views, a.view(r, s))
+	}
+	if page.Next != "" {
+		next := url.Values{"cursor": {page.Next}}
+		if v := q.Get("limit"); v != "" {
+			next.Set("limit", v)
+		}
+		w.Header().Set("Link", "<"+absurl.Of(r, a.base+"?"+next.Encode())+`>; rel="next"`)
+	}
+	a.reply.JSON(w, http.StatusOK, views)
+}
+
 // Other answers the methods the routes above do not take, as Django REST
 // framework does: OPTIONS with the allowed methods, anything else 405.
 func (a *API) Other(w http.ResponseWriter, r *http.Request) {
-	allow := "PUT, POST, OPTIONS"
-	if r.PathValue("id") != "" {
-		allow = "GET, PUT, POST, HEAD, OPTIONS"
-	}
+	allow := "GET, PUT, POST, HEAD, OPTIONS"
 	w.Header().Set("Allow", allow)
 	if r.Method == http.MethodOptions {
 		a.reply.JSON(w, http.StatusOK, map[string]any{

@@ -56,6 +56,7 @@ func drfMux(a *API) *http.ServeMux {
 	mux.HandleFunc("PUT /drf/uploads", a.Create)
 	mux.HandleFunc("POST /drf/uploads", a.Whole)
 	mux.HandleFunc("PUT /drf/uploads/{id}", a.Append)
+	mux.HandleFunc("GET /drf/uploads", a.List)
 	mux.HandleFunc("GET /drf/uploads/{id}", a.Get)
 	mux.HandleFunc("/drf/uploads", a.Other)
 	mux.HandleFunc("/drf/uploads/{id}", a.Other)
@@ -98,7 +99,7 @@ func FuzzRequest(f *testing.F) {
 			}
 		}
 		engine, u := dialecttest.Unreachable()
-		a := New(engine, "/drf/uploads", dialecttest.Owner, slog.New(slog.DiscardHandler))
+		a := New(engine, "/drf/uploads", "drf", dialecttest.Owner, "anonymous", slog.New(slog.DiscardHandler))
 		mux := drfMux(a)
 		if _, pattern := mux.Handler(r); pattern == "" {
 			return // no route: API Gateway answers, not the dialect
@@ -124,6 +125,12 @@ func FuzzRequest(f *testing.F) {
 		}
 		dialecttest.CheckStatus(t, rec, u)
 		if len(u.Calls) == 0 {
+			return
+		}
+		if slices.Equal(u.Calls, []string{"ListOwned"}) {
+			if target != "/drf/uploads" || (method != http.MethodGet && method != http.MethodHead) {
+				t.Fatalf("%s %s: listed uploads", method, target)
+			}
 			return
 		}
 		if slices.Equal(u.Calls, []string{"GetSession"}) {

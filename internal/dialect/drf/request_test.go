@@ -12,7 +12,7 @@ import (
 func testAPI() *API {
 	opt := upload.DefaultOptions()
 	opt.MaxFileSize = 1000
-	return New(upload.New(nil, nil, opt), "/drf/uploads", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(upload.New(nil, nil, opt), "/drf/uploads", "drf", nil, "anonymous", slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // TestParseRange: the original's answers for each kind of bad header.

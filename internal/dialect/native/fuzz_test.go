@@ -188,3 +188,41 @@ func engineID(id string) bool {
 	_, err := hex.DecodeString(id)
 	return len(id) == 32 && err == nil
 }
+
+// FuzzList drives GET /v1/uploads with any query string. A query the
+// handler or the engine refuses gets a 400 invalid_request, naming the
+// limit where it is one, and never reaches the stores; one that reaches
+// them asks for a limit from 1 to upload.MaxListLimit, a state the
+// listing knows and no cursor (a cursor this listing did not give is
+// refused before any read).
+func FuzzList(f *testing.F) {
+	for _, seed := range []string{"", "limit=5&state=open", "state=complete", "limit=0", "limit=101", "state=aborted", "cursor=AQ", "limit=x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		engine, u := dialecttest.Unreachable()
+		a := New(engine, dialecttest.Owner, slog.New(slog.DiscardHandler))
+		r := httptest.NewRequest("GET", "/v1/uploads", nil)
+		r.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		a.List(rec, r)
+		code := checkRefusal(t, rec, u)
+		q := r.URL.Query()
+		if len(u.Calls) == 0 {
+			if code != upload.CodeInvalid {
+				t.Fatalf("%q: %s without reaching the stores", query, code)
+			}
+			return
+		}
+		if !slices.Equal(u.Calls, []string{"ListOwned"}) {
+			t.Fatalf("%q: store calls %v", query, u.Calls)
+		}
+		n, err := strconv.Atoi(q.Get("limit"))
+		if q.Get("limit") != "" && (err != nil || n < 1 || n > upload.MaxListLimit) {
+			t.Fatalf("%q reached the stores with limit %q", query, q.Get("limit"))
+		}
+		if s := q.Get("state"); s != "" && s != upload.ListOpen && s != upload.ListComplete || q.Get("cursor") != "" {
+			t.Fatalf("%q reached the stores with state %q, cursor %q", query, s, q.Get("cursor"))
+		}
+	})
+}

@@ -61,6 +61,8 @@ type uploadView struct {
 	ChunkSize int64          `json:"chunkSize"`
 	Chunks    int            `json:"chunks"`
 	State     upload.State   `json:"state"`
+	Dialect   string         `json:"dialect,omitempty"`
+	CreatedAt string         `json:"createdAt,omitempty"`
 	ExpiresAt string         `json:"expiresAt,omitempty"`
 	Received  *int           `json:"received,omitempty"`
 	Missing   []upload.Range `json:"missing,omitempty"`
@@ -87,7 +89,10 @@ type partView struct {
 func view(s *upload.Session) uploadView {
 	v := uploadView{
 		ID: s.ID, Name: s.Name, Size: s.Size, Type: s.ContentType, ChunkSize: s.ChunkSize,
-		Chunks: s.Chunks, State: s.State,
+		Chunks: s.Chunks, State: s.State, Dialect: s.Dialect,
+	}
+	if !s.CreatedAt.IsZero() {
+		v.CreatedAt = s.CreatedAt.UTC().Format(time.RFC3339)
 	}
 	if s.State == upload.StateOpen {
 		v.ExpiresAt = s.ExpiresAt.UTC().Format(time.RFC3339)
@@ -257,6 +262,41 @@ func (a *API) SignPart(w http.ResponseWriter, r *http.Request) {
 		"part": n, "method": p.Method, "url": p.URL, "headers": p.Header,
 		"expiresAt": p.Expires.UTC().Format(time.RFC3339),
 	})
+}
+
+// listAnswer is a page of the caller's uploads.
+type listAnswer struct {
+	Uploads []uploadView `json:"uploads"`
+	// Next is the cursor of the following page, absent on the last.
+	Next string `json:"next,omitempty"`
+}
+
+// List answers a page of the caller's uploads of every kind, newest
+// first: GET /v1/uploads?state=open|complete&limit=N&cursor=C. The page's
+// next, passed as cursor, gives the following page.
+func (a *API) List(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lq := upload.ListQuery{Owner: a.owner(r), State: q.Get("state"), Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > upload.MaxListLimit {
+			a.fail(w, r, &upload.Error{Code: upload.CodeInvalid, Limit: upload.MaxListLimit,
+				Message: fmt.Sprintf("limit %q is not a whole number from 1 to %d", v, upload.MaxListLimit)})
+			return
+		}
+		lq.Limit = n
+	}
+	page, err := a.engine.List(r.Context(), lq)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ans := listAnswer{Uploads: make([]uploadView, 0, len(page.Uploads)), Next: page.Next}
+	for _, s := range page.Uploads {
+		ans.Uploads = append(ans.Uploads, view(s))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.reply.JSON(w, http.StatusOK, ans)
 }
 
 // Status tells where an upload stands: GET /v1/uploads/{id}.

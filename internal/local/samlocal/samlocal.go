@@ -2,7 +2,8 @@
 // env.json that `sam local start-api --env-vars env.json` (and `sam local
 // invoke`) read, which gives every function of template.yaml the
 // endpoints, region and keys of a running dynalite and versitygw and the
-// names of the table and bucket made there.
+// names of the table and bucket made there, and the endpoint of the
+// local EventBridge stand-in that takes uploads' events.
 //
 // sam local overrides only the environment variables a function declares
 // (its own or Globals.Function's), so every variable written here must be
@@ -24,9 +25,10 @@ import (
 // Stores describes the local stores as a function's container reaches
 // them.
 type Stores struct {
-	// DynamoEndpoint and S3Endpoint are base URLs a container can reach,
-	// e.g. http://host.docker.internal:4567.
-	DynamoEndpoint, S3Endpoint string
+	// DynamoEndpoint, S3Endpoint and EventsEndpoint (the local
+	// EventBridge) are base URLs a container can reach, e.g.
+	// http://host.docker.internal:4567.
+	DynamoEndpoint, S3Endpoint, EventsEndpoint string
 	// Region, AccessKey and SecretKey sign requests to both servers.
 	Region, AccessKey, SecretKey string
 	// Table and Bucket are the names of the table and bucket made there;
@@ -43,6 +45,7 @@ func (s Stores) Vars() map[string]string {
 		"BUCKET_NAME":                s.Bucket,
 		"DYNAMODB_ENDPOINT":          s.DynamoEndpoint,
 		"S3_ENDPOINT":                s.S3Endpoint,
+		"EVENTS_ENDPOINT":            s.EventsEndpoint,
 		"ENDPOINT_REGION":            s.Region,
 		"ENDPOINT_ACCESS_KEY_ID":     s.AccessKey,
 		"ENDPOINT_SECRET_ACCESS_KEY": s.SecretKey,
@@ -50,7 +53,7 @@ func (s Stores) Vars() map[string]string {
 }
 
 // EndpointSuffix ends the name of every variable that names a service's
-// endpoint (DYNAMODB_ENDPOINT, S3_ENDPOINT): env.json must set each one a
+// endpoint (DYNAMODB_ENDPOINT, S3_ENDPOINT, EVENTS_ENDPOINT): env.json must set each one a
 // function declares, or under sam local that function would reach AWS.
 const EndpointSuffix = "_ENDPOINT"
 

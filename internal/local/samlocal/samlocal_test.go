@@ -17,6 +17,7 @@ import (
 var stores = Stores{
 	DynamoEndpoint: "http://host.docker.internal:4567",
 	S3Endpoint:     "http://host.docker.internal:7070",
+	EventsEndpoint: "http://host.docker.internal:4010",
 	Region:         "us-east-1",
 	AccessKey:      "chunkuplocal",
 	SecretKey:      "chunkuplocalsecret",
@@ -114,7 +115,7 @@ func TestEnvFileMatchesTemplate(t *testing.T) {
 		t.Error(msg)
 	}
 	for _, f := range tmpl.Functions {
-		if e := got[f.LogicalID]; e["DYNAMODB_ENDPOINT"] != stores.DynamoEndpoint || e["S3_ENDPOINT"] != stores.S3Endpoint ||
+		if e := got[f.LogicalID]; e["DYNAMODB_ENDPOINT"] != stores.DynamoEndpoint || e["S3_ENDPOINT"] != stores.S3Endpoint || e["EVENTS_ENDPOINT"] != stores.EventsEndpoint ||
 			e["TABLE_NAME"] != stores.Table || e["BUCKET_NAME"] != stores.Bucket || e["ENDPOINT_ACCESS_KEY_ID"] != stores.AccessKey {
 			t.Errorf("%s: env.json entry %v does not point at %+v", f.LogicalID, e, stores)
 		}
@@ -137,7 +138,7 @@ func TestEnvFileCheckFindsFlaws(t *testing.T) {
 		change(env)
 		return env
 	}
-	withVar := strings.Replace(string(src), "        S3_ENDPOINT: \"\"\n", "        S3_ENDPOINT: \"\"\n        EVENTS_ENDPOINT: \"\"\n", 1)
+	withVar := strings.Replace(string(src), "        S3_ENDPOINT: \"\"\n", "        S3_ENDPOINT: \"\"\n        QUEUE_ENDPOINT: \"\"\n", 1)
 	moreVars, err := samtemplate.Parse([]byte(withVar))
 	if err != nil || withVar == string(src) {
 		t.Fatalf("template.yaml has no S3_ENDPOINT: \"\" to add a variable after (%v); update the test", err)
@@ -153,7 +154,7 @@ func TestEnvFileCheckFindsFlaws(t *testing.T) {
 		{"an endpoint left empty", tmpl, broken(func(env map[string]map[string]string) { env["CompleteFunction"]["S3_ENDPOINT"] = "" }), "CompleteFunction: env.json leaves S3_ENDPOINT unset"},
 		{"the table left out", tmpl, broken(func(env map[string]map[string]string) { delete(env["CleanupFunction"], "TABLE_NAME") }), "CleanupFunction: env.json leaves TABLE_NAME unset"},
 		{"an entry for no function", tmpl, broken(func(env map[string]map[string]string) { env["UploadsApi"] = map[string]string{} }), "entry for UploadsApi"},
-		{"a new endpoint in the template", moreVars, good, "leaves EVENTS_ENDPOINT unset"},
+		{"a new endpoint in the template", moreVars, good, "leaves QUEUE_ENDPOINT unset"},
 	} {
 		f := checkEnvFile(c.tmpl, readBack(t, c.env))
 		if !slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
@@ -170,7 +171,7 @@ func TestEnvVarsRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra, err := samtemplate.Parse([]byte(strings.Replace(string(src), "        S3_ENDPOINT: \"\"\n", "        S3_ENDPOINT: \"\"\n        EVENTS_ENDPOINT: \"\"\n", 1)))
+	extra, err := samtemplate.Parse([]byte(strings.Replace(string(src), "        S3_ENDPOINT: \"\"\n", "        S3_ENDPOINT: \"\"\n        QUEUE_ENDPOINT: \"\"\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestEnvVarsRefuses(t *testing.T) {
 		want   string
 	}{
 		{"a variable the template does not declare", undeclared, stores, "does not declare ENDPOINT_REGION"},
-		{"an endpoint the stores do not provide", extra, stores, "declares EVENTS_ENDPOINT"},
+		{"an endpoint the stores do not provide", extra, stores, "declares QUEUE_ENDPOINT"},
 		{"a store without its key", tmpl, noKey, "leave ENDPOINT_SECRET_ACCESS_KEY empty"},
 	} {
 		if _, err := EnvVars(c.tmpl, c.stores); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -117,6 +117,8 @@ func pseudoDefault(name string) (string, bool) {
 		return "000000000000", true
 	case "AWS::URLSuffix":
 		return "amazonaws.com", true
+	case "AWS::StackName":
+		return "chunkup-local", true
 	}
 	return "", false
 }

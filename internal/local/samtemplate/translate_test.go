@@ -23,6 +23,7 @@ import (
 	"sync"
 	"testing"
 
+	"chunkup/internal/metrics"
 	"chunkup/internal/store/dynamo"
 )
 
@@ -117,6 +118,7 @@ type deployment struct {
 	tmpl      *Template
 	resources map[string]any
 	authOn    bool
+	params    map[string]string
 }
 
 func (d deployment) resource(id string) (typ string, props map[string]any) {
@@ -145,6 +147,7 @@ var deployedChecks = []struct {
 	{"function roles grant least privilege", checkDeployedRoles},
 	{"bucket private, encrypted and TLS-only", checkDeployedBucket},
 	{"table TTL and indexes", checkDeployedTable},
+	{"alarms on the metrics and tracing as asked", checkDeployedAlarms},
 	{"S3's events of form uploads reach the cleanup function", checkFormEvents},
 }
 
@@ -209,8 +212,8 @@ func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
 			"          /v1/uploads/{id}:\n            get: {security: []}\n",
 			"GET /v1/uploads/{id} (CheckFunction): security []"},
 		{off, "a requirement without its condition",
-			"          /v1/uploads:\n            post: " + guardedOp + "\n",
-			"          /v1/uploads:\n            post: {security: [JwtAuthorizer: []]}\n",
+			"          /v1/uploads:\n            get: " + guardedOp + "\n            post: " + guardedOp + "\n",
+			"          /v1/uploads:\n            get: " + guardedOp + "\n            post: {security: [JwtAuthorizer: []]}\n",
 			"POST /v1/uploads (ReceiveFunction): security [map[JwtAuthorizer:[]]], want none"},
 		{on, "an event's path changed, not the DefinitionBody's",
 			"            Method: GET\n            Path: /flow\n",
@@ -228,6 +231,14 @@ func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
 			"        - DynamoDBReadPolicy:\n            TableName: !Ref UploadsTable\n",
 			"        - DynamoDBCrudPolicy:\n            TableName: !Ref UploadsTable\n",
 			"CheckFunction: dynamodb:PutItem"},
+		{on, "an owner index that projects every attribute",
+			"            ProjectionType: INCLUDE\n            NonKeyAttributes: [state, dialect]\n",
+			"            ProjectionType: ALL\n",
+			"and the owner index"},
+		{off, "an alarm on a metric the functions do not write",
+			"      MetricName: EventsOwed\n",
+			"      MetricName: EventsPending\n",
+			"EventsOwedAlarm watches chunkup EventsPending"},
 		{on, "TTL off",
 			"        AttributeName: ttl\n        Enabled: true\n",
 			"        AttributeName: ttl\n        Enabled: false\n",
@@ -276,7 +287,7 @@ func deploy(t *testing.T, tmpl *Template, res translateResult, params map[string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return deployment{tmpl: tmpl, resources: resources, authOn: authOn}
+	return deployment{tmpl: tmpl, resources: resources, authOn: authOn, params: params}
 }
 
 // deployedResources returns a CloudFormation template's resources as
@@ -540,6 +551,30 @@ func checkRoutePermission(f *findings, d deployment, r Route) {
 	}
 }
 
+// xrayWrite is the managed policy SAM gives a traced function's role:
+// writing its traces to X-Ray, and nothing else.
+const xrayWrite = ":iam::aws:policy/AWSXrayWriteOnlyAccess"
+
+// tracing reports whether the deployment asks for X-Ray tracing.
+func (d deployment) tracing() bool { return d.params["Tracing"] == "Active" }
+
+// param is v as CloudFormation gives it: a Ref to a parameter is the
+// value the deployment gives it (or its default); anything else is v.
+func (d deployment) param(v any) any {
+	m := asMap(v)
+	name, ok := m["Ref"].(string)
+	if len(m) != 1 || !ok {
+		return v
+	}
+	if given, ok := d.params[name]; ok {
+		return given
+	}
+	if p, ok := d.tmpl.Parameters[name]; ok {
+		return p.Default
+	}
+	return v
+}
+
 // lambdaBasicExecution is the managed policy SAM gives every function role
 // it makes: writing the function's logs.
 const lambdaBasicExecution = ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -579,7 +614,7 @@ func checkDeployedRoles(f *findings, d deployment) {
 			f.add("%s: role trust %v, want lambda.amazonaws.com alone", fn, trust)
 		}
 		for _, arn := range stringsOf(rp["ManagedPolicyArns"]) {
-			if !strings.HasSuffix(arn, lambdaBasicExecution) {
+			if !strings.HasSuffix(arn, lambdaBasicExecution) && !(d.tracing() && strings.HasSuffix(arn, xrayWrite)) {
 				f.add("%s: managed policy %s", fn, arn)
 			}
 		}
@@ -745,8 +780,19 @@ func checkDeployedTable(f *findings, d deployment) {
 		},
 		"Projection": map[string]any{"ProjectionType": "KEYS_ONLY"},
 	}
-	if gsi := asSlice(p["GlobalSecondaryIndexes"]); len(gsi) != 1 || !reflect.DeepEqual(gsi[0], sweep) {
-		f.add("GlobalSecondaryIndexes %v, want the sweep index alone: %v", gsi, sweep)
+	// The owner index lists an owner's uploads; it projects only what a
+	// listing filters by, so that a chunk's writes to a session (which
+	// change neither) cost it nothing.
+	owner := map[string]any{
+		"IndexName": dynamo.OwnerIndex,
+		"KeySchema": []any{
+			map[string]any{"AttributeName": "owner", "KeyType": "HASH"},
+			map[string]any{"AttributeName": "createdAt", "KeyType": "RANGE"},
+		},
+		"Projection": map[string]any{"ProjectionType": "INCLUDE", "NonKeyAttributes": []any{"state", "dialect"}},
+	}
+	if gsi := asSlice(p["GlobalSecondaryIndexes"]); len(gsi) != 2 || !reflect.DeepEqual(gsi[0], sweep) || !reflect.DeepEqual(gsi[1], owner) {
+		f.add("GlobalSecondaryIndexes %v, want the sweep index %v and the owner index %v", gsi, sweep, owner)
 	}
 	if p["LocalSecondaryIndexes"] != nil {
 		f.add("LocalSecondaryIndexes %v, want none", p["LocalSecondaryIndexes"])
@@ -756,6 +802,131 @@ func checkDeployedTable(f *findings, d deployment) {
 	}
 	if asMap(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"] != true {
 		f.add("PointInTimeRecoverySpecification %v, want enabled", p["PointInTimeRecoverySpecification"])
+	}
+}
+
+// alarmOn is what an alarm must watch: a metric of a namespace, by one
+// dimension, summed over a period.
+type alarmOn struct {
+	namespace, metric, dimension string
+	value                        any // the dimension's value, as the template writes it
+	period                       float64
+}
+
+// checkDeployedAlarms: the alarms watch the metrics the functions write
+// (their namespace, names and Stack dimension, package metrics) and the
+// cleanup function's errors, and notify AlarmTopicArn exactly when it is
+// set; every function is traced exactly when Tracing is Active.
+func checkDeployedAlarms(f *findings, d deployment) {
+	stack := map[string]any{"Ref": "AWS::StackName"}
+	for id, want := range map[string]alarmOn{
+		"CleanupFailingAlarm": {"AWS/Lambda", "Errors", "FunctionName", map[string]any{"Ref": "CleanupFunction"}, 900},
+		"EventsOwedAlarm":     {metrics.Namespace, metrics.EventsOwed, metrics.DimensionStack, stack, 900},
+	} {
+		typ, p := d.resource(id)
+		if typ != "AWS::CloudWatch::Alarm" {
+			f.add("no alarm %s", id)
+			continue
+		}
+		dims := []any{map[string]any{"Name": want.dimension, "Value": want.value}}
+		if p["Namespace"] != want.namespace || p["MetricName"] != want.metric || !reflect.DeepEqual(p["Dimensions"], dims) ||
+			p["Statistic"] != "Sum" || p["Period"] != want.period || p["Threshold"] != 1.0 || p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
+			f.add("%s watches %v %v %v (%v over %v, %v %v), want the sum of %s %s by %s %v over %v at least 1",
+				id, p["Namespace"], p["MetricName"], p["Dimensions"], p["Statistic"], p["Period"], p["ComparisonOperator"], p["Threshold"],
+				want.namespace, want.metric, want.dimension, want.value, want.period)
+		}
+		checkAlarmActions(f, d, id, p)
+	}
+	typ, p := d.resource("FaultsAlarm")
+	if typ != "AWS::CloudWatch::Alarm" {
+		f.add("no alarm FaultsAlarm")
+	} else {
+		watched := map[string]string{}
+		for _, m := range asSlice(p["Metrics"]) {
+			stat := asMap(asMap(m)["MetricStat"])
+			metric := asMap(stat["Metric"])
+			if len(stat) == 0 {
+				continue
+			}
+			dims := []any{map[string]any{"Name": metrics.DimensionStack, "Value": stack}}
+			if metric["Namespace"] != metrics.Namespace || !reflect.DeepEqual(metric["Dimensions"], dims) || stat["Stat"] != "Sum" {
+				f.add("FaultsAlarm: metric %v, want a sum in %s by this stack", stat, metrics.Namespace)
+			}
+			id, _ := asMap(m)["Id"].(string)
+			watched[id], _ = metric["MetricName"].(string)
+		}
+		if watched["faults"] != metrics.RetryableFaults || watched["requests"] != metrics.Requests {
+			f.add("FaultsAlarm watches %v, want faults %s and requests %s", watched, metrics.RetryableFaults, metrics.Requests)
+		}
+		if !reflect.DeepEqual(p["Threshold"], map[string]any{"Ref": "FaultAlarmPercent"}) {
+			f.add("FaultsAlarm: threshold %v, want FaultAlarmPercent", p["Threshold"])
+		}
+		checkAlarmActions(f, d, "FaultsAlarm", p)
+	}
+	for _, fn := range d.ofType("AWS::Lambda::Function") {
+		_, props := d.resource(fn)
+		mode := d.param(asMap(props["TracingConfig"])["Mode"])
+		switch {
+		case d.tracing() && mode != "Active":
+			f.add("%s: TracingConfig %v with Tracing Active", fn, props["TracingConfig"])
+		case !d.tracing() && props["TracingConfig"] != nil:
+			f.add("%s: TracingConfig %v without Tracing Active", fn, props["TracingConfig"])
+		}
+	}
+}
+
+// checkAlarmActions: an alarm notifies AlarmTopicArn when it goes off
+// and when it clears, if the deployer named one, and nothing otherwise.
+func checkAlarmActions(f *findings, d deployment, id string, p map[string]any) {
+	topic := d.params["AlarmTopicArn"]
+	for _, k := range []string{"AlarmActions", "OKActions"} {
+		var got []string
+		for _, a := range asSlice(p[k]) {
+			s, _ := d.param(a).(string)
+			got = append(got, s)
+		}
+		if (topic == "" && len(got) != 0) || (topic != "" && !slices.Equal(got, []string{topic})) {
+			f.add("%s: %s %v, want %q", id, k, got, topic)
+		}
+	}
+}
+
+// TestTranslatedTemplateTracingAndAlarms: with Tracing Active and an
+// alarm topic, every function is traced (and may write to X-Ray only) and
+// every alarm notifies the topic; by default neither.
+func TestTranslatedTemplateTracingAndAlarms(t *testing.T) {
+	tmpl, root := loadProject(t)
+	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := []map[string]string{
+		nil,
+		{"Tracing": "Active", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:chunkup-alarms"},
+	}
+	var jobs []translateJob
+	for _, p := range settings {
+		jobs = append(jobs, translateJob{Template: string(src), Parameters: p})
+	}
+	results := translate(t, jobs)
+	for i, p := range settings {
+		d := deploy(t, tmpl, results[i], p, false)
+		var f findings
+		checkDeployedAlarms(&f, d)
+		checkDeployedRoles(&f, d)
+		for _, msg := range f {
+			t.Errorf("%v: %s", p, msg)
+		}
+		traced := 0
+		for _, fn := range d.ofType("AWS::Lambda::Function") {
+			_, props := d.resource(fn)
+			if d.param(asMap(props["TracingConfig"])["Mode"]) == "Active" {
+				traced++
+			}
+		}
+		if want := map[bool]int{true: 4, false: 0}[d.tracing()]; traced != want {
+			t.Errorf("%v: %d functions traced, want %d", p, traced, want)
+		}
 	}
 }
 

@@ -80,7 +80,31 @@ func (s *Stack) CreateTable(ctx context.Context, tmpl *samtemplate.Template, tab
 			return fmt.Errorf("localstack: create table %s: %w", table, err)
 		}
 	}
-	return waitTableActive(ctx, db, table)
+	if err := waitTableActive(ctx, db, table); err != nil {
+		return err
+	}
+	return checkIndexes(ctx, db, in)
+}
+
+// checkIndexes fails, saying what to do, if a table that existed already
+// (kept from an earlier run) lacks a global secondary index that the
+// template declares: dynalite cannot add one to an existing table.
+func checkIndexes(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+	if err != nil {
+		return fmt.Errorf("localstack: describe table %s: %w", aws.ToString(in.TableName), err)
+	}
+	have := map[string]bool{}
+	for _, g := range out.Table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = true
+	}
+	for _, g := range in.GlobalSecondaryIndexes {
+		if !have[aws.ToString(g.IndexName)] {
+			return fmt.Errorf("localstack: table %s, kept from an earlier run, has no index %q, which template.yaml declares, and the local DynamoDB server cannot add one: delete the local data directory (.local/data for make run, .local/stores for make stores) to start afresh",
+				aws.ToString(in.TableName), aws.ToString(g.IndexName))
+		}
+	}
+	return nil
 }
 
 // waitTableActive polls DescribeTable until the table and all its global

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,8 +162,12 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	if out.Table.BillingModeSummary == nil || out.Table.BillingModeSummary.BillingMode != dbtypes.BillingModePayPerRequest {
 		t.Errorf("billing mode summary = %+v, want PAY_PER_REQUEST", out.Table.BillingModeSummary)
 	}
-	if len(out.Table.GlobalSecondaryIndexes) != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "sweep" {
-		t.Errorf("indexes = %+v, want the sweep index", out.Table.GlobalSecondaryIndexes)
+	var indexes []string
+	for _, g := range out.Table.GlobalSecondaryIndexes {
+		indexes = append(indexes, aws.ToString(g.IndexName))
+	}
+	if slices.Sort(indexes); !slices.Equal(indexes, []string{"owner", "sweep"}) {
+		t.Errorf("indexes = %q, want the owner and sweep indexes", indexes)
 	}
 	if _, err := stack.NewS3Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
 		t.Errorf("HeadBucket: %v", err)

@@ -21,7 +21,8 @@
 //
 // Sessions that the sweep must look at carry a "sweep" attribute (one of a
 // few shards) and are found through the sparse index of that name, sorted
-// by expiresAt.
+// by expiresAt. Every session is also in the index of sessions by owner
+// (OwnerIndex), newest first, through which an owner's uploads are listed.
 package dynamo
 
 import (
@@ -60,7 +61,7 @@ func New(db API, table string) *Store { return &Store{db: db, table: table} }
 var _ upload.Sessions = (*Store)(nil)
 
 // API is the part of the DynamoDB client that the store calls: single-item
-// reads and writes, queries, and batched deletes. *dynamodb.Client
+// reads and writes, queries, batched deletes and batched reads. *dynamodb.Client
 // provides it, and a test may wrap it.
 type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
@@ -69,6 +70,7 @@ type API interface {
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 func sessionKey(id string) item { return item{"pk": str("U#" + id), "sk": str("S")} }

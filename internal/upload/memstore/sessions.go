@@ -50,6 +50,7 @@ var sessionOps = map[string]bool{
 	"BeginComplete": true, "RecordComplete": true, "ReleaseComplete": true,
 	"EndSession": false, "Forget": false, "ListExpired": false,
 	"SettleEvent": false,
+	"ListOwned":   false,
 }
 
 // wrap names the method a failed call was, as the DynamoDB store's

@@ -198,7 +198,7 @@ type sessionCase struct {
 // subtest on an empty store of its own that newStore makes.
 func TestSessions(t *testing.T, newStore func(t *testing.T) upload.Sessions) {
 	var cases []sessionCase
-	for _, group := range [][]sessionCase{recordCases, bindingCases, multipartCases, partCases, sequentialCases, completionCases, sweepCases, boundCases, eventCases, fieldCases, foldCases} {
+	for _, group := range [][]sessionCase{recordCases, bindingCases, multipartCases, partCases, sequentialCases, completionCases, sweepCases, boundCases, eventCases, fieldCases, foldCases, listingCases} {
 		cases = append(cases, group...)
 	}
 	for _, c := range cases {

@@ -127,6 +127,9 @@ func (u *Stores) EndSession(context.Context, *upload.Session, []upload.State, up
 	return u.hit("EndSession")
 }
 func (u *Stores) Forget(context.Context, *upload.Session, time.Time) error { return u.hit("Forget") }
+func (u *Stores) ListOwned(context.Context, string, upload.OwnedQuery) (upload.OwnedPage, error) {
+	return upload.OwnedPage{}, u.hit("ListOwned")
+}
 func (u *Stores) ListExpired(context.Context, time.Time, int) ([]string, error) {
 	return nil, u.hit("ListExpired")
 }
