@@ -43,7 +43,7 @@ type ClaimedPart struct {
 // CreateDirect starts a direct upload: its session and its S3 multipart
 // upload. Nothing is signed yet.
 func (e *Engine) CreateDirect(ctx context.Context, req NewDirect) (*Session, error) {
-	s, err := e.newDirect(req)
+	s, err := e.newDirect(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +65,9 @@ func (e *Engine) CreateDirect(ctx context.Context, req NewDirect) (*Session, err
 }
 
 // newDirect is the session of a new direct upload, checked against the
-// limits; its multipart upload is not started yet.
-func (e *Engine) newDirect(req NewDirect) (*Session, error) {
+// limits and vetted by the pre-create hook; its multipart upload is not
+// started yet.
+func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error) {
 	if err := e.checkFile(req.Name, req.Size); err != nil {
 		return nil, err
 	}
@@ -81,7 +82,16 @@ func (e *Engine) newDirect(req NewDirect) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := e.newDirectSession(req.Owner, req.Name, req.ContentType)
+	ask := PreCreateRequest{Owner: req.Owner, Name: req.Name, Type: req.ContentType, Direct: true}
+	if req.Declared {
+		size := req.Size
+		ask.Size = &size
+	}
+	v, err := e.vet(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
+	s := e.newDirectSession(ctx, req.Owner, req.Name, req.ContentType, v)
 	s.Size, s.Direct = req.Size, plan
 	if req.Verify != nil {
 		s.Verify = req.Verify.String()
@@ -90,12 +100,12 @@ func (e *Engine) newDirect(req NewDirect) (*Session, error) {
 }
 
 // newDirectSession is an open direct upload's session with nothing
-// planned yet.
-func (e *Engine) newDirectSession(owner, name, contentType string) *Session {
+// planned yet, made as the pre-create hook said (v).
+func (e *Engine) newDirectSession(ctx context.Context, owner, name, contentType string, v vetted) *Session {
 	now := e.opt.Now().UTC()
 	id := newID()
 	return &Session{
-		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: ObjectKey(id, name),
+		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: v.key(id, name), Metadata: v.meta, Dialect: dialectOf(ctx),
 		Kind: Direct, State: StateOpen, CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 	}
@@ -239,7 +249,11 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) 
 	if err := e.checkDeclaredType(contentType); err != nil {
 		return nil, PostForm{}, err
 	}
-	s := e.newDirectSession(owner, name, contentType)
+	v, err := e.vet(ctx, PreCreateRequest{Owner: owner, Name: name, Type: contentType, Direct: true})
+	if err != nil {
+		return nil, PostForm{}, err
+	}
+	s := e.newDirectSession(ctx, owner, name, contentType, v)
 	// It finishes by itself: the sweep finishes it if S3 holds its
 	// object by its expiry (sweepComplete), and expires it otherwise.
 	s.Direct.Form, s.AutoComplete = true, true

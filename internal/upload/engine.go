@@ -64,6 +64,12 @@ type Options struct {
 	// Events, if not nil, is told of every upload that completes, is
 	// aborted or expires (events.go); nil publishes nothing.
 	Events Publisher
+	// PreCreate, if not nil, vets every upload before it is created, and
+	// OnComplete is told of every upload whose object is finished
+	// (hooks.go); nil calls nothing. Each call may take HookTimeout.
+	PreCreate   PreCreateHook
+	OnComplete  CompleteHook
+	HookTimeout time.Duration
 }
 
 // LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules
@@ -92,6 +98,7 @@ func DefaultOptions() Options {
 		MaxBufferedPart: 16 << 20,
 		PresignExpiry:   15 * time.Minute,
 		Retention:       30 * 24 * time.Hour,
+		HookTimeout:     DefaultHookTimeout,
 		Now:             time.Now,
 		After:           time.After,
 		Logger:          slog.Default(),
@@ -120,6 +127,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
 	orDefault(&opt.PresignExpiry, def.PresignExpiry)
 	orDefault(&opt.Retention, def.Retention)
+	orDefault(&opt.HookTimeout, def.HookTimeout)
 	if opt.Now == nil {
 		opt.Now = def.Now
 	}
