@@ -31,7 +31,7 @@ const (
 	CodeTypeNotAllowed Code = "content_type_not_allowed"
 	// CodeRefused is the application's refusal, by its pre-create hook;
 	// Error.Status is the HTTP status it asked for.
-	CodeRefused Code = "upload_refused"
+	CodeRefused        Code = "upload_refused"
 	CodeInternal       Code = "internal_error"
 	CodeServiceTimeout Code = "service_unavailable"
 )

@@ -1,6 +1,7 @@
 package drf
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +36,8 @@ type uploadView struct {
 	CRC64NVME string `json:"crc64nvme,omitempty"`
 }
 
+// answer shows upload s, as the original's serializer does; once it is
+// complete, with the application's answer to its completion merged in.
 func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *upload.Session) {
 	v := uploadView{
 		ID: s.ID, URL: a.uploadURL(r, s.ID), Filename: s.Name, Offset: s.Offset,
@@ -48,7 +51,25 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *uplo
 		exp := timestamp(s.ExpiresAt)
 		v.Expires = &exp
 	}
-	a.reply.JSON(w, status, v)
+	if len(s.App) == 0 {
+		a.reply.JSON(w, status, v)
+		return
+	}
+	a.reply.JSON(w, status, reply.MergeApp(fieldsOf(v), s.App))
+}
+
+// fieldsOf is view v as the members of its JSON object, for the
+// application's answer to join (reply.MergeApp), as the original's
+// on_completion sees the serializer's data.
+func fieldsOf(v uploadView) map[string]any {
+	b, _ := json.Marshal(v) // a struct of strings and numbers: it encodes
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(b, &members)
+	out := make(map[string]any, len(members))
+	for k, m := range members {
+		out[k] = m
+	}
+	return out
 }
 
 // uploadURL is where the client sends the upload's next chunk: absolute,
