@@ -149,7 +149,8 @@ func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Serv
 	if err != nil {
 		return nil, fmt.Errorf("build AWS clients: %w", err)
 	}
-	return NewWithEvents(db, s3c, cfg.Publisher(awsCfg), cfg, log), nil
+	app := App{Events: cfg.Publisher(awsCfg), PreCreate: cfg.PreCreateHook(awsCfg), OnComplete: cfg.CompleteHook(awsCfg)}
+	return NewWithApp(db, s3c, app, cfg, log), nil
 }
 
 // NewOn builds the service on the given clients, publishing no events.
@@ -160,8 +161,23 @@ func NewOn(db *dynamodb.Client, s3c *s3.Client, cfg config.Config, log *slog.Log
 // NewWithEvents builds the service on the given clients, publishing
 // uploads' events with events (none if nil).
 func NewWithEvents(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, cfg config.Config, log *slog.Logger) *Service {
+	return NewWithApp(db, s3c, App{Events: events}, cfg, log)
+}
+
+// App is how the service tells the application of its uploads, and asks
+// it: the publisher of uploads' events and the application's hooks, each
+// nil when off.
+type App struct {
+	Events     upload.Publisher
+	PreCreate  upload.PreCreateHook
+	OnComplete upload.CompleteHook
+}
+
+// NewWithApp builds the service on the given clients, telling the
+// application of uploads (and asking it) through app.
+func NewWithApp(db *dynamodb.Client, s3c *s3.Client, app App, cfg config.Config, log *slog.Logger) *Service {
 	opt := cfg.EngineOptions(log)
-	opt.Events = events
+	opt.Events, opt.PreCreate, opt.OnComplete = app.Events, app.PreCreate, app.OnComplete
 	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), opt)
 	return New(engine, log)
 }
@@ -191,6 +207,8 @@ func CORS() CORSConfig {
 			"upload-offset", "upload-length", "upload-metadata", "upload-defer-length", "upload-concat", "upload-expires",
 			"tus-version", "tus-resumable", "tus-max-size", "tus-extension", "tus-checksum-algorithm",
 			"chunkup-object-key", "chunkup-object-crc64nvme",
+			// the application's answer to a tus upload's completion
+			"chunkup-app",
 		},
 		AllowMethods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 		MaxAge:       600,

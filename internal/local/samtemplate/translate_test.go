@@ -608,6 +608,9 @@ func checkStatement(f *findings, at string, s map[string]any, own func(any) bool
 	if len(actions) == 0 {
 		f.add("%s: no Action", at)
 	}
+	if hookGrant(s) {
+		return
+	}
 	for _, a := range actions {
 		if strings.Contains(a, "*") {
 			f.add("%s: wildcard Action %q", at, a)
@@ -622,6 +625,27 @@ func checkStatement(f *findings, at string, s map[string]any, own func(any) bool
 			f.add("%s: Resource %q is not this stack's bucket or table (or the bucket's objects)", at, fmt.Sprint(r))
 		}
 	}
+}
+
+// hookFunctions are the parameters that name the application's hook
+// functions, the only resources outside the stack a function may act on.
+var hookFunctions = []string{"PreCreateFunction", "OnCompleteFunction"}
+
+// hookGrant reports whether statement s is the grant of an application's
+// hook: lambda:InvokeFunction and nothing else, on functions named by the
+// hook parameters and nothing else.
+func hookGrant(s map[string]any) bool {
+	resources := asSlice(s["Resource"])
+	if !slices.Equal(stringsOf(s["Action"]), []string{"lambda:InvokeFunction"}) || len(resources) == 0 {
+		return false
+	}
+	for _, r := range resources {
+		ref, _ := asMap(r)["Ref"].(string)
+		if !slices.Contains(hookFunctions, ref) {
+			return false
+		}
+	}
+	return true
 }
 
 // stackResource reports whether a policy's Resource is an ARN within this
