@@ -120,6 +120,8 @@ func status(c upload.Code) int {
 		return http.StatusForbidden
 	case upload.CodeTypeNotAllowed:
 		return http.StatusUnsupportedMediaType
+	case upload.CodeRefused: // with a status tus-js-client would retry
+		return http.StatusForbidden
 	}
 	return reply.Status(c)
 }
