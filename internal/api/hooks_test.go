@@ -153,7 +153,7 @@ func creations(msg string) []creation {
 	fb, ft := form(nil, "files[]", "a.bin", data)
 	add(creation{name: "fileupload", dialect: "fileupload", method: "POST", path: "/fileupload",
 		header: map[string]string{"Content-Type": ft, "Content-Range": "bytes 0-4/5", "Content-Disposition": `attachment; filename="a.bin"`},
-		body: fb, status: 403, answer: `{"error":"` + msg + `","files":[{"name":"a.bin","size":5,"error":"` + msg + `"}]}`})
+		body:   fb, status: 403, answer: `{"error":"` + msg + `","files":[{"name":"a.bin","size":5,"error":"` + msg + `"}]}`})
 	mb, mt := form(nil, "file", "a.bin", data)
 	muRefusal := `{"code":"upload_refused","error":"` + msg + `","success":false}`
 	add(creation{name: "multipleupload file", dialect: "multipleupload", method: "POST", path: "/multipleupload/upload", header: map[string]string{"Content-Type": mt},
