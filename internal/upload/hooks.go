@@ -185,7 +185,9 @@ func (e *Engine) vet(ctx context.Context, req PreCreateRequest) (vetted, error) 
 			v.meta[k] = val
 		}
 		if err := CheckMetadata(v.meta); err != nil {
-			return v, fmt.Errorf("pre-create hook answered metadata chunkup cannot keep: %w", err)
+			// Not wrapped: the refusal is the hook's fault, not the
+			// client's to be told of as its own.
+			return v, fmt.Errorf("pre-create hook answered metadata chunkup cannot keep: %s", err.Error())
 		}
 	}
 	return v, nil
