@@ -45,13 +45,14 @@ function freePort() {
 // functions under the Lambda Runtime Interface Emulator) on a free port
 // with a new data directory, and returns once the API answers.
 // stop() sends SIGTERM, which makes chunkup-local stop its own servers,
-// waits for it to exit and removes the data directory.
-export async function startChunkup() {
+// waits for it to exit and removes the data directory. args are more
+// flags for chunkup-local (the hooks' -pre-create-to, for one).
+export async function startChunkup(args = []) {
   const bin = chunkupBinary();
   const dir = await mkdtemp(path.join(tmpdir(), 'chunkup-browser-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['-addr', `127.0.0.1:${port}`, '-data', path.join(dir, 'data'), '-sweep', '1h'], {
+  const child = spawn(bin, ['-addr', `127.0.0.1:${port}`, '-data', path.join(dir, 'data'), '-sweep', '1h', ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
