@@ -471,3 +471,89 @@ func TestOnCompleteFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestOnCompleteAnswerEveryDialect: for the dialects whose request that
+// starts a 5-byte file also finishes it, the on-complete hook's answer
+// is in that request's answer where the dialect's clients pass it on:
+// app (Resumable.js, Flow.js, MultipleUpload), the file's app
+// (jQuery-File-Upload), merged into the data (drf), Chunkup-App (tus).
+func TestOnCompleteAnswerEveryDialect(t *testing.T) {
+	hook := newAppHook(t, answering(`{"photoId":7}`))
+	e := newEnvWith(t, envOptions{onCompleteTo: hook.url})
+	where := map[string]func(http.Header, []byte) string{
+		"resumable":            appField,
+		"flow":                 appField,
+		"multipleupload file":  appField,
+		"multipleupload chunk": appField,
+		"drf whole":            func(_ http.Header, b []byte) string { return member(b, "photoId") },
+		"fileupload":           func(_ http.Header, b []byte) string { return member(b, "files", 0, "app") },
+		"tus creation-with-upload": func(h http.Header, _ []byte) string {
+			app, _ := base64.StdEncoding.DecodeString(h.Get("Chunkup-App"))
+			return string(app)
+		},
+	}
+	want := map[string]string{"drf whole": "7"}
+	for _, c := range creations("unused") {
+		at, ok := where[c.name]
+		if !ok {
+			continue
+		}
+		st, h, body := e.send(c.method, c.path, c.header, c.body)
+		w, ok := want[c.name]
+		if !ok {
+			w = `{"photoId":7}`
+		}
+		if st/100 != 2 || at(h, body) != w {
+			t.Errorf("%s: %d %s (%v), want the hook's answer %s in it", c.name, st, body, h, w)
+		}
+	}
+
+	// django: its completion POST's data, merged as on_completion would.
+	db, dt := form(nil, "file", "dj.bin", []byte("hello"))
+	st, _, body := e.send("POST", "/chunked-upload", map[string]string{"Content-Type": dt, "Content-Range": "bytes 0-4/5"}, db)
+	var chunk struct {
+		UploadID string `json:"upload_id"`
+	}
+	if err := json.Unmarshal(body, &chunk); st != 200 || err != nil {
+		t.Fatalf("django chunk: %d %s", st, body)
+	}
+	sum := md5.Sum([]byte("hello"))
+	complete := url.Values{"upload_id": {chunk.UploadID}, "md5": {hex.EncodeToString(sum[:])}}
+	st, _, body = e.send("POST", "/chunked-upload/complete", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(complete.Encode()))
+	if st != 200 || member(body, "photoId") != "7" || member(body, "upload_id") != `"`+chunk.UploadID+`"` {
+		t.Errorf("django completion: %d %s, want the hook's photoId merged beside upload_id", st, body)
+	}
+	if n := len(hook.calls()); n != len(where)+1 {
+		t.Errorf("the hook was told %d times of %d uploads", n, len(where)+1)
+	}
+}
+
+// appField is an answer's app, as compact JSON.
+func appField(_ http.Header, body []byte) string { return member(body, "app") }
+
+// member is the JSON at path (names and indexes) in body, compacted; ""
+// if there is none.
+func member(body []byte, path ...any) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return ""
+			}
+			v = l[k]
+		}
+	}
+	if v == nil {
+		return ""
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
