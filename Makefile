@@ -62,6 +62,16 @@ $(NPM_STAMP): package.json package-lock.json .npmrc
 	$(NPM) ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
+# The demo page's Uppy (served as /vendor/uppy/uppy.js): @uppy/core and
+# @uppy/aws-s3 from node_modules, bundled by the pinned esbuild into one
+# module, as an app's build would.
+UPPY_BUNDLE := $(CURDIR)/.local/vendor/uppy/uppy.js
+tools: $(UPPY_BUNDLE)
+
+$(UPPY_BUNDLE): web/uppy.entry.mjs $(NPM_STAMP)
+	@mkdir -p $(dir $@)
+	node_modules/.bin/esbuild web/uppy.entry.mjs --bundle --format=esm --platform=browser --minify --log-level=warning --outfile=$@
+
 # The AWS Lambda Runtime Interface Emulator, pinned by tools/go.mod like
 # versitygw: `make run` and the tests run the functions' bootstrap binaries
 # under it (cmd/chunkup-local, internal/local/emulator), which find it by

@@ -148,7 +148,7 @@ func TestEveryRouteHasAnEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		if _, ok := httpEvents[f]; !ok && f != "schedule.json" {
+		if _, ok := httpEvents[f]; !ok && f != "schedule.json" && f != "s3-object-created.json" {
 			t.Errorf("%s is not checked by this test: add it to httpEvents", f)
 		}
 	}
@@ -332,5 +332,46 @@ func TestScheduleEvent(t *testing.T) {
 	}
 	if string(ev.Detail) != "{}" {
 		t.Errorf("detail = %s, want {}", ev.Detail)
+	}
+}
+
+// TestObjectCreatedEvent: the S3 event the cleanup function's FormUploaded
+// rule passes on, shaped as S3 sends it to EventBridge: a POST form's
+// object under uploads/ (the rule leaves out chunkup's own completions).
+func TestObjectCreatedEvent(t *testing.T) {
+	var ev events.EventBridgeEvent
+	readStrict(t, "s3-object-created.json", &ev)
+	if ev.DetailType != "Object Created" || ev.Source != "aws.s3" || len(ev.Resources) != 1 {
+		t.Fatalf("detail-type %q source %q resources %v, want S3's Object Created of one bucket", ev.DetailType, ev.Source, ev.Resources)
+	}
+	var d struct {
+		Version string `json:"version"`
+		Bucket  struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key       string `json:"key"`
+			Size      int64  `json:"size"`
+			ETag      string `json:"etag"`
+			Sequencer string `json:"sequencer"`
+		} `json:"object"`
+		RequestID string `json:"request-id"`
+		Requester string `json:"requester"`
+		SourceIP  string `json:"source-ip-address"`
+		Reason    string `json:"reason"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(ev.Detail))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("detail: %v", err)
+	}
+	if ev.Resources[0] != "arn:aws:s3:::"+d.Bucket.Name {
+		t.Errorf("resource %q is not the bucket %q", ev.Resources[0], d.Bucket.Name)
+	}
+	if !regexp.MustCompile(`^uploads/[0-9a-f]{32}/[^/]+$`).MatchString(d.Object.Key) || d.Object.Size <= 0 {
+		t.Errorf("object %+v: want a final object's key (uploads/<id>/<name>) and its size", d.Object)
+	}
+	if d.Reason == "CompleteMultipartUpload" || d.Reason == "CopyObject" {
+		t.Errorf("reason %q: the rule does not pass chunkup's own objects on", d.Reason)
 	}
 }

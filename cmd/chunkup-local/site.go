@@ -21,13 +21,16 @@ import (
 
 // vendored maps each client library the demo page and the browser tests
 // may load, as /vendor/<name>/<file>, to its directory in node_modules
-// (installed and pinned by package-lock.json). Nothing else under
+// (installed and pinned by package-lock.json), or, for Uppy, whose
+// packages are modules that import others, to the one module `make
+// tools` bundles from them (web/uppy.entry.mjs). Nothing else under
 // node_modules is served.
 var vendored = map[string]string{
 	"resumablejs":         "node_modules/resumablejs",
 	"flow.js":             "node_modules/@flowjs/flow.js/dist",
 	"jquery":              "node_modules/jquery/dist",
 	"blueimp-file-upload": "node_modules/blueimp-file-upload/js",
+	"uppy":                ".local/vendor/uppy",
 }
 
 // newSite puts the local-only pages in front of the gateway:

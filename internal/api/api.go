@@ -5,9 +5,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -298,14 +300,59 @@ func Owner(r *http.Request) string {
 	return Anonymous
 }
 
-// Sweep is the cleanup function's work on each scheduled event.
+// Sweep is the cleanup function's work on each event EventBridge sends
+// it: on the schedule's, it expires stale uploads and repairs what a
+// crash left (Engine.Sweep); on S3's Object Created (template.yaml's
+// FormUploaded rule), it settles the form upload whose object that is.
 func (s *Service) Sweep(ctx context.Context, ev events.EventBridgeEvent) (upload.SweepStats, error) {
+	if ev.Source == "aws.s3" {
+		return s.settleForm(ctx, ev)
+	}
 	st, err := s.Engine.Sweep(ctx, 100)
 	s.Log.InfoContext(ctx, "sweep done", "event_id", ev.ID, "expired", st.Expired, "completed", st.Completed, "released", st.Released, "announced", st.Announced, "errors", st.Errors)
 	if err != nil {
 		return st, fmt.Errorf("sweep: %w", err)
 	}
 	return st, nil
+}
+
+// objectCreated is the detail of S3's Object Created event, what of it
+// is read.
+type objectCreated struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key string `json:"key"`
+	} `json:"object"`
+	Reason string `json:"reason"`
+}
+
+// settleForm completes the form upload whose object S3 says it now
+// holds. An event about any other object is logged and dropped; a fault
+// is returned, so that EventBridge delivers the event again.
+func (s *Service) settleForm(ctx context.Context, ev events.EventBridgeEvent) (upload.SweepStats, error) {
+	var d objectCreated
+	if ev.DetailType != "Object Created" || json.Unmarshal(ev.Detail, &d) != nil || d.Object.Key == "" {
+		s.Log.WarnContext(ctx, "S3 event ignored: not an Object Created with a key", "event_id", ev.ID, "detail_type", ev.DetailType)
+		return upload.SweepStats{}, nil
+	}
+	keys := []string{d.Object.Key}
+	if k, err := url.QueryUnescape(d.Object.Key); err == nil && k != d.Object.Key {
+		keys = append(keys, k) // S3's notifications URL-encode keys
+	}
+	for _, key := range keys {
+		ok, err := s.Engine.SettleForm(ctx, key)
+		if err != nil {
+			return upload.SweepStats{}, fmt.Errorf("settle the form upload of %s: %w", key, err)
+		}
+		if ok {
+			s.Log.InfoContext(ctx, "form upload settled", "event_id", ev.ID, "key", key, "reason", d.Reason)
+			return upload.SweepStats{Completed: 1}, nil
+		}
+	}
+	s.Log.InfoContext(ctx, "S3 event ignored: no open form upload has this object", "event_id", ev.ID, "key", d.Object.Key, "reason", d.Reason)
+	return upload.SweepStats{}, nil
 }
 
 // Setup reads the configuration from the environment and builds the

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"chunkup/internal/upload"
 	"chunkup/internal/wire/crc64nvme"
 )
@@ -167,6 +170,14 @@ func TestCompanionUpload(t *testing.T) {
 	}
 	if done.Location == "" || !bytes.HasSuffix([]byte(done.Location), []byte("/"+c.Key)) {
 		t.Fatalf("location %q does not name the object", done.Location)
+	}
+	head, err := e.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: &c.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uppy's metadata of the file (companionCreate sends its name) is the object's, beside chunkup's.
+	if head.Metadata["meta-name"] != url.PathEscape("../etc/Holiday Photo.bin") || head.Metadata["dialect"] != "companion" || head.Metadata["upload-id"] != c.UploadID {
+		t.Fatalf("object metadata %v: want Uppy's name under meta-name, the dialect and the upload id", head.Metadata)
 	}
 	if n := e.blobs.putStaged.Load() + e.blobs.uploadParts.Load(); n != 0 || e.blobs.dataBytes() != 0 {
 		t.Fatalf("%d chunk or part writes, %d bytes went through chunkup; want none", n, e.blobs.dataBytes())
@@ -490,7 +501,9 @@ func TestCompanionParams(t *testing.T) {
 	}
 	e.call("GET", "/s3/params?filename=never.txt&type=text%2Fplain", nil, &unused)
 
-	e.clock.Advance(25 * time.Hour)
+	// The sweep is the backstop for S3's event: it settles both soon
+	// after their forms expire, not a day later.
+	e.clock.Advance(time.Duration(p.Expires)*time.Second + upload.FormGrace + time.Minute)
 	st, err := e.svc.Engine.Sweep(context.Background(), 10)
 	if err != nil || st.Completed != 1 || st.Expired != 1 {
 		t.Fatalf("sweep: %+v %v, want the posted one completed and the other expired", st, err)
@@ -501,5 +514,79 @@ func TestCompanionParams(t *testing.T) {
 	}
 	if code := e.call("GET", "/v1/uploads/"+unused.UploadID, nil, &status); code != 200 || status.State != "expired" {
 		t.Fatalf("the form never posted: %d %+v", code, status)
+	}
+	// The form carried Uppy's metadata and chunkup's onto the object.
+	head, err := e.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &e.bucket, Key: &p.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Metadata["meta-name"] != "small.txt" || head.Metadata["upload-id"] != p.UploadID || head.Metadata["dialect"] != "companion" {
+		t.Fatalf("the posted object's metadata %v: want Uppy's name under meta-name, the upload id and the dialect", head.Metadata)
+	}
+}
+
+// TestCompanionParamsSettledByS3Event: S3's Object Created event for a
+// form upload's object (events/s3-object-created.json, as the
+// FormUploaded rule passes it on) settles the upload at once; the event
+// delivered again changes nothing, and one about another object is
+// dropped without an error.
+func TestCompanionParamsSettledByS3Event(t *testing.T) {
+	e := newEnvWith(t, envOptions{events: true})
+	data := randomBytes(40_000, 1309)
+	var p struct {
+		URL      string            `json:"url"`
+		Fields   map[string]string `json:"fields"`
+		Key      string            `json:"key"`
+		UploadID string            `json:"uploadId"`
+	}
+	if st := e.call("GET", "/s3/params?filename=notified.txt&type=text%2Fplain", nil, &p); st != 200 {
+		t.Fatalf("params: %d", st)
+	}
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range p.Fields {
+		w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile("file", "notified.txt")
+	fw.Write(data)
+	w.Close()
+	resp, err := http.Post(p.URL, w.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST form: %d", resp.StatusCode)
+	}
+	var status nativeUpload
+	if e.call("GET", "/v1/uploads/"+p.UploadID, nil, &status); status.State != "open" {
+		t.Fatalf("before S3's event the upload is %q, want open", status.State)
+	}
+
+	event := func(key string) events.EventBridgeEvent {
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(readEventFile(t, "s3-object-created.json"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		json.Unmarshal(ev.Detail, &d)
+		d["bucket"] = map[string]any{"name": e.bucket}
+		d["object"].(map[string]any)["key"] = key
+		ev.Detail, _ = json.Marshal(d)
+		return ev
+	}
+	for i := range 2 {
+		st, err := e.svc.Sweep(context.Background(), event(p.Key))
+		if err != nil || st.Completed != 1 {
+			t.Fatalf("S3's event, delivery %d: %+v %v, want the upload settled", i+1, st, err)
+		}
+	}
+	want := crc64nvme.Encode(crc64nvme.Checksum(data))
+	if code := e.call("GET", "/v1/uploads/"+p.UploadID, nil, &status); code != 200 || status.State != "complete" || status.CRC64NVME != want {
+		t.Fatalf("after S3's event: %d %+v, want complete with crc %s", code, status, want)
+	}
+	e.oneCompleted(p.Key, data, "companion")
+	if st, err := e.svc.Sweep(context.Background(), event("uploads/0123456789abcdef0123456789abcdef/other.bin")); err != nil || st.Completed != 0 {
+		t.Fatalf("an event about another object: %+v %v, want it dropped", st, err)
 	}
 }

@@ -218,4 +218,8 @@ func TestSampleEventsThroughTheBinaries(t *testing.T) {
 	if out := invoke(api.CleanupFunction, readEventFile(t, "schedule.json")); json.Unmarshal(out, &stats) != nil || stats.Errors != 0 {
 		t.Fatalf("schedule event: %q", out)
 	}
+	// S3's event about an object no form upload has: taken, and nothing settled.
+	if out := invoke(api.CleanupFunction, readEventFile(t, "s3-object-created.json")); json.Unmarshal(out, &stats) != nil || stats.Completed != 0 || stats.Errors != 0 {
+		t.Fatalf("S3 Object Created event: %q", out)
+	}
 }

@@ -91,7 +91,36 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 // (after a crash) finds a chunk missing: the chunk is answered as the
 // upload stands, and the one that brings the missing chunk finishes it.
 func (e *Engine) autoComplete(ctx context.Context, s *Session, stored bool, stop time.Time) (ChunkResult, error) {
-	var res ChunkResult
+	fin, err := e.awaitComplete(ctx, s, stop)
+	if CodeOf(err) == CodeIncomplete {
+		e.log(ctx, s).Info("auto-complete deferred", "reason", err.Error())
+		return ChunkResult{Stored: stored, Session: s}, nil
+	}
+	if err != nil {
+		return ChunkResult{}, err
+	}
+	return ChunkResult{Stored: stored, Session: fin}, nil
+}
+
+// AwaitComplete completes the owner's upload id, as Complete does, but
+// when another request is completing it, waits up to wait for that one
+// (reading the session every pollInterval), takes the completion over if
+// its lease lapses, and answers busy only if the upload is still not
+// complete then. Other refusals (CodeIncomplete with the missing
+// ranges) come back at once. It is for answers that must be the finished
+// file's, whoever finishes it (MultipleUpload's chunk sent again).
+func (e *Engine) AwaitComplete(ctx context.Context, owner, id string, wait time.Duration) (*Session, error) {
+	s, err := e.Get(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.awaitComplete(ctx, s, e.opt.Now().Add(wait))
+}
+
+// awaitComplete completes s, as the request last read it, waiting on the
+// engine's clock until stop for a completion another request holds.
+func (e *Engine) awaitComplete(ctx context.Context, s *Session, stop time.Time) (*Session, error) {
+	var fin *Session
 	var busy error
 	first := true
 	err := e.poll(ctx, stop, pollInterval, s.ID+" to be completed", func() (bool, error) {
@@ -103,26 +132,18 @@ func (e *Engine) autoComplete(ctx context.Context, s *Session, stored bool, stop
 			s = fresh
 		}
 		first = false
-		fin, err := e.complete(ctx, s)
-		switch CodeOf(err) {
-		case CodeBusy:
+		f, err := e.complete(ctx, s)
+		if CodeOf(err) == CodeBusy {
 			busy = err
 			return false, nil
-		case CodeIncomplete:
-			e.log(ctx, s).Info("auto-complete deferred", "reason", err.Error())
-			res = ChunkResult{Stored: stored, Session: s}
-			return true, nil
 		}
-		if err != nil {
-			return false, err
-		}
-		res = ChunkResult{Stored: stored, Session: fin}
-		return true, nil
+		fin = f
+		return true, err
 	})
 	if errors.Is(err, errWaitedOut) {
-		return ChunkResult{}, busy
+		return nil, busy
 	}
-	return res, err
+	return fin, err
 }
 
 // releaseComplete gives up token's claim to finish s after a failure, so

@@ -32,6 +32,9 @@ type NewDirect struct {
 	PartSize int64
 	// Verify, if set, is the whole file's checksum, checked at completion.
 	Verify *Checksum
+	// Metadata is the client's, for the final object (within
+	// MaxMetadataBytes) and the events, as NewUpload's.
+	Metadata map[string]string
 }
 
 // ClaimedPart is a part as a client says it sent it to S3.
@@ -74,6 +77,9 @@ func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error)
 	if err := e.checkDeclaredType(req.ContentType); err != nil {
 		return nil, err
 	}
+	if err := CheckMetadata(req.Metadata); err != nil {
+		return nil, err
+	}
 	if v := req.Verify; v != nil && v.Alg != "crc64nvme" && (!req.Declared || req.Size > MaxReadBackVerify) {
 		return nil, overLimit(CodeFileTooLarge, MaxReadBackVerify,
 			"a whole-file %s is verified by reading the file back, for files of a stated size of at most %d bytes (use crc64nvme, which has no limit)", v.Alg, int64(MaxReadBackVerify))
@@ -82,7 +88,7 @@ func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error)
 	if err != nil {
 		return nil, err
 	}
-	ask := PreCreateRequest{Owner: req.Owner, Name: req.Name, Type: req.ContentType, Direct: true}
+	ask := PreCreateRequest{Owner: req.Owner, Name: req.Name, Type: req.ContentType, Metadata: req.Metadata, Direct: true}
 	if req.Declared {
 		size := req.Size
 		ask.Size = &size
@@ -100,13 +106,14 @@ func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error)
 }
 
 // newDirectSession is an open direct upload's session with nothing
-// planned yet, made as the pre-create hook said (v).
+// planned yet, of the dialect the request names (DialectKey), made as
+// the pre-create hook said (v: its key and metadata).
 func (e *Engine) newDirectSession(ctx context.Context, owner, name, contentType string, v vetted) *Session {
 	now := e.opt.Now().UTC()
 	id := newID()
 	return &Session{
-		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: v.key(id, name), Metadata: v.meta, Dialect: dialectOf(ctx),
-		Kind: Direct, State: StateOpen, CreatedAt: now, UpdatedAt: now,
+		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: v.key(id, name), Metadata: v.meta,
+		Kind: Direct, State: StateOpen, CreatedAt: now, UpdatedAt: now, Dialect: dialectOf(ctx),
 		ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 	}
 }
@@ -161,6 +168,9 @@ func (e *Engine) direct(ctx context.Context, owner, id, key string) (*Session, e
 // upload's expiry, which it moves forward as a chunk does. With sum, the
 // URL holds S3 to that CRC64NVME of the part.
 func (e *Engine) SignPart(ctx context.Context, owner, id, key string, number int, sum *Checksum) (*Session, Presigned, error) {
+	if number < 1 || number > MaxParts {
+		return nil, Presigned{}, overLimit(CodeChunkRange, MaxParts, "part number %d is out of range: S3 numbers parts from 1 to %d", number, MaxParts)
+	}
 	s, err := e.direct(ctx, owner, id, key)
 	if err != nil {
 		return nil, Presigned{}, err
@@ -242,22 +252,30 @@ func (e *Engine) Locate(ctx context.Context, key string) (bucket, url string, er
 // S3 POST policy) of at most MaxFileSize bytes, valid as SignPart's URLs
 // are. The upload is complete once S3 holds its object: the bucket's
 // notification, or the sweep, completes it (SettleForm).
-func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) (*Session, PostForm, error) {
+func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string, meta map[string]string) (*Session, PostForm, error) {
 	if err := e.checkFile(name, 0); err != nil {
 		return nil, PostForm{}, err
 	}
 	if err := e.checkDeclaredType(contentType); err != nil {
 		return nil, PostForm{}, err
 	}
-	v, err := e.vet(ctx, PreCreateRequest{Owner: owner, Name: name, Type: contentType, Direct: true})
+	if err := CheckMetadata(meta); err != nil {
+		return nil, PostForm{}, err
+	}
+	v, err := e.vet(ctx, PreCreateRequest{Owner: owner, Name: name, Type: contentType, Metadata: meta, Direct: true})
 	if err != nil {
 		return nil, PostForm{}, err
 	}
 	s := e.newDirectSession(ctx, owner, name, contentType, v)
 	// It finishes by itself: the sweep finishes it if S3 holds its
-	// object by its expiry (sweepComplete), and expires it otherwise.
+	// object by its expiry (sweepComplete), and expires it otherwise. It
+	// expires FormGrace after its form does, so the sweep is a backstop
+	// within the hour, not a day later.
 	s.Direct.Form, s.AutoComplete = true, true
-	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, min(e.opt.MaxFileSize, MaxFormSize), e.presignTTL(s, e.opt.Now()))
+	now := e.opt.Now()
+	ttl := e.presignTTL(s, now)
+	s.ExpiresAt = minTime(s.ExpiresAt, now.Add(ttl+FormGrace).UTC())
+	form, err := e.blobs.PresignPost(ctx, s.Key, contentType, objectMeta(s), min(e.opt.MaxFileSize, MaxFormSize), ttl)
 	if err != nil {
 		return nil, PostForm{}, fmt.Errorf("sign the form of %s: %w", s.ID, err)
 	}
@@ -270,6 +288,19 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string) 
 
 // MaxFormSize is the largest object S3 takes in one POST form.
 const MaxFormSize = 5 << 30
+
+// FormGrace is how long after its form's expiry a form upload's session
+// expires: S3 checks the policy's expiry when a POST begins, and a POST
+// of MaxFormSize bytes begun just before then may take this long.
+const FormGrace = time.Hour
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
 
 // SettleForm completes the form upload whose object S3 now holds at key,
 // as the bucket's notification of a new object tells; a key that is no

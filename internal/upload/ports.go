@@ -318,8 +318,9 @@ type Presigner interface {
 	PresignPart(ctx context.Context, key, multipartID string, number int, sum *Checksum, at time.Time, ttl time.Duration) (Presigned, error)
 	// PresignPost signs an S3 POST policy, as of the time of day: a form
 	// upload to key of at most maxSize bytes, with Content-Type
-	// contentType (any if empty).
-	PresignPost(ctx context.Context, key, contentType string, maxSize int64, ttl time.Duration) (PostForm, error)
+	// contentType (any if empty) and the object metadata meta (names
+	// without x-amz-meta-), each a field the form must carry as it is.
+	PresignPost(ctx context.Context, key, contentType string, meta map[string]string, maxSize int64, ttl time.Duration) (PostForm, error)
 	// Locate names the bucket and the URL of the object key there
 	// (unsigned), as a client that sent it straight to S3 is told.
 	Locate(ctx context.Context, key string) (bucket, url string, err error)

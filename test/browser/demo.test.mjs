@@ -1,6 +1,8 @@
 // The demo page that `make run` serves at /: Resumable.js from /vendor/,
 // a row per file with a progress bar, pause and resume, and the finished
-// object's key, size and CRC64NVME. Screenshots go to .local/screenshots/.
+// object's key, size and CRC64NVME; beside it Uppy (bundled under
+// /vendor/uppy/) sending files straight to S3. Screenshots go to
+// .local/screenshots/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -103,6 +105,39 @@ describe('demo page', () => {
 
     await page.screenshot({ path: await screenshotPath('demo.png'), fullPage: true });
 
+    assert.deepEqual(errors, [], 'no errors on the page');
+    await page.close();
+  });
+
+  test('Uppy beside it sends a file straight to S3: no byte through chunkup, the row shows what S3 holds', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 760 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    // Every request with a body: to chunkup (the signer) or to S3 (any other origin).
+    const sent = [];
+    page.on('request', (req) => {
+      const url = new URL(req.url());
+      if (req.method() === 'PUT' || req.method() === 'POST') {
+        sent.push({ method: req.method(), origin: url.origin, path: url.pathname, bytes: req.postDataBuffer()?.length ?? 0 });
+      }
+    });
+    await page.goto(chunkup.base + '/');
+    const file = await randomFile(dir, 19 * MiB + 7);
+    await page.setInputFiles('#pick-direct', file.path);
+    const item = page.locator('#direct-files li.file', { has: page.locator('.name', { hasText: file.name }) }).first();
+    await within(90_000, `${file.name} to reach S3`, item.and(page.locator('.done')).waitFor());
+
+    const key = await item.locator('.key').innerText();
+    assert.match(key, new RegExp(`^uploads/[0-9a-f]{32}/${file.name.replace('.', '\\.')}$`));
+    const object = await readObject(chunkup.base, key);
+    assert.equal(object.sha256, file.sha256, 'the S3 object is byte-identical');
+    assert.equal(await item.locator('.crc').innerText(), object.crc64nvme, 'the row shows the CRC64NVME S3 stored');
+    const parts = sent.filter((e) => e.method === 'PUT' && e.origin !== chunkup.base);
+    assert.equal(parts.length, 3, 'three 8 MiB parts (the last shorter) PUT straight to S3');
+    const throughChunkup = sent.filter((e) => e.origin === chunkup.base).reduce((n, e) => n + e.bytes, 0);
+    assert.ok(throughChunkup < 64 * 1024, `${throughChunkup} bytes went to chunkup: only the signer's JSON`);
+    await page.screenshot({ path: await screenshotPath('demo-direct.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no errors on the page');
     await page.close();
   });

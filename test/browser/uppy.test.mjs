@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import {
-  MiB, bundleUppy, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, within,
+  MiB, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, vendoredUppy, within,
 } from './lib/harness.mjs';
 
 describe('Uppy AwsS3 (Companion routes) in Chromium', () => {
@@ -17,7 +17,7 @@ describe('Uppy AwsS3 (Companion routes) in Chromium', () => {
 
   before(async () => {
     chunkup = await startChunkup();
-    pages = await startPages(chunkup.base, { 'uppy.js': await bundleUppy() });
+    pages = await startPages(chunkup.base, { 'uppy.js': await vendoredUppy() });
     browser = await launchBrowser();
     dir = await tempDir();
   });

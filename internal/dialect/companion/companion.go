@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"chunkup/internal/dialect/reply"
@@ -52,7 +54,12 @@ func (a *API) Create(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.engine.CreateDirect(r.Context(), upload.NewDirect{Owner: a.owner(r), Name: req.Filename, ContentType: req.Type})
+	meta, err := metadata(req.Metadata)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.engine.CreateDirect(r.Context(), upload.NewDirect{Owner: a.owner(r), Name: req.Filename, ContentType: req.Type, Metadata: meta})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -163,7 +170,7 @@ func (a *API) Abort(w http.ResponseWriter, r *http.Request) {
 // the object.
 func (a *API) Params(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	s, form, err := a.engine.SignForm(r.Context(), a.owner(r), q.Get("filename"), q.Get("type"))
+	s, form, err := a.engine.SignForm(r.Context(), a.owner(r), q.Get("filename"), q.Get("type"), queryMetadata(q))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -171,6 +178,49 @@ func (a *API) Params(w http.ResponseWriter, r *http.Request) {
 	a.answers.JSON(w, http.StatusOK, map[string]any{
 		"method": "POST", "url": form.URL, "fields": form.Fields, "expires": int64(form.ValidFor / time.Second), "key": s.Key, "uploadId": s.ID,
 	})
+}
+
+// metadata is Uppy's metadata of a file (its meta: name, type and what
+// the app added) as the final object's: strings as they are, other
+// values as their JSON, nulls left out. The engine checks the names and
+// the size (upload.CheckMetadata).
+func metadata(in map[string]any) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		switch v := v.(type) {
+		case nil:
+		case string:
+			out[k] = v
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, &upload.Error{Code: upload.CodeInvalid, Message: fmt.Sprintf("metadata %q: %v", k, err)}
+			}
+			out[k] = string(b)
+		}
+	}
+	return out, nil
+}
+
+// queryMetadata is the metadata Uppy sends /s3/params in its query, as
+// metadata[name]=value.
+func queryMetadata(q url.Values) map[string]string {
+	var out map[string]string
+	for k, vs := range q {
+		inner, pre := strings.CutPrefix(k, "metadata[")
+		name, post := strings.CutSuffix(inner, "]")
+		if !pre || !post || len(vs) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = vs[0]
+	}
+	return out
 }
 
 // keyOf is the key Uppy sends back with each request about an upload.

@@ -159,26 +159,15 @@ const completeWait = 5 * time.Second
 // request that is finishing it, at most completeWait, then answers busy
 // for the client to retry.
 func (h *Handler) awaitFile(ctx context.Context, s *upload.Session) (*upload.Session, int, error) {
-	stop := time.Now().Add(completeWait)
-	for {
-		fin, err := h.engine.Complete(ctx, s.Owner, s.ID)
-		if err == nil {
-			return fin, fin.Chunks, nil
-		}
-		e, _ := upload.AsError(err)
-		if e != nil && e.Code == upload.CodeIncomplete {
-			// The count was wrong after all: answer the engine's.
-			return s, s.Chunks - chunksIn(e.Missing), nil
-		}
-		if e == nil || e.Code != upload.CodeBusy || time.Now().After(stop) {
-			return nil, 0, fmt.Errorf("finish %s once every chunk is in: %w", s.ID, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("wait for %s to be finished: %w", s.ID, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	fin, err := h.engine.AwaitComplete(ctx, s.Owner, s.ID, completeWait)
+	if err == nil {
+		return fin, fin.Chunks, nil
 	}
+	if e, ok := upload.AsError(err); ok && e.Code == upload.CodeIncomplete {
+		// The count was wrong after all: answer the engine's.
+		return s, s.Chunks - chunksIn(e.Missing), nil
+	}
+	return nil, 0, fmt.Errorf("finish %s once every chunk is in: %w", s.ID, err)
 }
 
 // chunksIn counts the chunks in ranges.

@@ -213,7 +213,7 @@ func verifyChunk(h http.Header, data []byte) error {
 func (a *API) createDirect(w http.ResponseWriter, r *http.Request, req createRequest) {
 	nd := upload.NewDirect{
 		Owner: a.owner(r), Name: req.Name, ContentType: req.Type,
-		Size: *req.Size, Declared: true, PartSize: req.PartSize,
+		Size: *req.Size, Declared: true, PartSize: req.PartSize, Metadata: req.Metadata,
 	}
 	if req.Checksum != "" {
 		c, err := upload.ParseChecksum(req.Checksum)

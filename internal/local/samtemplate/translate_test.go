@@ -145,6 +145,7 @@ var deployedChecks = []struct {
 	{"function roles grant least privilege", checkDeployedRoles},
 	{"bucket private, encrypted and TLS-only", checkDeployedBucket},
 	{"table TTL and indexes", checkDeployedTable},
+	{"S3's events of form uploads reach the cleanup function", checkFormEvents},
 }
 
 func checkDeployment(d deployment) findings {
@@ -235,6 +236,14 @@ func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
 			"BlockPublicPolicy: true",
 			"BlockPublicPolicy: false",
 			"BlockPublicPolicy"},
+		{off, "the bucket's events not sent to EventBridge",
+			"          EventBridgeEnabled: true\n",
+			"          EventBridgeEnabled: false\n",
+			"EventBridge must be enabled"},
+		{off, "chunkup's own completions passed to the cleanup function",
+			"reason: [{anything-but: [CompleteMultipartUpload, CopyObject]}]",
+			"reason: [{anything-but: [CopyObject]}]",
+			"CompleteMultipartUpload left out"},
 	}
 	var jobs []translateJob
 	for _, c := range cases {
@@ -772,4 +781,51 @@ func checkDeployedTable(f *findings, d deployment) {
 	if asMap(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"] != true {
 		f.add("PointInTimeRecoverySpecification %v, want enabled", p["PointInTimeRecoverySpecification"])
 	}
+}
+
+// checkFormEvents: the bucket sends its events to EventBridge, and a rule
+// passes S3's Object Created events of this bucket's uploads/ objects,
+// but not chunkup's own completions, to the cleanup function, which
+// EventBridge may invoke.
+func checkFormEvents(f *findings, d deployment) {
+	_, b := d.resource(BucketLogicalID)
+	if on := asMap(asMap(b["NotificationConfiguration"])["EventBridgeConfiguration"])["EventBridgeEnabled"]; on != true && on != "true" {
+		f.add("bucket NotificationConfiguration %v: EventBridge must be enabled", b["NotificationConfiguration"])
+	}
+	var rules []string
+	for _, id := range d.ofType("AWS::Events::Rule") {
+		_, r := d.resource(id)
+		p := asMap(r["EventPattern"])
+		detail := asMap(p["detail"])
+		if !slices.Equal(stringsOf(p["source"]), []string{"aws.s3"}) {
+			continue
+		}
+		rules = append(rules, id)
+		names := asSlice(asMap(detail["bucket"])["name"])
+		keys := asSlice(asMap(detail["object"])["key"])
+		reasons := asSlice(detail["reason"])
+		excluded := []string{}
+		if len(reasons) == 1 {
+			excluded = stringsOf(asMap(reasons[0])["anything-but"])
+		}
+		if !slices.Equal(stringsOf(p["detail-type"]), []string{"Object Created"}) || len(names) != 1 || !refersTo(names[0], BucketLogicalID) ||
+			len(keys) != 1 || asMap(keys[0])["prefix"] != "uploads/" || !slices.Contains(excluded, "CompleteMultipartUpload") {
+			f.add("rule %s pattern %v: want Object Created of the bucket's uploads/ keys, CompleteMultipartUpload left out", id, p)
+		}
+		targets := asSlice(r["Targets"])
+		if len(targets) != 1 || !strings.Contains(fmt.Sprint(asMap(targets[0])["Arn"]), "CleanupFunction") {
+			f.add("rule %s targets %v, want the cleanup function", id, targets)
+		}
+	}
+	if len(rules) != 1 {
+		f.add("%d rules take S3's events (%v), want one", len(rules), rules)
+		return
+	}
+	for _, id := range d.ofType("AWS::Lambda::Permission") {
+		_, p := d.resource(id)
+		if p["Principal"] == "events.amazonaws.com" && strings.Contains(fmt.Sprint(p["SourceArn"]), rules[0]) && strings.Contains(fmt.Sprint(p["FunctionName"]), "CleanupFunction") {
+			return
+		}
+	}
+	f.add("no permission lets rule %s invoke the cleanup function", rules[0])
 }

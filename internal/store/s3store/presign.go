@@ -74,15 +74,20 @@ func clientHeaders(h http.Header) map[string]string {
 }
 
 // PresignPost signs a POST policy for key: one form upload of at most
-// maxSize bytes, with contentType if one is given. The SDK signs it as of
-// its own clock, so the form's expiry is reckoned from the time of day.
-func (st *Store) PresignPost(ctx context.Context, key, contentType string, maxSize int64, ttl time.Duration) (upload.PostForm, error) {
+// maxSize bytes, with contentType if one is given and the metadata meta,
+// each an exact condition of the policy and a field of the form. The SDK
+// signs it as of its own clock, so the form's expiry is reckoned from the
+// time of day.
+func (st *Store) PresignPost(ctx context.Context, key, contentType string, meta map[string]string, maxSize int64, ttl time.Duration) (upload.PostForm, error) {
 	conditions := []any{
 		map[string]string{"key": key},
 		[]any{"content-length-range", 0, maxSize},
 	}
 	if contentType != "" {
 		conditions = append(conditions, map[string]string{"Content-Type": contentType})
+	}
+	for k, v := range meta {
+		conditions = append(conditions, map[string]string{"x-amz-meta-" + k: v})
 	}
 	now := time.Now()
 	req, err := st.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &st.bucket, Key: &key}, func(o *s3.PresignPostOptions) {
@@ -95,6 +100,9 @@ func (st *Store) PresignPost(ctx context.Context, key, contentType string, maxSi
 	fields := req.Values
 	if contentType != "" {
 		fields["Content-Type"] = contentType
+	}
+	for k, v := range meta {
+		fields["x-amz-meta-"+k] = v
 	}
 	return upload.PostForm{URL: bucketURL(req.URL, key), Fields: fields, Expires: now.Add(ttl), ValidFor: ttl}, nil
 }

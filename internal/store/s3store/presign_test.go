@@ -247,7 +247,7 @@ func TestPresignedPostForm(t *testing.T) {
 	ctx := context.Background()
 	st, _, _ := newStore(t)
 	key := "uploads/0123456789abcdef0123456789abcdef/small.txt"
-	form, err := st.PresignPost(ctx, key, "text/plain", 1000, time.Minute)
+	form, err := st.PresignPost(ctx, key, "text/plain", nil, 1000, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,8 +99,9 @@ func (b *Blobs) PresignPart(ctx context.Context, key, mpu string, number int, su
 // PresignPost "signs" a POST policy for key, reckoned from the time of
 // day as the S3 store's is: the form goes to the bucket's memstore://
 // URL (not fetchable), and its fields name the key, the content type if
-// one is given, and (under x-memstore-) what the policy would bound.
-func (b *Blobs) PresignPost(ctx context.Context, key, contentType string, maxSize int64, ttl time.Duration) (upload.PostForm, error) {
+// one is given, the metadata (as x-amz-meta-<name>) and (under
+// x-memstore-) what the policy would bound.
+func (b *Blobs) PresignPost(ctx context.Context, key, contentType string, meta map[string]string, maxSize int64, ttl time.Duration) (upload.PostForm, error) {
 	expires := time.Now().Add(ttl)
 	fields := map[string]string{
 		"key":                 key,
@@ -109,6 +110,9 @@ func (b *Blobs) PresignPost(ctx context.Context, key, contentType string, maxSiz
 	}
 	if contentType != "" {
 		fields["Content-Type"] = contentType
+	}
+	for k, v := range meta {
+		fields["x-amz-meta-"+k] = v
 	}
 	return upload.PostForm{URL: bucketURL, Fields: fields, Expires: expires, ValidFor: ttl}, nil
 }

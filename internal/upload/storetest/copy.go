@@ -104,13 +104,13 @@ var copyCases = []blobCase{
 		key := "uploads/dst/form.bin"
 		ttl := 10 * time.Minute
 		before := time.Now()
-		form, err := b.PresignPost(t.Context(), key, "text/plain", 1<<20, ttl)
+		form, err := b.PresignPost(t.Context(), key, "text/plain", map[string]string{"upload-id": "dst"}, 1<<20, ttl)
 		ok(t, err, "PresignPost")
-		if form.URL == "" || form.Fields["key"] != key || form.Fields["Content-Type"] != "text/plain" || form.ValidFor != ttl ||
+		if form.URL == "" || form.Fields["key"] != key || form.Fields["Content-Type"] != "text/plain" || form.Fields["x-amz-meta-upload-id"] != "dst" || form.ValidFor != ttl ||
 			form.Expires.Before(before.Add(ttl)) || form.Expires.After(time.Now().Add(ttl)) {
 			t.Errorf("PresignPost = %+v, want a form for %s of text/plain valid for %v", form, key, ttl)
 		}
-		anyType, err := b.PresignPost(t.Context(), key, "", 1<<20, ttl)
+		anyType, err := b.PresignPost(t.Context(), key, "", nil, 1<<20, ttl)
 		ok(t, err, "PresignPost of any type")
 		if _, has := anyType.Fields["Content-Type"]; has {
 			t.Errorf("a form of any type names one: %v", anyType.Fields)

@@ -23,6 +23,7 @@ type Stores struct {
 	Idents  []string          // identifiers looked up
 	IDs     []string          // session ids read
 	Created []*upload.Session // sessions asked to be created
+	Keys    []string          // object keys of multipart uploads and forms asked to be started
 }
 
 // New returns an engine with the given limits on stores that fail every
@@ -142,7 +143,8 @@ func (u *Stores) DeleteStaged(context.Context, []string) error { return u.hit("D
 func (u *Stores) ListStaged(context.Context, string) ([]string, error) {
 	return nil, u.hit("ListStaged")
 }
-func (u *Stores) CreateMultipart(context.Context, string, string, map[string]string) (string, bool, error) {
+func (u *Stores) CreateMultipart(_ context.Context, key, _ string, _ map[string]string) (string, bool, error) {
+	u.Keys = append(u.Keys, key)
 	return "", false, u.hit("CreateMultipart")
 }
 func (u *Stores) UploadPart(context.Context, string, string, int, io.Reader, int64, uint64) (string, error) {
@@ -180,7 +182,8 @@ func (u *Stores) ListUploadedParts(context.Context, string, string) ([]upload.Up
 func (u *Stores) PresignPart(context.Context, string, string, int, *upload.Checksum, time.Time, time.Duration) (upload.Presigned, error) {
 	return upload.Presigned{}, u.hit("PresignPart")
 }
-func (u *Stores) PresignPost(context.Context, string, string, int64, time.Duration) (upload.PostForm, error) {
+func (u *Stores) PresignPost(_ context.Context, key, _ string, _ map[string]string, _ int64, _ time.Duration) (upload.PostForm, error) {
+	u.Keys = append(u.Keys, key)
 	return upload.PostForm{}, u.hit("PresignPost")
 }
 func (u *Stores) Locate(context.Context, string) (string, string, error) {

@@ -271,21 +271,9 @@ export async function screenshotPath(name) {
   return path.join(dir, name);
 }
 
-// bundleUppy bundles @uppy/core and @uppy/aws-s3 from node_modules into
-// one ES module for a page (they are published as modules that import
-// others, some of them CommonJS), exporting Uppy and AwsS3.
-export async function bundleUppy() {
-  const { build } = await import('esbuild');
-  const out = await build({
-    stdin: {
-      contents: "export { default as Uppy } from '@uppy/core'; export { default as AwsS3 } from '@uppy/aws-s3';",
-      resolveDir: repo,
-    },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0].text;
+// vendoredUppy is the Uppy module the demo page loads from
+// /vendor/uppy/uppy.js: @uppy/core and @uppy/aws-s3 bundled by `make
+// tools` (web/uppy.entry.mjs), which make test-browser runs first.
+export async function vendoredUppy() {
+  return readFile(path.join(repo, '.local/vendor/uppy/uppy.js'), 'utf8');
 }
