@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/upload"
@@ -556,4 +557,49 @@ func member(body []byte, path ...any) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// TestFormUploadUnderPrefix: a file Uppy posts in one form (/s3/params)
+// lands under the pre-create hook's prefix, with its metadata, and S3's
+// Object Created event for that key settles it (the FormUploaded rule
+// passes every key but the staged chunks').
+func TestFormUploadUnderPrefix(t *testing.T) {
+	hook := newAppHook(t, answering(`{"keyPrefix":"tenants/acme/","metadata":{"album":"summer"}}`))
+	e := newEnvWith(t, envOptions{preCreateTo: hook.url, events: true})
+	data := randomBytes(30_000, 171)
+	var p struct {
+		URL      string            `json:"url"`
+		Fields   map[string]string `json:"fields"`
+		Key      string            `json:"key"`
+		UploadID string            `json:"uploadId"`
+	}
+	if st := e.call("GET", "/s3/params?filename=f.txt&type=text%2Fplain", nil, &p); st != 200 || p.Key != "tenants/acme/"+p.UploadID+"/f.txt" {
+		t.Fatalf("params: %d key %q", st, p.Key)
+	}
+	var fields [][2]string
+	for k, v := range p.Fields {
+		fields = append(fields, [2]string{k, v})
+	}
+	body, ct := form(fields, "file", "f.txt", data)
+	resp, err := http.Post(p.URL, ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST form: %d", resp.StatusCode)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(readEventFile(t, "s3-object-created.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	json.Unmarshal(ev.Detail, &d)
+	d["bucket"] = map[string]any{"name": e.bucket}
+	d["object"].(map[string]any)["key"] = p.Key
+	ev.Detail, _ = json.Marshal(d)
+	if st, err := e.svc.Sweep(e.t.Context(), ev); err != nil || st.Completed != 1 {
+		t.Fatalf("S3's event: %+v %v, want the upload settled", st, err)
+	}
+	e.underPrefix(p.Key, "tenants/acme/"+p.UploadID+"/f.txt", data)
 }

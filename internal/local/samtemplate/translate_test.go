@@ -244,6 +244,10 @@ func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
 			"reason: [{anything-but: [CompleteMultipartUpload, CopyObject]}]",
 			"reason: [{anything-but: [CopyObject]}]",
 			"CompleteMultipartUpload left out"},
+		{off, "the staged chunks passed to the cleanup function",
+			"key: [{anything-but: {prefix: staging/}}]",
+			"key: [{prefix: \"\"}]",
+			"keys but staging/"},
 	}
 	var jobs []translateJob
 	for _, c := range cases {
@@ -784,9 +788,10 @@ func checkDeployedTable(f *findings, d deployment) {
 }
 
 // checkFormEvents: the bucket sends its events to EventBridge, and a rule
-// passes S3's Object Created events of this bucket's uploads/ objects,
-// but not chunkup's own completions, to the cleanup function, which
-// EventBridge may invoke.
+// passes S3's Object Created events of this bucket's objects, but not of
+// its staged chunks (under staging/) nor chunkup's own completions, to
+// the cleanup function, which EventBridge may invoke. (A form upload's
+// key is under uploads/ or a prefix the pre-create hook chose.)
 func checkFormEvents(f *findings, d deployment) {
 	_, b := d.resource(BucketLogicalID)
 	if on := asMap(asMap(b["NotificationConfiguration"])["EventBridgeConfiguration"])["EventBridgeEnabled"]; on != true && on != "true" {
@@ -809,8 +814,8 @@ func checkFormEvents(f *findings, d deployment) {
 			excluded = stringsOf(asMap(reasons[0])["anything-but"])
 		}
 		if !slices.Equal(stringsOf(p["detail-type"]), []string{"Object Created"}) || len(names) != 1 || !refersTo(names[0], BucketLogicalID) ||
-			len(keys) != 1 || asMap(keys[0])["prefix"] != "uploads/" || !slices.Contains(excluded, "CompleteMultipartUpload") {
-			f.add("rule %s pattern %v: want Object Created of the bucket's uploads/ keys, CompleteMultipartUpload left out", id, p)
+			len(keys) != 1 || asMap(asMap(keys[0])["anything-but"])["prefix"] != "staging/" || !slices.Contains(excluded, "CompleteMultipartUpload") {
+			f.add("rule %s pattern %v: want Object Created of the bucket's keys but staging/, CompleteMultipartUpload left out", id, p)
 		}
 		targets := asSlice(r["Targets"])
 		if len(targets) != 1 || !strings.Contains(fmt.Sprint(asMap(targets[0])["Arn"]), "CleanupFunction") {
