@@ -87,7 +87,7 @@ $(RIE): tools/go.mod tools/go.sum
 
 ## run: start the local stack and serve the API (Ctrl-C stops everything); the functions'
 ## built binaries run under the Lambda Runtime Interface Emulator
-## (ARGS=-in-process calls the handlers in-process instead; -concurrency N, -auth)
+## (ARGS=-in-process calls the handlers in-process instead; -concurrency N: the unreserved concurrency the functions share, -auth)
 run: tools
 	CHUNKUP_DYNALITE=$(DYNALITE) CHUNKUP_VERSITYGW=$(VERSITYGW) \
 		GOFLAGS="$(ROOT_GOFLAGS)" $(GO) run ./cmd/chunkup-local $(ARGS)

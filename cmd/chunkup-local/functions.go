@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -59,6 +62,7 @@ type emulated struct {
 	output      *os.File // the instances' output
 	region      string
 	concurrency int
+	throttle    bool
 }
 
 type emulatorOptions struct {
@@ -68,6 +72,8 @@ type emulatorOptions struct {
 	table, bucket, dir string
 	rie                string
 	concurrency        int
+	throttle           bool   // throttle invocations over a function's concurrency
+	params             params // template parameter values
 	region             string
 }
 
@@ -84,12 +90,13 @@ func startEmulator(ctx context.Context, o emulatorOptions, log *slog.Logger) (*e
 		output.Close()
 		return nil, fmt.Errorf("functions directory: %w", err)
 	}
-	e := &emulated{tmpl: o.tmpl, bin: bin, output: output, region: o.region, concurrency: o.concurrency}
+	e := &emulated{tmpl: o.tmpl, bin: bin, output: output, region: o.region, concurrency: o.concurrency, throttle: o.throttle}
 	start := time.Now()
 	log.Info("building the functions' bootstrap binaries for this machine, as build-<LogicalId> does",
 		"platform", runtime.GOOS+"/"+runtime.GOARCH, "functions", len(o.tmpl.Functions))
 	e.em, err = emulator.StartTemplate(ctx, o.root, o.tmpl, bin, o.table, o.bucket, o.env,
-		emulator.Options{RIE: o.rie, Concurrency: o.concurrency, Output: output, Logger: log})
+		emulator.Options{RIE: o.rie, Concurrency: o.concurrency, Throttle: o.throttle, Parameters: o.params,
+			Output: output, Logger: log})
 	if err != nil {
 		e.close()
 		return nil, err
@@ -126,8 +133,19 @@ func (e *emulated) sweep(ctx context.Context) error {
 }
 
 func (e *emulated) describe() string {
+	var reserved []string
+	for _, name := range slices.Sorted(maps.Keys(e.em.Pools())) {
+		if p := e.em.Pool(name); p.Reserved() {
+			reserved = append(reserved, fmt.Sprintf("%s %d", name, p.Concurrency()))
+		}
+	}
+	over := "over it an invocation waits (-throttle-functions=false)"
+	if e.throttle {
+		over = "over it API Gateway's 500 for a throttled function"
+	}
 	return fmt.Sprintf("the built bootstrap binaries under the Lambda Runtime Interface Emulator,\n"+
-		"                        up to %d instances each (-concurrency); output in %s", e.concurrency, e.output.Name())
+		"                        %d invocations at once unreserved (-concurrency), reserved: %s;\n"+
+		"                        %s; output in %s", e.concurrency, strings.Join(reserved, ", "), over, e.output.Name())
 }
 
 func (e *emulated) close() {

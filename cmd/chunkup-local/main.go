@@ -59,7 +59,11 @@ func run() error {
 	hookTimeout := flag.Duration("hook-timeout", upload.DefaultHookTimeout, "how long a hook may take (HookTimeoutSeconds), in whole seconds")
 	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
 	inProcess := flag.Bool("in-process", false, "call the functions' handlers in this process instead of running their built binaries under the Lambda Runtime Interface Emulator (for the benchmark and debugging)")
-	concurrency := flag.Int("concurrency", emulator.DefaultConcurrency, "emulator instances per function: how many invocations of one function run at once")
+	concurrency := flag.Int("concurrency", defaultConcurrency, "the unreserved concurrency: how many invocations of the functions without reserved concurrency (ReservedConcurrentExecutions in template.yaml) run at once, all together, as an account's unreserved concurrency")
+	throttleFunctions := flag.Bool("throttle-functions", true, "answer a request whose function has its concurrency all in use as API Gateway answers a throttled Lambda function, 500 {\"message\":\"Internal Server Error\"}, at once; false makes it wait for a free slot")
+	throttleRoutes := flag.Bool("throttle-routes", true, "apply template.yaml's stage throttle (MaxRequestsPerSecond, MaxBurst per route): over it a request is answered 429 {\"message\":\"Too Many Requests\"}")
+	overrides := params{}
+	flag.Var(overrides, "param", "a template parameter's value, Name=Value, as sam deploy --parameter-overrides takes it (e.g. MaxBurst=2, CompleteReservedConcurrency=0); repeatable")
 	rie := flag.String("rie", "", "the aws-lambda-rie binary (default: $"+emulator.EnvRIE+", else .local/bin/aws-lambda-rie)")
 	flag.Parse()
 
@@ -74,6 +78,15 @@ func run() error {
 	tmpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		return err
+	}
+	if err := overrides.check(tmpl); err != nil {
+		return err
+	}
+	var throttle *gateway.Throttle
+	if *throttleRoutes {
+		if throttle, err = stageThrottle(tmpl, overrides); err != nil {
+			return err
+		}
 	}
 	stackLog, err := openLog(filepath.Join(*dir, "servers.log"))
 	if err != nil {
@@ -123,7 +136,8 @@ func run() error {
 		fns = newInProcess(api.NewWithApp(db, s3c, app, cfg, log))
 	} else {
 		em, err := startEmulator(ctx, emulatorOptions{root: root, tmpl: tmpl, env: env, table: table, bucket: bucket,
-			dir: *dir, rie: *rie, concurrency: *concurrency, region: stack.Region}, log)
+			dir: *dir, rie: *rie, concurrency: *concurrency, throttle: *throttleFunctions, params: overrides,
+			region: stack.Region}, log)
 		if err != nil {
 			return err
 		}
@@ -140,7 +154,7 @@ func run() error {
 			return err
 		}
 	}
-	gw, err := newGateway(tmpl, fns, issuer, log)
+	gw, err := newGateway(tmpl, fns, issuer, throttle, log)
 	if err != nil {
 		return err
 	}
@@ -153,7 +167,7 @@ func run() error {
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo, fns.describe())
+	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo, fns.describe(), describeThrottle(throttle))
 	hooks.greet()
 	if issuer != nil {
 		greetAuth(ln.Addr().String(), issuer)
@@ -165,11 +179,16 @@ func run() error {
 	return nil
 }
 
+// defaultConcurrency is -concurrency's default: more invocations at once
+// than a browser opens connections to one host (six), so that one page
+// is never throttled by the functions alone.
+const defaultConcurrency = 10
+
 // newGateway serves the template's routes, with CORS open to any origin so
-// that a page served from elsewhere can use the local API, and, when
-// issuer is not nil, a JWT authorizer that trusts the local issuer in
-// front of every route.
-func newGateway(tmpl *samtemplate.Template, fns functions, issuer *auth.Issuer, log *slog.Logger) (http.Handler, error) {
+// that a page served from elsewhere can use the local API, the stage
+// throttle when throttle is not nil, and, when issuer is not nil, a JWT
+// authorizer that trusts the local issuer in front of every route.
+func newGateway(tmpl *samtemplate.Template, fns functions, issuer *auth.Issuer, throttle *gateway.Throttle, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, r := range tmpl.Routes() {
 		routes = append(routes, gateway.Route{Function: r.Function, Method: r.Method, Path: r.Path, Public: r.Public})
@@ -182,6 +201,7 @@ func newGateway(tmpl *samtemplate.Template, fns functions, issuer *auth.Issuer, 
 		AllowMethods:   cors.AllowMethods,
 		MaxAge:         cors.MaxAge,
 		Logger:         log,
+		Throttle:       throttle,
 	}
 	if issuer != nil {
 		opts.Authorizer = &gateway.JWTAuthorizer{Issuer: issuer.URL(), Audience: []string{issuer.Audience()}, Keys: issuer}
@@ -322,7 +342,15 @@ func openLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-func greet(addr string, stack *stack.Stack, dir, eventsURL, eventsTo, functions string) {
+// describeThrottle says how the routes are throttled, for the startup lines.
+func describeThrottle(t *gateway.Throttle) string {
+	if t == nil {
+		return "none (-throttle-routes=false)"
+	}
+	return fmt.Sprintf("%g requests per second, burst %d, per route (MaxRequestsPerSecond, MaxBurst); over it 429", t.RatePerSecond, t.Burst)
+}
+
+func greet(addr string, stack *stack.Stack, dir, eventsURL, eventsTo, functions, throttle string) {
 	base := "http://" + addr
 	forward := ""
 	if eventsTo != "" {
@@ -336,6 +364,7 @@ chunkup is running locally at %[1]s
   EventBridge (local):  %[5]s   events at %[1]s/_local/events%[6]s
   data:                 %[4]s
   functions:            %[7]s
+  throttle:             %[8]s
 
 Try it:
   curl -s -X POST %[1]s/v1/uploads -H 'content-type: application/json' \
@@ -344,7 +373,7 @@ Try it:
   curl -s -X POST %[1]s/v1/uploads/<id>/complete
 
 Point Resumable.js at %[1]s/resumable. Ctrl-C stops everything.
-`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, eventsURL, forward, functions)
+`, base, stack.DynamoEndpoint, stack.S3Endpoint, dir, eventsURL, forward, functions, throttle)
 }
 
 // greetAuth says how to get a token when every request needs one.

@@ -144,6 +144,31 @@ func TestOneEventPerCompletedUpload(t *testing.T) {
 	e.fuFinished(fa, fu)
 	e.oneCompleted(fa.Files[0].Key, fu.data, "fileupload")
 
+	tu := randomBytes(2_200_000, 207)
+	e.oneCompleted(e.tusFinished(e.tusSend(e.tusCreate(len(tu), "filename "+b64("tus.bin")), tu, 0, 1<<20), tu), tu, "tus")
+	// A concatenation is one file to the app: one event, for the final
+	// upload, none for its partial uploads.
+	p1, p2 := randomBytes(5<<20, 208), randomBytes(300_000, 209)
+	partials := []string{e.tusPartial(p1, 1<<20), e.tusPartial(p2, 1<<20)}
+	final := e.tusDo("POST", "/files", map[string]string{"Upload-Concat": "final;" + strings.Join(partials, " ")}, nil).want(t, "create final", 201)
+	joined := append(bytes.Clone(p1), p2...)
+	finalKey := e.tusFinished(final, joined)
+	e.oneCompleted(finalKey, joined, "tus")
+	for _, d := range e.events(upload.EventCompleted) {
+		for _, p := range partials {
+			if strings.HasSuffix(p, "/"+d.ID) {
+				t.Errorf("an Upload Completed event for partial upload %s: %+v", p, d)
+			}
+		}
+	}
+
+	co := randomBytes(5<<20+4321, 210)
+	c := e.companionCreate("companion.bin")
+	if _, st, msg := e.companionComplete(c, e.sendParts(c, co, 5<<20, 4321)); st != 200 {
+		t.Fatalf("companion completion: %d %s", st, msg)
+	}
+	e.oneCompleted(c.Key, co, "companion")
+
 	before := len(e.bus.Events())
 	big, _ := json.Marshal(map[string]any{"name": "no.bin", "size": 10, "metadata": map[string]string{"x": strings.Repeat("v", upload.MaxMetadataBytes)}})
 	var refused nativeError

@@ -480,22 +480,7 @@ func TestCompanionParams(t *testing.T) {
 	if st := e.call("GET", "/s3/params?filename=small.txt&type=text%2Fplain&metadata%5Bname%5D=small.txt", nil, &p); st != 200 || p.Method != "POST" || p.Fields["key"] != p.Key || p.Expires <= 0 {
 		t.Fatalf("params: %d %+v", st, p)
 	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, v := range p.Fields {
-		w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile("file", "small.txt")
-	fw.Write(data)
-	w.Close()
-	resp, err := http.Post(p.URL, w.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("POST form: %d", resp.StatusCode)
-	}
+	postForm(t, p.URL, p.Fields, "small.txt", data)
 	var unused struct {
 		UploadID string `json:"uploadId"`
 	}
@@ -542,22 +527,7 @@ func TestCompanionParamsSettledByS3Event(t *testing.T) {
 	if st := e.call("GET", "/s3/params?filename=notified.txt&type=text%2Fplain", nil, &p); st != 200 {
 		t.Fatalf("params: %d", st)
 	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, v := range p.Fields {
-		w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile("file", "notified.txt")
-	fw.Write(data)
-	w.Close()
-	resp, err := http.Post(p.URL, w.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("POST form: %d", resp.StatusCode)
-	}
+	postForm(t, p.URL, p.Fields, "notified.txt", data)
 	var status nativeUpload
 	if e.call("GET", "/v1/uploads/"+p.UploadID, nil, &status); status.State != "open" {
 		t.Fatalf("before S3's event the upload is %q, want open", status.State)
@@ -588,5 +558,27 @@ func TestCompanionParamsSettledByS3Event(t *testing.T) {
 	e.oneCompleted(p.Key, data, "companion")
 	if st, err := e.svc.Sweep(context.Background(), event("uploads/0123456789abcdef0123456789abcdef/other.bin")); err != nil || st.Completed != 0 {
 		t.Fatalf("an event about another object: %+v %v, want it dropped", st, err)
+	}
+}
+
+// postForm sends data to S3 as a browser sends a file in an S3 POST
+// form: the signed fields, then the file; S3 must take it.
+func postForm(t *testing.T, u string, fields map[string]string, name string, data []byte) {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile("file", name)
+	fw.Write(data)
+	w.Close()
+	resp, err := http.Post(u, w.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST form: %d", resp.StatusCode)
 	}
 }

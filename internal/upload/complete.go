@@ -181,7 +181,7 @@ func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part,
 	// sent it (a claim's length): the sweep sends an event that a crash
 	// left owed, and announce puts the due time back.
 	fin.ExpiresAt = fin.CompletedAt.Add(e.opt.Expiry)
-	if fin.EventOwed = e.oweEvents(); fin.EventOwed {
+	if fin.EventOwed = e.oweEvents(&fin); fin.EventOwed {
 		fin.ExpiresAt = fin.CompletedAt.Add(min(e.opt.ClaimTimeout, e.opt.Expiry))
 	}
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64

@@ -77,9 +77,9 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	now := e.opt.Now().UTC()
 	id := newID()
 	s := &Session{
-		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: v.key(id, req.Name), Metadata: v.meta, Dialect: dialectOf(ctx),
+		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: v.key(id, req.Name), Metadata: v.meta,
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		Sources: req.Partials,
+		Sources: req.Partials, Dialect: dialectOf(ctx),
 	}
 	s.Size = size
 	s.PartSize = MinPartSize

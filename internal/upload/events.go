@@ -104,9 +104,11 @@ func eventOf(s *Session) Event {
 	return ev
 }
 
-// oweEvents reports whether the ends of uploads owe events: only when
-// the engine has a publisher.
-func (e *Engine) oweEvents() bool { return e.opt.Events != nil }
+// oweEvents reports whether the end of s owes an event: only when the
+// engine has a publisher, and never for a tus partial upload, which is a
+// piece of a file, not a file: the app hears of the final upload that
+// joins it.
+func (e *Engine) oweEvents(s *Session) bool { return e.opt.Events != nil && !s.Partial }
 
 // announce publishes the event s owes, if it owes one, and clears the
 // mark; a complete session becomes due for the sweep one expiry period

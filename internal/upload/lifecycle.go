@@ -183,6 +183,6 @@ func (e *Engine) end(ctx context.Context, s *Session, to State, now time.Time) e
 		return fmt.Errorf("end %s: upload in state %s cannot become %s", s.ID, s.State, to)
 	}
 	ending := *s
-	ending.EventOwed = e.oweEvents() // sent by discard, before the session is forgotten
+	ending.EventOwed = e.oweEvents(s) // sent by discard, before the session is forgotten
 	return e.sessions.EndSession(ctx, &ending, []State{s.State}, to, now)
 }

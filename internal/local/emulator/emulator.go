@@ -6,9 +6,15 @@
 // event's JSON, as Lambda's Invoke API is.
 //
 // An emulator instance runs one invocation at a time, as a Lambda sandbox
-// does, so each function has a pool of instances (Options.Concurrency). An
-// invocation takes an idle instance, else starts one while the pool has
-// room, else waits for one. An instance's first invocation starts the
+// does, so each function has a pool of instances. How many invocations run
+// at once is Lambda's concurrency: a function's reserved concurrency
+// (Function.ReservedConcurrency) is its own, and the functions without
+// one share the unreserved concurrency (Options.Concurrency), as the
+// functions of an account do. An invocation takes a slot of its
+// function's concurrency, then an idle instance, else starts one; an idle
+// instance holds no slot. When every slot is in use an invocation waits
+// for one, or, with Options.Throttle, is refused at once with a
+// *ThrottleError, as Lambda refuses it. An instance's first invocation starts the
 // function's runtime (a cold start, logged), and so does the next one after
 // the runtime crashed or timed out, as on Lambda. The bootstrap gets the
 // function's environment and nothing of this process's.
@@ -42,7 +48,9 @@ const EnvRIE = "CHUNKUP_RIE"
 
 // Defaults for Function and Options.
 const (
-	// DefaultConcurrency is how many instances a function's pool may run.
+	// DefaultConcurrency is the unreserved concurrency: how many
+	// invocations of the functions without reserved concurrency run at
+	// once, all together.
 	DefaultConcurrency = 4
 	// DefaultTimeout is Lambda's default function timeout.
 	DefaultTimeout = 3 * time.Second
@@ -71,6 +79,10 @@ type Function struct {
 	// MemoryMB is the function's memory size, as the function is told it
 	// (the emulator enforces none); DefaultMemoryMB when zero.
 	MemoryMB int
+	// ReservedConcurrency, when positive, is the function's reserved
+	// concurrency: that many of its invocations may run at once, whatever
+	// the other functions do. Zero shares Options.Concurrency.
+	ReservedConcurrency int
 }
 
 // Options configures Start.
@@ -78,9 +90,14 @@ type Options struct {
 	// RIE is the aws-lambda-rie binary. Empty means the CHUNKUP_RIE
 	// environment variable, else <repo>/.local/bin/aws-lambda-rie.
 	RIE string
-	// Concurrency is how many instances each function may run at once;
-	// DefaultConcurrency when zero.
+	// Concurrency is the unreserved concurrency: how many invocations of
+	// the functions without reserved concurrency run at once, all
+	// together; DefaultConcurrency when zero.
 	Concurrency int
+	// Throttle refuses an invocation that finds its function's concurrency
+	// all in use with a *ThrottleError at once, as Lambda does (no
+	// queueing); without it the invocation waits for a slot.
+	Throttle bool
 	// Output receives what the instances write: the functions' logs and
 	// the emulator's START, END and REPORT lines and warnings, each line
 	// prefixed with the function's name and the instance's number
@@ -92,6 +109,11 @@ type Options struct {
 	// StartTimeout bounds the wait for a new instance to answer;
 	// DefaultStartTimeout when zero.
 	StartTimeout time.Duration
+	// Parameters are template parameter values for StartTemplate, as
+	// `sam deploy --parameter-overrides` gives them: they override the
+	// parameters' defaults in the functions' environment and reserved
+	// concurrency.
+	Parameters map[string]string
 }
 
 // Emulator is the running pools, one per function.
@@ -120,6 +142,7 @@ func Start(ctx context.Context, functions []Function, opts Options) (*Emulator, 
 		opts.StartTimeout = DefaultStartTimeout
 	}
 	e := &Emulator{pools: map[string]*Pool{}, spawner: proc.NewSpawner(), closed: make(chan struct{})}
+	unreserved := newSlots(opts.Concurrency)
 	for _, f := range functions {
 		if err := f.check(); err != nil {
 			return nil, errors.Join(err, e.Close())
@@ -127,7 +150,7 @@ func Start(ctx context.Context, functions []Function, opts Options) (*Emulator, 
 		if e.pools[f.Name] != nil {
 			return nil, errors.Join(fmt.Errorf("emulator: function %s given twice", f.Name), e.Close())
 		}
-		e.pools[f.Name] = newPool(e, f, rie, opts)
+		e.pools[f.Name] = newPool(e, f, rie, opts, unreserved)
 	}
 	for _, name := range slices.Sorted(maps.Keys(e.pools)) {
 		if err := e.pools[name].prestart(ctx); err != nil {
@@ -172,6 +195,9 @@ func (f Function) check() error {
 	}
 	if err := executable(f.Bootstrap); err != nil {
 		return fmt.Errorf("emulator: %s: %w", f.Name, err)
+	}
+	if f.ReservedConcurrency < 0 {
+		return fmt.Errorf("emulator: %s: reserved concurrency %d: want 0 (none) or more", f.Name, f.ReservedConcurrency)
 	}
 	if !filepath.IsAbs(f.Bootstrap) {
 		return fmt.Errorf("emulator: %s: bootstrap %s is not an absolute path", f.Name, f.Bootstrap)

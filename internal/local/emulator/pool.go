@@ -44,17 +44,43 @@ func (e *FunctionError) Error() string {
 // timeoutType is the errorType Lambda gives an invocation that timed out.
 const timeoutType = "Sandbox.Timedout"
 
+// ThrottleError is an invocation Lambda refused because the function's
+// concurrency was all in use (Options.Throttle): Lambda's
+// TooManyRequestsException, "Rate Exceeded.", which an API Gateway
+// integration answers with 500. The function never ran.
+type ThrottleError struct {
+	Function string
+	// Reason is Lambda's: ReservedFunctionConcurrentInvocationLimitExceeded
+	// for a function with reserved concurrency, else
+	// ConcurrentInvocationLimitExceeded (the account's unreserved
+	// concurrency).
+	Reason string
+	// Limit is the concurrency that was all in use.
+	Limit int
+}
+
+func (e *ThrottleError) Error() string {
+	return fmt.Sprintf("%s: throttled: Rate Exceeded. (%s: %d invocations at once)", e.Function, e.Reason, e.Limit)
+}
+
+// Throttled reports that the invocation never ran because of a
+// concurrency limit; the local gateway logs such failures as throttles.
+func (e *ThrottleError) Throttled() bool { return true }
+
 // Stats counts a pool's work.
 type Stats struct {
 	Invocations int64 // invocations answered by an instance
 	ColdStarts  int64 // invocations that started the function's runtime
 	Errors      int64 // function errors among them
+	Throttles   int64 // invocations refused with a *ThrottleError
 	Started     int64 // instances (emulator processes) started
 	Replaced    int64 // instances stopped because they failed
 }
 
-// Pool runs one function in up to Options.Concurrency emulator instances.
-// Its Invoke has the signature the local gateway invokes functions with.
+// Pool runs one function in emulator instances, as many at once as its
+// concurrency allows: its reserved concurrency, or else the unreserved
+// concurrency it shares with every other function without one. Its Invoke
+// has the signature the local gateway invokes functions with.
 type Pool struct {
 	fn     Function
 	e      *Emulator
@@ -62,17 +88,21 @@ type Pool struct {
 	opts   Options
 	client *http.Client
 
-	// warm holds idle instances; room holds a token for each instance the
-	// pool may still start. An instance is in warm, or busy; its slot goes
-	// back to room when it is stopped.
+	// slots holds a token for each invocation that may still start, of
+	// this function (reserved) or of all the functions sharing it; an
+	// invocation holds one from before it takes an instance until it
+	// ends, so idle instances hold none, as on Lambda.
+	slots    chan struct{}
+	reserved bool
+	// warm holds idle instances. An instance is started only when none is
+	// idle, so a pool never has more instances than slots.
 	warm chan *instance
-	room chan struct{}
 
 	mu   sync.Mutex
 	live map[*instance]bool
 	seq  int
 
-	invocations, coldStarts, errs, started, replaced atomic.Int64
+	invocations, coldStarts, errs, throttles, started, replaced atomic.Int64
 }
 
 // instance is one emulator process running the function.
@@ -86,27 +116,45 @@ type instance struct {
 	cold bool
 }
 
-func newPool(e *Emulator, f Function, rie string, opts Options) *Pool {
+// newSlots is a concurrency of n invocations at once.
+func newSlots(n int) chan struct{} {
+	slots := make(chan struct{}, n)
+	for range n {
+		slots <- struct{}{}
+	}
+	return slots
+}
+
+// newPool makes the pool of f; shared is the unreserved concurrency, used
+// when f reserves none.
+func newPool(e *Emulator, f Function, rie string, opts Options, shared chan struct{}) *Pool {
 	if f.Timeout <= 0 {
 		f.Timeout = DefaultTimeout
 	}
 	if f.MemoryMB <= 0 {
 		f.MemoryMB = DefaultMemoryMB
 	}
-	p := &Pool{
+	slots := shared
+	if f.ReservedConcurrency > 0 {
+		slots = newSlots(f.ReservedConcurrency)
+	}
+	return &Pool{
 		fn: f, e: e, rie: rie, opts: opts,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 2, DisableCompression: true, IdleConnTimeout: time.Minute,
 		}},
-		warm: make(chan *instance, opts.Concurrency),
-		room: make(chan struct{}, opts.Concurrency),
+		slots: slots, reserved: f.ReservedConcurrency > 0,
+		warm: make(chan *instance, cap(slots)),
 		live: map[*instance]bool{},
 	}
-	for range opts.Concurrency {
-		p.room <- struct{}{}
-	}
-	return p
 }
+
+// Concurrency is how many invocations of the function may run at once:
+// its reserved concurrency, or the unreserved concurrency it shares.
+func (p *Pool) Concurrency() int { return cap(p.slots) }
+
+// Reserved reports whether the function has concurrency of its own.
+func (p *Pool) Reserved() bool { return p.reserved }
 
 // Name is the function's name.
 func (p *Pool) Name() string { return p.fn.Name }
@@ -114,16 +162,14 @@ func (p *Pool) Name() string { return p.fn.Name }
 // Stats returns the pool's counts so far.
 func (p *Pool) Stats() Stats {
 	return Stats{Invocations: p.invocations.Load(), ColdStarts: p.coldStarts.Load(), Errors: p.errs.Load(),
-		Started: p.started.Load(), Replaced: p.replaced.Load()}
+		Throttles: p.throttles.Load(), Started: p.started.Load(), Replaced: p.replaced.Load()}
 }
 
 // prestart starts the pool's first instance, so that a broken setup shows
 // at once.
 func (p *Pool) prestart(ctx context.Context) error {
-	<-p.room
 	in, err := p.start(ctx)
 	if err != nil {
-		p.room <- struct{}{}
 		return err
 	}
 	p.warm <- in
@@ -132,10 +178,16 @@ func (p *Pool) prestart(ctx context.Context) error {
 
 // Invoke runs the function on the event's JSON and returns the answer's
 // JSON, or a *FunctionError. The request id is the AwsRequestID of ctx's
-// Lambda context, when it has one. Only the wait for an instance heeds
-// ctx: once started, an invocation runs to its end or its timeout, as a
-// Lambda invocation does when its caller goes away.
+// Lambda context, when it has one. When the function's concurrency is all
+// in use, Invoke fails at once with a *ThrottleError if Options.Throttle is
+// set, as Lambda does, and otherwise waits for a slot. Only that wait
+// heeds ctx: once started, an invocation runs to its end or its timeout,
+// as a Lambda invocation does when its caller goes away.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if err := p.takeSlot(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { p.slots <- struct{}{} }()
 	in, err := p.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.fn.Name, err)
@@ -168,8 +220,34 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return resp, err
 }
 
-// acquire takes an idle instance, else starts one if there is room, else
-// waits for either.
+// takeSlot takes one of the function's concurrency slots: at once, or a
+// *ThrottleError when Options.Throttle is set, else when one frees.
+func (p *Pool) takeSlot(ctx context.Context) error {
+	select {
+	case <-p.slots:
+		return nil
+	default:
+	}
+	if p.opts.Throttle {
+		p.throttles.Add(1)
+		reason := "ConcurrentInvocationLimitExceeded"
+		if p.reserved {
+			reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+		}
+		return &ThrottleError{Function: p.fn.Name, Reason: reason, Limit: cap(p.slots)}
+	}
+	select {
+	case <-p.slots:
+		return nil
+	case <-p.e.closed:
+		return fmt.Errorf("%s: emulator closed", p.fn.Name)
+	case <-ctx.Done():
+		return fmt.Errorf("%s: waiting for one of %d invocations at once to end: %w", p.fn.Name, cap(p.slots), ctx.Err())
+	}
+}
+
+// acquire takes an idle instance, else starts one. The caller holds a
+// slot, so there is room for it.
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	for {
 		select {
@@ -177,25 +255,10 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 			if in, ok := p.usable(in); ok {
 				return in, nil
 			}
-			continue
-		default:
-		}
-		select {
-		case in := <-p.warm:
-			if in, ok := p.usable(in); ok {
-				return in, nil
-			}
-		case <-p.room:
-			in, err := p.start(ctx)
-			if err != nil {
-				p.room <- struct{}{}
-				return nil, err
-			}
-			return in, nil
 		case <-p.e.closed:
 			return nil, errors.New("emulator closed")
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for one of %d instances, all busy: %w", p.opts.Concurrency, ctx.Err())
+		default:
+			return p.start(ctx)
 		}
 	}
 }
@@ -219,7 +282,7 @@ func (p *Pool) release(in *instance) {
 	}
 }
 
-// replace stops a failed instance and frees its slot.
+// replace stops a failed instance.
 func (p *Pool) replace(in *instance, why error) {
 	p.replaced.Add(1)
 	p.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn, "emulator instance replaced",
@@ -232,7 +295,6 @@ func (p *Pool) stop(in *instance) {
 	p.mu.Lock()
 	delete(p.live, in)
 	p.mu.Unlock()
-	p.room <- struct{}{}
 }
 
 // start launches a new instance: aws-lambda-rie on two free loopback

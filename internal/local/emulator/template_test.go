@@ -1,6 +1,9 @@
 package emulator
 
 import (
+	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +56,49 @@ func TestFromTemplate(t *testing.T) {
 	delete(bins, "CheckFunction")
 	if _, err := FromTemplate(tmpl, bins, refs, nil); err == nil || !strings.Contains(err.Error(), "no bootstrap for CheckFunction") {
 		t.Errorf("a function without a bootstrap: %v", err)
+	}
+}
+
+// TestFromTemplateReservedConcurrency: each function's reserved
+// concurrency is what CloudFormation would set for the parameter values:
+// the defaults, others given in refs, and none where a parameter of 0
+// turns the reservation off.
+func TestFromTemplateReservedConcurrency(t *testing.T) {
+	tmpl, err := samtemplate.LoadFromRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins := map[string]string{}
+	for _, n := range Names(tmpl) {
+		bins[n] = "/bin/" + n
+	}
+	def := func(name string) int {
+		n, err := strconv.Atoi(fmt.Sprint(tmpl.Parameters[name].Default))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cases := []struct {
+		params map[string]string
+		want   map[string]int
+	}{
+		{nil, map[string]int{"ReceiveFunction": 0, "CleanupFunction": 1,
+			"CompleteFunction": def("CompleteReservedConcurrency"), "CheckFunction": def("CheckReservedConcurrency")}},
+		{map[string]string{"CompleteReservedConcurrency": "3", "CheckReservedConcurrency": "0"},
+			map[string]int{"ReceiveFunction": 0, "CleanupFunction": 1, "CompleteFunction": 3, "CheckFunction": 0}},
+	}
+	for _, c := range cases {
+		refs := map[string]string{samtemplate.TableLogicalID: "t", samtemplate.BucketLogicalID: "b"}
+		maps.Copy(refs, c.params)
+		fns, err := FromTemplate(tmpl, bins, refs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fns {
+			if f.ReservedConcurrency != c.want[f.Name] {
+				t.Errorf("%v: %s reserved concurrency %d, want %d", c.params, f.Name, f.ReservedConcurrency, c.want[f.Name])
+			}
+		}
 	}
 }

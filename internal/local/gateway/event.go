@@ -27,6 +27,9 @@ type exchange struct {
 	jwt *events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription
 	// authError is why the authorizer refused the request.
 	authError string
+	// throttled says what throttled the request: "route" (the stage's
+	// throttle, 429) or "function" (its concurrency, 500).
+	throttled string
 }
 
 // buildEvent turns an HTTP request into the event API Gateway HTTP APIs

@@ -90,6 +90,12 @@ type Options struct {
 	// when zero.
 	IntegrationTimeout time.Duration
 
+	// Throttle, when set, is the stage's default route throttling: a
+	// request over its route's rate and burst is answered 429
+	// {"message":"Too Many Requests"}. Nil throttles nothing (as a stage
+	// far below the account's limits).
+	Throttle *Throttle
+
 	// Authorizer, when set, guards every route but the Public ones, as
 	// the template's JwtAuthorizer does (see JWTAuthorizer); nil lets every request
 	// through unauthenticated, as an API without one does.
@@ -121,6 +127,7 @@ type gateway struct {
 	region           string
 	timeout          time.Duration
 	auth             *JWTAuthorizer
+	throttle         *throttler
 	// observe, when set (by tests), sees each event a function receives.
 	observe func(events.APIGatewayV2HTTPRequest)
 }
@@ -185,6 +192,12 @@ func newInvoking(routes []Route, functions map[string]Function, opts Options) (*
 	g := &gateway{table: table, functions: functions, cors: c, log: opts.Logger,
 		accountID: opts.AccountID, apiID: opts.APIID, region: opts.Region, timeout: opts.IntegrationTimeout,
 		auth: opts.Authorizer}
+	if opts.Throttle != nil {
+		if err := opts.Throttle.check(); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.throttle = newThrottler(*opts.Throttle)
+	}
 	g.setDefaults()
 	return g, nil
 }
@@ -275,6 +288,12 @@ func (g *gateway) handle(r *http.Request, x *exchange) reply {
 		return messageReply(http.StatusNotFound, "Not Found")
 	}
 	x.function = m.route.function
+	if g.throttle != nil && !g.throttle.allow(m.route.key) {
+		// The stage's throttle answers before the authorizer and the
+		// function: neither runs.
+		x.throttled = "route"
+		return messageReply(http.StatusTooManyRequests, "Too Many Requests")
+	}
 	if g.auth != nil && !m.route.public {
 		// The authorizer runs before the integration: a refused request
 		// never reaches the function.
@@ -347,6 +366,9 @@ func (g *gateway) logRequest(r *http.Request, x *exchange, status, n int) {
 	}
 	if x.authError != "" {
 		attrs = append(attrs, slog.String("authError", x.authError))
+	}
+	if x.throttled != "" {
+		attrs = append(attrs, slog.String("throttled", x.throttled))
 	}
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

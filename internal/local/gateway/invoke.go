@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 
@@ -73,7 +74,11 @@ func encodeEvent(ev events.APIGatewayV2HTTPRequest, contentType string, body []b
 // the response's JSON, a panic or an error is a function error (500), and
 // a function slower than the integration timeout gets 503
 // {"message":"Service Unavailable"}, the answer HTTP APIs give then
-// (https://github.com/anomalyco/sst/issues/2232).
+// (https://github.com/anomalyco/sst/issues/2232). A function Lambda
+// throttles (its concurrency all in use) never runs, and API Gateway
+// answers for it, 500 {"message":"Internal Server Error"}, as for any
+// failed integration
+// (https://repost.aws/knowledge-center/api-gateway-internal-server-error).
 func (g *gateway) invoke(ctx context.Context, payload []byte, x *exchange) reply {
 	if g.observe != nil {
 		var ev events.APIGatewayV2HTTPRequest
@@ -88,6 +93,11 @@ func (g *gateway) invoke(ctx context.Context, payload []byte, x *exchange) reply
 	case errors.Is(err, errIntegrationTimeout):
 		g.logError(ctx, x, err)
 		return messageReply(http.StatusServiceUnavailable, "Service Unavailable")
+	case throttled(err):
+		x.throttled = "function"
+		g.log.LogAttrs(ctx, slog.LevelWarn, "function throttled", slog.String("function", x.function),
+			slog.String("requestId", x.requestID), slog.String("error", err.Error()))
+		return internalError()
 	case err != nil:
 		g.logError(ctx, x, err)
 		return internalError()

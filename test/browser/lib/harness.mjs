@@ -43,10 +43,10 @@ function freePort() {
 
 // startChunkup runs chunkup-local (dynalite, versitygw and the API, the
 // functions under the Lambda Runtime Interface Emulator) on a free port
-// with a new data directory, and returns once the API answers.
+// with a new data directory, and returns once the API answers; args are
+// more flags for it (-concurrency, -param Name=Value, ...).
 // stop() sends SIGTERM, which makes chunkup-local stop its own servers,
-// waits for it to exit and removes the data directory. args are more
-// flags for chunkup-local (the hooks' -pre-create-to, for one).
+// waits for it to exit and removes the data directory.
 export async function startChunkup(args = []) {
   const bin = chunkupBinary();
   const dir = await mkdtemp(path.join(tmpdir(), 'chunkup-browser-'));
