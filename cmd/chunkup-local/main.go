@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -35,8 +36,10 @@ import (
 	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/hookfunc"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/local/stack"
+	"chunkup/internal/upload"
 )
 
 func main() {
@@ -51,6 +54,9 @@ func run() error {
 	dir := flag.String("data", ".local/data", "where the local servers keep their data")
 	sweep := flag.Duration("sweep", time.Minute, "how often the cleanup function runs")
 	eventsTo := flag.String("events-to", "", "forward every upload event, as EventBridge delivers it to a target (JSON, POST), to this URL")
+	preCreateTo := flag.String("pre-create-to", "", "turn the pre-create hook on: POST each hook event (JSON) to this URL, whose JSON answer is the hook function's")
+	onCompleteTo := flag.String("on-complete-to", "", "turn the on-complete hook on: POST each hook event (JSON) to this URL, whose JSON answer is the hook function's")
+	hookTimeout := flag.Duration("hook-timeout", upload.DefaultHookTimeout, "how long a hook may take (HookTimeoutSeconds), in whole seconds")
 	useAuth := flag.Bool("auth", false, "require a JWT on every API request, as the stack does with AuthIssuer set; tokens come from a local issuer at GET /_local/token?sub=NAME")
 	inProcess := flag.Bool("in-process", false, "call the functions' handlers in this process instead of running their built binaries under the Lambda Runtime Interface Emulator (for the benchmark and debugging)")
 	concurrency := flag.Int("concurrency", defaultConcurrency, "the unreserved concurrency: how many invocations of the functions without reserved concurrency (ReservedConcurrentExecutions in template.yaml) run at once, all together, as an account's unreserved concurrency")
@@ -103,6 +109,13 @@ func run() error {
 	}
 	env := stack.Environ(table, bucket)
 	env["EVENT_BUS_NAME"], env["EVENTS_ENDPOINT"] = "default", eventsURL
+	hooks, err := startHooks(ctx, stack.Region, *preCreateTo, *onCompleteTo, log)
+	if err != nil {
+		return err
+	}
+	for k, v := range hooks.env(*hookTimeout) {
+		env[k] = v
+	}
 	cfg, err := config.FromEnv(func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -118,7 +131,9 @@ func run() error {
 	}
 	var fns functions
 	if *inProcess {
-		fns = newInProcess(api.NewWithEvents(db, s3c, cfg.Publisher(stack.AWSConfig()), cfg, log))
+		awsCfg := stack.AWSConfig()
+		app := api.App{Events: cfg.Publisher(awsCfg), PreCreate: cfg.PreCreateHook(awsCfg), OnComplete: cfg.CompleteHook(awsCfg)}
+		fns = newInProcess(api.NewWithApp(db, s3c, app, cfg, log))
 	} else {
 		em, err := startEmulator(ctx, emulatorOptions{root: root, tmpl: tmpl, env: env, table: table, bucket: bucket,
 			dir: *dir, rie: *rie, concurrency: *concurrency, throttle: *throttleFunctions, params: overrides,
@@ -153,6 +168,7 @@ func run() error {
 		srv.Shutdown(shutdown)
 	}()
 	greet(ln.Addr().String(), stack, *dir, eventsURL, *eventsTo, fns.describe(), describeThrottle(throttle))
+	hooks.greet()
 	if issuer != nil {
 		greetAuth(ln.Addr().String(), issuer)
 	}
@@ -232,6 +248,71 @@ func startEventBus(ctx context.Context, forwardTo string, log *slog.Logger) (*ev
 		srv.Close()
 	}()
 	return bus, "http://" + ln.Addr().String(), nil
+}
+
+// localHooks is the local stand-in for the hook functions, when a hook
+// is on: where it serves, and the functions it stands in for.
+type localHooks struct {
+	url                   string
+	preCreate, onComplete string // the functions' ARNs, "" when off
+	preTo, completeTo     string
+}
+
+// startHooks starts the stand-in for the hook functions on a free
+// loopback port if either hook is on, each forwarding to its URL. It
+// stops with ctx.
+func startHooks(ctx context.Context, region, preCreateTo, onCompleteTo string, log *slog.Logger) (localHooks, error) {
+	h := localHooks{preTo: preCreateTo, completeTo: onCompleteTo}
+	fns := map[string]string{}
+	for _, hook := range []struct {
+		flag, to, name string
+		arn            *string
+	}{{"pre-create-to", preCreateTo, "chunkup-local-pre-create", &h.preCreate}, {"on-complete-to", onCompleteTo, "chunkup-local-on-complete", &h.onComplete}} {
+		if hook.to == "" {
+			continue
+		}
+		if u, err := url.Parse(hook.to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return h, fmt.Errorf("-%s=%q: want an http:// or https:// URL", hook.flag, hook.to)
+		}
+		*hook.arn = "arn:aws:lambda:" + region + ":000000000000:function:" + hook.name
+		fns[*hook.arn] = hook.to
+	}
+	if len(fns) == 0 {
+		return h, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return h, fmt.Errorf("local hook functions: %w", err)
+	}
+	srv := &http.Server{Handler: hookfunc.New(hookfunc.Options{Functions: fns, Logger: log.With("server", "lambda")}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	h.url = "http://" + ln.Addr().String()
+	return h, nil
+}
+
+// env is what the functions' environment says of the hooks.
+func (h localHooks) env(timeout time.Duration) map[string]string {
+	if h.url == "" {
+		return nil
+	}
+	return map[string]string{
+		"PRE_CREATE_FUNCTION": h.preCreate, "ON_COMPLETE_FUNCTION": h.onComplete, "HOOKS_ENDPOINT": h.url,
+		"HOOK_TIMEOUT_SECONDS": strconv.FormatInt(max(int64(timeout/time.Second), 1), 10),
+	}
+}
+
+// greet says where the hooks go, if any is on.
+func (h localHooks) greet() {
+	if h.preTo != "" {
+		fmt.Printf("  pre-create hook:      %s (as %s)\n", h.preTo, h.preCreate)
+	}
+	if h.completeTo != "" {
+		fmt.Printf("  on-complete hook:     %s (as %s)\n", h.completeTo, h.onComplete)
+	}
 }
 
 // sweepEvery runs the cleanup function as its EventBridge schedule would.

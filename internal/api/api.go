@@ -157,7 +157,8 @@ func FromConfig(ctx context.Context, cfg config.Config, log *slog.Logger) (*Serv
 	if err != nil {
 		return nil, fmt.Errorf("build AWS clients: %w", err)
 	}
-	return newService(db, s3c, cfg.Publisher(awsCfg), metrics.New(os.Stdout, cfg.Stack), cfg, log), nil
+	app := App{Events: cfg.Publisher(awsCfg), PreCreate: cfg.PreCreateHook(awsCfg), OnComplete: cfg.CompleteHook(awsCfg), Meter: metrics.New(os.Stdout, cfg.Stack)}
+	return NewWithApp(db, s3c, app, cfg, log), nil
 }
 
 // NewOn builds the service on the given clients, publishing no events.
@@ -168,24 +169,36 @@ func NewOn(db *dynamodb.Client, s3c *s3.Client, cfg config.Config, log *slog.Log
 // NewWithEvents builds the service on the given clients, publishing
 // uploads' events with events (none if nil).
 func NewWithEvents(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, cfg config.Config, log *slog.Logger) *Service {
-	return newService(db, s3c, events, nil, cfg, log)
+	return NewWithApp(db, s3c, App{Events: events}, cfg, log)
 }
 
 // NewMetered builds the service as NewWithEvents does, recording its
 // metrics with meter.
 func NewMetered(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, meter *metrics.Recorder, cfg config.Config, log *slog.Logger) *Service {
-	return newService(db, s3c, events, meter, cfg, log)
+	return NewWithApp(db, s3c, App{Events: events, Meter: meter}, cfg, log)
 }
 
-func newService(db *dynamodb.Client, s3c *s3.Client, events upload.Publisher, meter *metrics.Recorder, cfg config.Config, log *slog.Logger) *Service {
+// App is how the service tells the application of its uploads, and asks
+// it: the publisher of uploads' events, the application's hooks and the
+// recorder of its metrics, each nil when off.
+type App struct {
+	Events     upload.Publisher
+	PreCreate  upload.PreCreateHook
+	OnComplete upload.CompleteHook
+	Meter      *metrics.Recorder
+}
+
+// NewWithApp builds the service on the given clients, telling the
+// application of uploads (and asking it) through app.
+func NewWithApp(db *dynamodb.Client, s3c *s3.Client, app App, cfg config.Config, log *slog.Logger) *Service {
 	opt := cfg.EngineOptions(log)
-	opt.Events = events
-	if meter != nil {
-		opt.Meter = meter
+	opt.Events, opt.PreCreate, opt.OnComplete = app.Events, app.PreCreate, app.OnComplete
+	if app.Meter != nil {
+		opt.Meter = app.Meter
 	}
 	engine := upload.New(dynamo.New(db, cfg.Table), s3store.New(s3c, cfg.Bucket), opt)
 	s := New(engine, log)
-	s.meter = meter
+	s.meter = app.Meter
 	return s
 }
 
@@ -214,6 +227,8 @@ func CORS() CORSConfig {
 			"upload-offset", "upload-length", "upload-metadata", "upload-defer-length", "upload-concat", "upload-expires",
 			"tus-version", "tus-resumable", "tus-max-size", "tus-extension", "tus-checksum-algorithm",
 			"chunkup-object-key", "chunkup-object-crc64nvme",
+			// the application's answer to a tus upload's completion
+			"chunkup-app",
 		},
 		AllowMethods: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 		MaxAge:       600,

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/api"
@@ -23,9 +24,11 @@ import (
 	"chunkup/internal/local/emulator"
 	"chunkup/internal/local/eventbus"
 	"chunkup/internal/local/gateway"
+	"chunkup/internal/local/hookfunc"
 	"chunkup/internal/local/samtemplate"
 	"chunkup/internal/store/bus"
 	"chunkup/internal/store/dynamo"
+	"chunkup/internal/store/hook"
 	"chunkup/internal/store/s3store"
 	"chunkup/internal/upload"
 )
@@ -77,6 +80,11 @@ type envOptions struct {
 	// EventBridge client and publisher the functions use, to a local
 	// EventBridge (env.bus).
 	events bool
+	// preCreateTo and onCompleteTo turn the application's hooks on: the
+	// engine invokes them, through the Lambda client and hook caller the
+	// functions use, on the local hook functions, which forward each
+	// event to these URLs.
+	preCreateTo, onCompleteTo string
 }
 
 type clock struct {
@@ -134,6 +142,19 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if o.events {
 		client := eventbridge.NewFromConfig(stack.AWSConfig(), func(eo *eventbridge.Options) { eo.BaseEndpoint = aws.String(ebURL) })
 		opt.Events = bus.New(client, "default", bucket)
+	}
+	if o.preCreateTo != "" || o.onCompleteTo != "" {
+		const preARN, completeARN = "arn:aws:lambda:us-east-1:000000000000:function:test-pre-create", "arn:aws:lambda:us-east-1:000000000000:function:test-on-complete"
+		fns := httptest.NewServer(hookfunc.New(hookfunc.Options{Logger: opt.Logger,
+			Functions: map[string]string{preARN: o.preCreateTo, completeARN: o.onCompleteTo}}))
+		t.Cleanup(fns.Close)
+		client := lambda.NewFromConfig(stack.AWSConfig(), func(lo *lambda.Options) { lo.BaseEndpoint = aws.String(fns.URL) })
+		if o.preCreateTo != "" {
+			opt.PreCreate = hook.New(client, preARN, bucket)
+		}
+		if o.onCompleteTo != "" {
+			opt.OnComplete = hook.New(client, completeARN, bucket)
+		}
 	}
 	engine := upload.New(dynamo.New(engineDB, table), blobs, opt)
 	svc := api.New(engine, opt.Logger)

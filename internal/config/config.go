@@ -17,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"chunkup/internal/store/bus"
+	"chunkup/internal/store/hook"
 	"chunkup/internal/upload"
 )
 
@@ -51,7 +53,19 @@ type Config struct {
 	// Stack names the deployment (its CloudFormation stack): a dimension
 	// of every metric, so that stacks in one account keep theirs apart.
 	Stack string
+	// PreCreateFunction and OnCompleteFunction are the ARNs of the Lambda
+	// functions that serve the application's hooks (see upload's
+	// hooks.go); empty turns a hook off. Each call may take HookTimeout.
+	PreCreateFunction  string
+	OnCompleteFunction string
+	HookTimeout        time.Duration
+	HooksEndpoint      string // empty on AWS; the local stand-in's URL locally
 }
+
+// MaxHookTimeout bounds HOOK_TIMEOUT_SECONDS: a hook's call runs inside a
+// request that API Gateway stops waiting for at 30 s, with the upload's
+// own work around it.
+const MaxHookTimeout = 20 * time.Second
 
 // EndpointAuth is the region and static credentials of the local servers
 // named by DYNAMODB_ENDPOINT and S3_ENDPOINT: ENDPOINT_REGION,
@@ -77,6 +91,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		EventBus:         getenv("EVENT_BUS_NAME"),
 		EventsEndpoint:   getenv("EVENTS_ENDPOINT"),
 		Stack:            orDefault(getenv("STACK_NAME"), "chunkup"),
+
+		PreCreateFunction:  getenv("PRE_CREATE_FUNCTION"),
+		OnCompleteFunction: getenv("ON_COMPLETE_FUNCTION"),
+		HooksEndpoint:      getenv("HOOKS_ENDPOINT"),
 		EndpointAuth: EndpointAuth{
 			Region:          getenv("ENDPOINT_REGION"),
 			AccessKeyID:     getenv("ENDPOINT_ACCESS_KEY_ID"),
@@ -86,6 +104,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Expiry:        def.Expiry,
 		LifetimeDays:  3,
 		PresignExpiry: def.PresignExpiry,
+		HookTimeout:   def.HookTimeout,
 	}
 	if c.Table == "" || c.Bucket == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME and BUCKET_NAME must be set")
@@ -127,6 +146,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.PresignExpiry = time.Duration(secs) * time.Second
+	if secs, err = intVar(getenv, "HOOK_TIMEOUT_SECONDS", int64(c.HookTimeout/time.Second)); err != nil {
+		return Config{}, err
+	}
+	if c.HookTimeout = time.Duration(secs) * time.Second; c.HookTimeout > MaxHookTimeout {
+		return Config{}, fmt.Errorf("HOOK_TIMEOUT_SECONDS=%d is over the limit of %d seconds: a hook runs inside a request API Gateway waits 30 s for", secs, int64(MaxHookTimeout/time.Second))
+	}
 	for _, t := range strings.Split(getenv("ALLOWED_CONTENT_TYPES"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.Limits.AllowedTypes = append(c.Limits.AllowedTypes, t)
@@ -208,6 +233,42 @@ func (c Config) Publisher(awsCfg aws.Config) upload.Publisher {
 	return bus.New(client, c.EventBus, c.Bucket)
 }
 
+// PreCreateHook is the pre-create hook, the function PreCreateFunction
+// through a Lambda client built from awsCfg (at HooksEndpoint if set, as
+// Publisher's is at EventsEndpoint); nil when none is configured.
+func (c Config) PreCreateHook(awsCfg aws.Config) upload.PreCreateHook {
+	if c.PreCreateFunction == "" {
+		return nil
+	}
+	return hook.New(c.lambdaClient(awsCfg), c.PreCreateFunction, c.Bucket)
+}
+
+// CompleteHook is the on-complete hook, the function OnCompleteFunction,
+// as PreCreateHook is; nil when none is configured.
+func (c Config) CompleteHook(awsCfg aws.Config) upload.CompleteHook {
+	if c.OnCompleteFunction == "" {
+		return nil
+	}
+	return hook.New(c.lambdaClient(awsCfg), c.OnCompleteFunction, c.Bucket)
+}
+
+// lambdaClient is the Lambda client that invokes the hooks. The engine's
+// hook timeout bounds each call, retries included.
+func (c Config) lambdaClient(awsCfg aws.Config) *lambda.Client {
+	return lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
+		if c.HooksEndpoint == "" {
+			return
+		}
+		o.BaseEndpoint = aws.String(c.HooksEndpoint)
+		if c.EndpointAuth.Region != "" {
+			o.Region = c.EndpointAuth.Region
+		}
+		if c.EndpointAuth.AccessKeyID != "" {
+			o.Credentials = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
+		}
+	})
+}
+
 // ClientsFrom builds the clients from an AWS configuration; a client with
 // an endpoint set signs with EndpointAuth's region and keys, where given.
 func (c Config) ClientsFrom(awsCfg aws.Config) (*dynamodb.Client, *s3.Client, error) {
@@ -250,6 +311,7 @@ func (c Config) EngineOptions(log *slog.Logger) upload.Options {
 	opt.Expiry = c.Expiry
 	opt.MaxLifetime = upload.LifetimeOf(c.LifetimeDays)
 	opt.PresignExpiry = c.PresignExpiry
+	opt.HookTimeout = c.HookTimeout
 	opt.Logger = log
 	return opt
 }

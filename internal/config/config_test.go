@@ -137,3 +137,42 @@ func TestEndpointAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestHooks: PRE_CREATE_FUNCTION and ON_COMPLETE_FUNCTION, which the
+// template sets from its parameters, each give a hook, and nothing gives
+// none; HOOK_TIMEOUT_SECONDS becomes the engine's HookTimeout (5 s
+// without it) and is refused past MaxHookTimeout, naming the limit.
+func TestHooks(t *testing.T) {
+	base := func(extra map[string]string) map[string]string {
+		vars := map[string]string{"TABLE_NAME": "t", "BUCKET_NAME": "b"}
+		for k, v := range extra {
+			vars[k] = v
+		}
+		return vars
+	}
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
+	off, err := FromEnv(env(base(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.PreCreateHook(awsCfg) != nil || off.CompleteHook(awsCfg) != nil || off.EngineOptions(nil).HookTimeout != 5*time.Second {
+		t.Errorf("no hook configured: %v %v timeout %v, want none and 5s", off.PreCreateHook(awsCfg), off.CompleteHook(awsCfg), off.EngineOptions(nil).HookTimeout)
+	}
+	on, err := FromEnv(env(base(map[string]string{
+		"ON_COMPLETE_FUNCTION": "arn:aws:lambda:us-east-1:123456789012:function:done", "HOOK_TIMEOUT_SECONDS": "9",
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on.PreCreateHook(awsCfg) != nil || on.CompleteHook(awsCfg) == nil || on.EngineOptions(nil).HookTimeout != 9*time.Second {
+		t.Errorf("on-complete configured: %v %v timeout %v", on.PreCreateHook(awsCfg), on.CompleteHook(awsCfg), on.EngineOptions(nil).HookTimeout)
+	}
+	for _, bad := range []string{"0", "21", "five"} {
+		if _, err := FromEnv(env(base(map[string]string{"HOOK_TIMEOUT_SECONDS": bad}))); err == nil || !strings.Contains(err.Error(), "HOOK_TIMEOUT_SECONDS") {
+			t.Errorf("HOOK_TIMEOUT_SECONDS=%q: %v, want an error naming it", bad, err)
+		}
+	}
+	if _, err := FromEnv(env(base(map[string]string{"HOOK_TIMEOUT_SECONDS": "21"}))); err == nil || !strings.Contains(err.Error(), "20 seconds") {
+		t.Errorf("HOOK_TIMEOUT_SECONDS=21: %v, want the limit named", err)
+	}
+}

@@ -212,6 +212,9 @@ func (e *Engine) completeClaimed(ctx context.Context, s *Session, parts []*Part,
 		fin.ExpiresAt = fin.CompletedAt.Add(min(e.opt.ClaimTimeout, e.opt.Expiry))
 	}
 	fin.ETag, fin.CRC64 = obj.ETag, obj.CRC64
+	// The object is finished: the application's on-complete hook is told
+	// now, and its answer recorded with the completion (hooks.go).
+	fin.App = e.tellComplete(ctx, &fin)
 	if err := e.sessions.RecordComplete(ctx, &fin); err != nil {
 		return nil, fmt.Errorf("record completion of %s: %w", s.ID, err)
 	}

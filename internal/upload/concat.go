@@ -76,10 +76,14 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 			"partial uploads under %d bytes (but the last) are joined by reading them, at most %d bytes in all; these need %d: send fewer, larger partial uploads",
 			MinPartSize, e.opt.MaxBufferedPart, read)
 	}
+	v, err := e.vet(ctx, PreCreateRequest{Owner: req.Owner, Name: req.Name, Size: &size, Type: req.ContentType, Metadata: req.Metadata, Concat: "final"})
+	if err != nil {
+		return nil, err
+	}
 	now := e.opt.Now().UTC()
 	id := finalID(req.Owner, req.Partials)
 	s := &Session{
-		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Metadata: req.Metadata,
+		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: v.key(id, req.Name), Metadata: v.meta,
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 		Sources: req.Partials, Dialect: dialectOf(ctx),
 	}

@@ -69,7 +69,8 @@ func (e *Engine) CreateDirect(ctx context.Context, req NewDirect) (*Session, err
 }
 
 // newDirect is the session of a new direct upload, checked against the
-// limits; its multipart upload is not started yet.
+// limits and vetted by the pre-create hook; its multipart upload is not
+// started yet.
 func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error) {
 	if err := e.checkFile(req.Name, req.Size); err != nil {
 		return nil, err
@@ -88,8 +89,17 @@ func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error)
 	if err != nil {
 		return nil, err
 	}
-	s := e.newDirectSession(ctx, req.Owner, req.Name, req.ContentType)
-	s.Size, s.Direct, s.Metadata = req.Size, plan, req.Metadata
+	ask := PreCreateRequest{Owner: req.Owner, Name: req.Name, Type: req.ContentType, Metadata: req.Metadata, Direct: true}
+	if req.Declared {
+		size := req.Size
+		ask.Size = &size
+	}
+	v, err := e.vet(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
+	s := e.newDirectSession(ctx, req.Owner, req.Name, req.ContentType, v)
+	s.Size, s.Direct = req.Size, plan
 	if req.Verify != nil {
 		s.Verify = req.Verify.String()
 	}
@@ -97,12 +107,13 @@ func (e *Engine) newDirect(ctx context.Context, req NewDirect) (*Session, error)
 }
 
 // newDirectSession is an open direct upload's session with nothing
-// planned yet, of the dialect the request names (DialectKey).
-func (e *Engine) newDirectSession(ctx context.Context, owner, name, contentType string) *Session {
+// planned yet, of the dialect the request names (DialectKey), made as
+// the pre-create hook said (v: its key and metadata).
+func (e *Engine) newDirectSession(ctx context.Context, owner, name, contentType string, v vetted) *Session {
 	now := e.opt.Now().UTC()
 	id := newID()
 	return &Session{
-		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: ObjectKey(id, name),
+		ID: id, Owner: owner, Name: name, ContentType: contentType, Key: v.key(id, name), Metadata: v.meta,
 		Kind: Direct, State: StateOpen, CreatedAt: now, UpdatedAt: now, Dialect: dialectOf(ctx),
 		ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
 	}
@@ -252,8 +263,11 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string, 
 	if err := CheckMetadata(meta); err != nil {
 		return nil, PostForm{}, err
 	}
-	s := e.newDirectSession(ctx, owner, name, contentType)
-	s.Metadata = meta
+	v, err := e.vet(ctx, PreCreateRequest{Owner: owner, Name: name, Type: contentType, Metadata: meta, Direct: true})
+	if err != nil {
+		return nil, PostForm{}, err
+	}
+	s := e.newDirectSession(ctx, owner, name, contentType, v)
 	// It finishes by itself: the sweep finishes it if S3 holds its
 	// object by its expiry (sweepComplete), and expires it otherwise. It
 	// expires FormGrace after its form does, so the sweep is a backstop

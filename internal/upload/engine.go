@@ -67,6 +67,12 @@ type Options struct {
 	// Meter, if not nil, counts uploads started and ended and the bytes
 	// stored, for the operator's metrics (meter.go); nil counts nothing.
 	Meter Meter
+	// PreCreate, if not nil, vets every upload before it is created, and
+	// OnComplete is told of every upload whose object is finished
+	// (hooks.go); nil calls nothing. Each call may take HookTimeout.
+	PreCreate   PreCreateHook
+	OnComplete  CompleteHook
+	HookTimeout time.Duration
 }
 
 // LifetimeOf is the MaxLifetime that fits a bucket whose lifecycle rules
@@ -95,6 +101,7 @@ func DefaultOptions() Options {
 		MaxBufferedPart: 16 << 20,
 		PresignExpiry:   15 * time.Minute,
 		Retention:       30 * 24 * time.Hour,
+		HookTimeout:     DefaultHookTimeout,
 		Now:             time.Now,
 		After:           time.After,
 		Logger:          slog.Default(),
@@ -123,6 +130,7 @@ func New(sessions Sessions, blobs Blobs, opt Options) *Engine {
 	orDefault(&opt.MaxBufferedPart, def.MaxBufferedPart)
 	orDefault(&opt.PresignExpiry, def.PresignExpiry)
 	orDefault(&opt.Retention, def.Retention)
+	orDefault(&opt.HookTimeout, def.HookTimeout)
 	if opt.Now == nil {
 		opt.Now = def.Now
 	}

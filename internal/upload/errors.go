@@ -29,6 +29,9 @@ const (
 	CodeOffset         Code = "offset_mismatch"
 	CodeChunkTooSmall  Code = "chunk_too_small"
 	CodeTypeNotAllowed Code = "content_type_not_allowed"
+	// CodeRefused is the application's refusal, by its pre-create hook;
+	// Error.Status is the HTTP status it asked for.
+	CodeRefused        Code = "upload_refused"
 	CodeInternal       Code = "internal_error"
 	CodeServiceTimeout Code = "service_unavailable"
 )
@@ -42,6 +45,7 @@ type Error struct {
 	Limit   int64   // the limit's value, for limit errors
 	Missing []Range // for CodeIncomplete
 	Offset  int64   // the upload's current offset, for CodeOffset
+	Status  int     // the HTTP status (4xx) the application asked for, for CodeRefused
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

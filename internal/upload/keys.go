@@ -13,19 +13,43 @@ import (
 
 // ObjectKey is the final object's key for an upload: derived from the
 // upload id and a sanitized file name, never from raw client input.
-func ObjectKey(id, name string) string {
-	return "uploads/" + id + "/" + SanitizeName(name)
+func ObjectKey(id, name string) string { return objectKey("", id, name) }
+
+// DefaultKeyPrefix starts every final object's key unless the pre-create
+// hook names another prefix.
+const DefaultKeyPrefix = "uploads/"
+
+// objectKey is ObjectKey under prefix ("" for DefaultKeyPrefix), which
+// keyPrefix has checked.
+func objectKey(prefix, id, name string) string {
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	return prefix + id + "/" + SanitizeName(name)
 }
 
-// IDOfKey is the upload id in a final object's key (ObjectKey), if key
-// is one.
+// IDOfKey is the upload id in a final object's key (ObjectKey, under any
+// prefix), if key is one: the segment before the name.
 func IDOfKey(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, "uploads/")
-	id, _, slash := strings.Cut(rest, "/")
-	if !ok || !slash || !validID(id) {
+	dir, name, ok := cutLast(key)
+	if !ok || name == "" {
+		return "", false
+	}
+	_, id, _ := cutLast(dir)
+	if !validID(id) {
 		return "", false
 	}
 	return id, true
+}
+
+// cutLast cuts s around its last "/": the whole of s is after it when
+// there is none (ok false).
+func cutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // stagingPrefix is where an upload's chunks wait to become parts.

@@ -60,7 +60,7 @@ type SweepStats struct {
 func (e *Engine) Sweep(ctx context.Context, batch int) (SweepStats, error) {
 	var st SweepStats
 	for {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 5*time.Second {
+		if nearDeadline(ctx) {
 			return st, nil
 		}
 		ids, err := e.sessions.ListExpired(ctx, e.opt.Now(), batch)
@@ -69,6 +69,9 @@ func (e *Engine) Sweep(ctx context.Context, batch int) (SweepStats, error) {
 		}
 		progress := 0
 		for _, id := range ids {
+			if nearDeadline(ctx) { // an upload it finishes may wait on the on-complete hook
+				return st, nil
+			}
 			ok, err := e.sweepOne(ctx, id, &st)
 			if errors.Is(err, errEventOwed) {
 				st.Owed++
@@ -85,6 +88,13 @@ func (e *Engine) Sweep(ctx context.Context, batch int) (SweepStats, error) {
 			return st, nil
 		}
 	}
+}
+
+// nearDeadline reports whether ctx's deadline, if any, is too near for
+// the sweep to take on another upload.
+func nearDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 5*time.Second
 }
 
 func (e *Engine) sweepOne(ctx context.Context, id string, st *SweepStats) (bool, error) {

@@ -38,8 +38,8 @@ type NewUpload struct {
 // combined from the chunks' and S3 verifies it.
 const MaxReadBackVerify = 1 << 30
 
-// Create starts a new upload session. Nothing is written to S3 until the
-// first part is assembled.
+// Create starts a new upload session, once the pre-create hook (if any)
+// lets it. Nothing is written to S3 until the first part is assembled.
 func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
 	s, err := e.newSession(ctx, req)
 	if err != nil {
@@ -65,6 +65,11 @@ func (e *Engine) newSession(ctx context.Context, req NewUpload) (*Session, error
 	if err != nil {
 		return nil, refuse(CodeInvalid, "%s", err.Error())
 	}
+	size := req.Size
+	v, err := e.vet(ctx, PreCreateRequest{Owner: req.Owner, Name: req.Name, Size: &size, Type: req.ContentType, Metadata: req.Metadata})
+	if err != nil {
+		return nil, err
+	}
 	now := e.opt.Now().UTC()
 	id := newID()
 	verify := ""
@@ -78,9 +83,9 @@ func (e *Engine) newSession(ctx context.Context, req NewUpload) (*Session, error
 		Identifier:   req.Identifier,
 		Name:         req.Name,
 		ContentType:  req.ContentType,
-		Key:          ObjectKey(id, req.Name),
+		Key:          v.key(id, req.Name),
 		Dialect:      dialectOf(ctx),
-		Metadata:     req.Metadata,
+		Metadata:     v.meta,
 		Plan:         plan,
 		State:        StateOpen,
 		CreatedAt:    now,

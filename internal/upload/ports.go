@@ -147,8 +147,8 @@ type Completions interface {
 	// open first.
 	BeginComplete(ctx context.Context, s *Session, claim Lease, now time.Time) error
 	// RecordComplete records the finished object, if token holds the
-	// claim, and, in the same write, s.EventOwed and s.ExpiresAt (when
-	// the sweep is to visit it).
+	// claim, and, in the same write, s.EventOwed, s.ExpiresAt (when
+	// the sweep is to visit it) and s.App (the on-complete hook's answer).
 	RecordComplete(ctx context.Context, s *Session) error
 	// ReleaseComplete lets the completion claim that token holds lapse
 	// at once, after a failed completion, so that the next request

@@ -75,7 +75,8 @@ type Commit struct {
 	Size     int64
 }
 
-// CreateStream starts a sequential upload.
+// CreateStream starts a sequential upload, once the pre-create hook (if
+// any) lets it.
 func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, error) {
 	if err := e.checkFile(req.Name, max(req.Size, 0)); err != nil {
 		return nil, err
@@ -101,12 +102,24 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 		}
 		hashes[alg] = state
 	}
+	ask := PreCreateRequest{Owner: req.Owner, Name: req.Name, Type: req.ContentType, Metadata: req.Metadata}
+	if req.Size != SizeDeferred {
+		size := req.Size
+		ask.Size = &size
+	}
+	if req.Partial {
+		ask.Concat = "partial"
+	}
+	v, err := e.vet(ctx, ask)
+	if err != nil {
+		return nil, err
+	}
 	now := e.opt.Now().UTC()
 	id := newID()
 	s := &Session{
-		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: ObjectKey(id, req.Name), Dialect: dialectOf(ctx),
+		ID: id, Owner: req.Owner, Identifier: req.Identifier, Name: req.Name, ContentType: req.ContentType, Key: v.key(id, req.Name), Dialect: dialectOf(ctx),
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		Metadata: req.Metadata, Partial: req.Partial,
+		Metadata: v.meta, Partial: req.Partial,
 	}
 	s.Size = req.Size
 	planned := req.Size

@@ -69,6 +69,10 @@ type Session struct {
 	ETag   string
 	CRC64  string // base64 CRC64NVME of the whole object, as S3 reports it
 	Result string // what the finished object is called, for status answers
+	// App is the on-complete hook's answer, compact JSON, recorded with
+	// the completion (nil if there is no hook, or it answered nothing or
+	// failed); dialects return it to the client (see hooks.go).
+	App []byte
 }
 
 // MayHaveStrayMultipart reports whether S3 may hold a multipart upload of

@@ -122,7 +122,8 @@ type completeRequest struct {
 // Complete finishes the upload from the parts S3 holds, which must be
 // those Uppy lists: POST /s3/multipart/{uploadId}/complete?key=K
 // {parts: [{PartNumber, ETag}]} → {location, key, bucket} with the
-// object's size, ETag and CRC64NVME.
+// object's size, ETag and CRC64NVME, and the application's answer to
+// the completion (app).
 func (a *API) Complete(w http.ResponseWriter, r *http.Request) {
 	var req completeRequest
 	if err := decode(w, r, &req); err != nil {
@@ -143,10 +144,14 @@ func (a *API) Complete(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.answers.JSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"location": location, "key": s.Key, "bucket": bucket,
 		"size": s.Size, "etag": s.ETag, "crc64nvme": s.CRC64, "uploadId": s.ID,
-	})
+	}
+	if app := reply.App(s.App); app != nil {
+		out["app"] = app
+	}
+	a.answers.JSON(w, http.StatusOK, out)
 }
 
 // Abort ends the upload and its multipart upload in S3: DELETE

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
 )
 
@@ -18,8 +19,10 @@ func progress(s *upload.Session) map[string]any {
 	return map[string]any{"upload_id": s.ID, "offset": s.Offset, "expires": isoTime(s.ExpiresAt)}
 }
 
-// completed is the answer to a completion: the chunk answer's fields and
-// what chunkup made of the file.
+// completed is the answer to a completion: the chunk answer's fields,
+// what chunkup made of the file, and the application's answer merged in
+// (reply.MergeApp), as an on_completion/get_response_data override
+// would make it.
 func completed(s *upload.Session) map[string]any {
 	out := progress(s)
 	md5, _ := s.Digest("md5")
@@ -29,7 +32,7 @@ func completed(s *upload.Session) map[string]any {
 	out["crc64nvme"] = s.CRC64
 	out["md5"] = md5
 	out["completed_at"] = isoTime(s.CompletedAt)
-	return out
+	return reply.MergeApp(out, s.App)
 }
 
 // fail answers an error as the original does: the status reply.Status

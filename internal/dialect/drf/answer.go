@@ -1,6 +1,7 @@
 package drf
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,8 +41,15 @@ type uploadView struct {
 	CRC64NVME string `json:"crc64nvme,omitempty"`
 }
 
+// answer shows upload s, as the original's serializer does; once it is
+// complete, with the application's answer to its completion merged in.
 func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, s *upload.Session) {
-	a.reply.JSON(w, status, a.view(r, s))
+	v := a.view(r, s)
+	if len(s.App) == 0 {
+		a.reply.JSON(w, status, v)
+		return
+	}
+	a.reply.JSON(w, status, reply.MergeApp(fieldsOf(v), s.App))
 }
 
 // view is upload s as the original's serializer shows it.
@@ -65,6 +73,20 @@ func (a *API) view(r *http.Request, s *upload.Session) uploadView {
 		v.Expires = &exp
 	}
 	return v
+}
+
+// fieldsOf is view v as the members of its JSON object, for the
+// application's answer to join (reply.MergeApp), as the original's
+// on_completion sees the serializer's data.
+func fieldsOf(v uploadView) map[string]any {
+	b, _ := json.Marshal(v) // a struct of strings and numbers: it encodes
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(b, &members)
+	out := make(map[string]any, len(members))
+	for k, m := range members {
+		out[k] = m
+	}
+	return out
 }
 
 // uploadURL is where the client sends the upload's next chunk: absolute,

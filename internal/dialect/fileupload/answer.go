@@ -1,6 +1,7 @@
 package fileupload
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -18,6 +19,8 @@ type fileView struct {
 	CRC64NVME string `json:"crc64nvme,omitempty"`
 	ETag      string `json:"etag,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// App is the application's answer to the file's completion.
+	App json.RawMessage `json:"app,omitempty"`
 }
 
 // answer tells where an upload stands: {"files": [file]}, with the bytes
@@ -27,6 +30,7 @@ func (h *Handler) answer(w http.ResponseWriter, s *upload.Session) {
 	f := fileView{Name: s.Name, Size: s.Offset, Type: s.ContentType}
 	if s.State == upload.StateComplete {
 		f.Size, f.Key, f.CRC64NVME, f.ETag = s.Size, s.Key, s.CRC64, s.ETag
+		f.App = reply.App(s.App)
 	}
 	setRange(w, s.Offset)
 	h.reply.JSON(w, http.StatusOK, map[string]any{"files": []fileView{f}})
@@ -74,3 +78,8 @@ func statusOf(c upload.Code) int {
 	}
 	return reply.Status(c)
 }
+
+// refuses keeps the application's refusal status unless it is 404 or
+// 410, on which the plugin's documented retry starts the file again from
+// byte 0, to be refused again.
+func refuses(status int) bool { return status != http.StatusNotFound && status != http.StatusGone }

@@ -32,7 +32,7 @@ type Handler struct {
 // New returns the jQuery-File-Upload handler. owner names the caller of a
 // request; file names are scoped by it.
 func New(engine *upload.Engine, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: statusOf, NoStore: true}}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: statusOf, NoStore: true, Refuses: refuses}}
 }
 
 // identifier is the engine's name for the upload of a file called name,

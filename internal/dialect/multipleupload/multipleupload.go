@@ -180,12 +180,17 @@ func chunksIn(rs []upload.Range) int {
 }
 
 // fileAnswer is the answer for a finished file. Besides the fields
-// MultipleUpload reads, it names the object's key and checksum.
+// MultipleUpload reads, it names the object's key and checksum, and
+// carries the application's answer to the completion (app).
 func fileAnswer(s *upload.Session) map[string]any {
-	return map[string]any{
+	out := map[string]any{
 		"success": true, "fileGuid": guid(s.ID), "fileName": s.Name, "fileSize": s.Size,
 		"key": s.Key, "crc64nvme": s.CRC64,
 	}
+	if app := reply.App(s.App); app != nil {
+		out["app"] = app
+	}
+	return out
 }
 
 // guid writes an upload id (32 hex digits) in a UUID's 8-4-4-4-12 form.

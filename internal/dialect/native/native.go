@@ -76,6 +76,9 @@ type uploadView struct {
 	PartSize int64      `json:"partSize,omitempty"`
 	Parts    int        `json:"parts,omitempty"`
 	Uploaded []partView `json:"uploaded,omitempty"`
+	// App is the application's answer to the upload's completion (its
+	// on-complete hook's), once complete.
+	App json.RawMessage `json:"app,omitempty"`
 }
 
 // partView is a part of a direct upload as S3 holds it.
@@ -100,6 +103,7 @@ func view(s *upload.Session) uploadView {
 	if s.State == upload.StateComplete {
 		v.Key, v.ETag, v.CRC64NVME = s.Key, s.ETag, s.CRC64
 		v.Completed = s.CompletedAt.UTC().Format(time.RFC3339)
+		v.App = reply.App(s.App)
 	}
 	if s.Kind == upload.Direct {
 		v.Direct, v.PartSize, v.Parts = true, s.Direct.PartSize, s.Direct.MaxPart

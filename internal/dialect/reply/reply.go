@@ -56,7 +56,8 @@ func Status(c upload.Code) int {
 // HTTPStatus is Status with HTTP's own meaning of the refusals that have
 // one: 413 for a file or chunk over its limit, 415 for a type that is not
 // allowed, 409 for a request that conflicts with the upload's state (it
-// is complete, it lacks chunks, it has another geometry). It is the table
+// is complete, it lacks chunks, it has another geometry), 403 for the
+// application's refusal. It is the table
 // of the families chunkup defines itself (the native API) or whose
 // clients only tell 2xx from the rest (Uppy's Companion routes).
 func HTTPStatus(c upload.Code) int {
@@ -67,6 +68,8 @@ func HTTPStatus(c upload.Code) int {
 		return http.StatusUnsupportedMediaType
 	case upload.CodeComplete, upload.CodeIncomplete, upload.CodeGeometry:
 		return http.StatusConflict
+	case upload.CodeRefused:
+		return http.StatusForbidden
 	}
 	return Status(c)
 }
@@ -86,6 +89,22 @@ type Family struct {
 	// read it, in place of JSON: for families whose errors are not JSON
 	// (tus answers plain text, with the state in headers).
 	Write func(w http.ResponseWriter, r *http.Request, status int, body any)
+	// Refuses, if set, says which statuses the family's clients take as
+	// a refusal that fails the file, rather than a passing failure to
+	// retry. The application's refusal (upload.CodeRefused, from the
+	// pre-create hook) is answered with the status it asked for when
+	// Refuses allows it (any 4xx when Refuses is nil), and with Status's
+	// otherwise.
+	Refuses func(status int) bool
+}
+
+// StatusOf is the status refusal e is answered with: the family's table's
+// for its code, or the application's own for its refusal (see Refuses).
+func (f Family) StatusOf(e *upload.Error) int {
+	if e.Code == upload.CodeRefused && e.Status >= 400 && e.Status <= 499 && (f.Refuses == nil || f.Refuses(e.Status)) {
+		return e.Status
+	}
+	return f.Status(e.Code)
 }
 
 // JSON answers status with v, encoded as JSON, as the body.
@@ -110,7 +129,7 @@ func (f Family) Fail(w http.ResponseWriter, r *http.Request, err error, body fun
 	e, ok := upload.AsError(err)
 	status := 0
 	if ok {
-		status = f.Status(e.Code)
+		status = f.StatusOf(e)
 	} else {
 		f.Logger(r.Context(), uploadOf(err)).ErrorContext(r.Context(), "request failed",
 			"method", r.Method, "path", r.URL.Path, "err", err)
@@ -167,4 +186,38 @@ func uploadOf(err error) string {
 		return u.id
 	}
 	return ""
+}
+
+// App is the on-complete hook's answer (upload.Session.App) as the JSON
+// value of an answer's "app" field: nil, for an answer without one, when
+// there is none.
+func App(app []byte) json.RawMessage {
+	if len(app) == 0 {
+		return nil
+	}
+	return json.RawMessage(app)
+}
+
+// MergeApp merges the on-complete hook's answer into the fields of a
+// completion answer, as an application's on_completion and
+// get_response_data shape the answer in django-chunked-upload and
+// drf-chunked-upload: a JSON object's members join fields, each where
+// fields has no member of its name (the protocol's own fields stay, as
+// its clients read them); any other JSON value is fields' "app". fields
+// is changed and returned.
+func MergeApp(fields map[string]any, app []byte) map[string]any {
+	if len(app) == 0 {
+		return fields
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(app, &members); err != nil || members == nil {
+		fields["app"] = json.RawMessage(app)
+		return fields
+	}
+	for k, v := range members {
+		if _, taken := fields[k]; !taken {
+			fields[k] = v
+		}
+	}
+	return fields
 }

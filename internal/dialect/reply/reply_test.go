@@ -220,3 +220,46 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("answer: headers %v, body %q; want Retry-After and nothing written by JSON", rec.Header(), rec.Body.String())
 	}
 }
+
+// TestAppRefusalStatus: the application's refusal is answered with the
+// status it asked for where the family's clients take it as a refusal,
+// and with the family's table's status otherwise; no other code is.
+func TestAppRefusalStatus(t *testing.T) {
+	only400 := func(s int) bool { return s == http.StatusBadRequest }
+	for _, c := range []struct {
+		name    string
+		refuses func(int) bool
+		err     *upload.Error
+		want    int
+	}{
+		{"any 4xx kept", nil, &upload.Error{Code: upload.CodeRefused, Status: 402}, 402},
+		{"a status the clients would retry", only400, &upload.Error{Code: upload.CodeRefused, Status: 402}, http.StatusTeapot},
+		{"a status the clients take", only400, &upload.Error{Code: upload.CodeRefused, Status: 400}, 400},
+		{"not a 4xx", nil, &upload.Error{Code: upload.CodeRefused, Status: 503}, http.StatusTeapot},
+		{"another code's Status is ignored", nil, &upload.Error{Code: upload.CodeInvalid, Status: 402}, http.StatusTeapot},
+	} {
+		f := reply.Family{Log: slog.New(slog.DiscardHandler), Status: teapot, Refuses: c.refuses}
+		rec := httptest.NewRecorder()
+		f.Fail(rec, request("req-1"), c.err, shape)
+		if rec.Code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, rec.Code, c.want)
+		}
+	}
+}
+
+// TestMergeApp: an object's members join the answer's fields without
+// replacing any; another JSON value is the answer's app; none changes
+// nothing.
+func TestMergeApp(t *testing.T) {
+	enc := func(m map[string]any) string { b, _ := json.Marshal(m); return string(b) }
+	for app, want := range map[string]string{
+		`{"photoId":7,"id":"theirs"}`: `{"id":"ours","photoId":7}`,
+		`[1,2]`:                       `{"app":[1,2],"id":"ours"}`,
+		`"done"`:                      `{"app":"done","id":"ours"}`,
+		``:                            `{"id":"ours"}`,
+	} {
+		if got := enc(reply.MergeApp(map[string]any{"id": "ours"}, []byte(app))); got != want {
+			t.Errorf("MergeApp(%s) = %s, want %s", app, got, want)
+		}
+	}
+}

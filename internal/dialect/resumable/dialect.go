@@ -2,6 +2,7 @@ package resumable
 
 import (
 	"net/http"
+	"slices"
 
 	"chunkup/internal/dialect/reply"
 	"chunkup/internal/upload"
@@ -25,6 +26,9 @@ type Dialect struct {
 	TypeParam bool
 	// Status is the HTTP status a refusal with this code is answered with.
 	Status func(upload.Code) int
+	// Refuses says which of the application's own refusal statuses the
+	// client takes as permanent (reply.Family.Refuses).
+	Refuses func(int) bool
 	// Scope is put before the client's identifier, so that two dialects'
 	// uploads never meet even where their clients name files alike.
 	Scope string
@@ -33,14 +37,14 @@ type Dialect struct {
 // ResumableJS is the dialect of Resumable.js. prefix is its parameter
 // namespace, "resumable" unless the page configured another.
 func ResumableJS(prefix string) Dialect {
-	return Dialect{Prefix: prefix, TypeParam: true, Status: resumableStatus}
+	return Dialect{Prefix: prefix, TypeParam: true, Status: resumableStatus, Refuses: oneOf(400, 404, 415)}
 }
 
 // FlowJS is the dialect of Flow.js (@flowjs/flow.js): parameters named
 // flow…, in the form of a multipart POST and in the query string of a GET
 // or an octet POST, and no type parameter.
 func FlowJS() Dialect {
-	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus, Scope: "flow:"}
+	return Dialect{Prefix: "flow", FormOnly: true, Status: flowStatus, Refuses: oneOf(404, 413, 415), Scope: "flow:"}
 }
 
 // resumableStatus chooses, for refusals, statuses in Resumable.js's
@@ -77,4 +81,10 @@ func flowStatus(c upload.Code) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusUnsupportedMediaType
+}
+
+// oneOf is a Refuses that allows the 4xx statuses of a client's
+// permanentErrors.
+func oneOf(statuses ...int) func(int) bool {
+	return func(status int) bool { return slices.Contains(statuses, status) }
 }

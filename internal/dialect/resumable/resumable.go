@@ -34,7 +34,7 @@ func New(engine *upload.Engine, prefix string, owner func(*http.Request) string,
 
 // NewDialect returns the handler of dialect d, such as FlowJS().
 func NewDialect(engine *upload.Engine, d Dialect, owner func(*http.Request) string, log *slog.Logger) *Handler {
-	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: d.Status}, d: d}
+	return &Handler{engine: engine, owner: owner, reply: reply.Family{Log: log, Status: d.Status, Refuses: d.Refuses}, d: d}
 }
 
 // Test answers the client's testChunks GET: 200 if the chunk is stored,
@@ -112,6 +112,9 @@ func answer(res upload.ChunkResult) map[string]any {
 	out := map[string]any{"id": s.ID, "stored": res.Stored, "state": s.State}
 	if s.State == upload.StateComplete {
 		out["key"], out["size"], out["etag"], out["crc64nvme"] = s.Key, s.Size, s.ETag, s.CRC64
+		if app := reply.App(s.App); app != nil {
+			out["app"] = app
+		}
 	}
 	return out
 }

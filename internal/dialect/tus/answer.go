@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +28,12 @@ const (
 const (
 	HeaderKey       = "Chunkup-Object-Key"
 	HeaderCRC64NVME = "Chunkup-Object-Crc64nvme"
+	// HeaderApp carries the application's answer to the completion (its
+	// on-complete hook's JSON), base64-encoded, as Upload-Metadata's
+	// values are: a PATCH's answer is 204 No Content, with no body to
+	// carry it. tus-js-client hands it to onSuccess as
+	// lastResponse.getHeader('Chunkup-App').
+	HeaderApp = "Chunkup-App"
 )
 
 // Extensions are the protocol's extensions chunkup speaks, as OPTIONS
@@ -113,13 +120,15 @@ func status(c upload.Code) int {
 		return http.StatusForbidden
 	case upload.CodeTypeNotAllowed:
 		return http.StatusUnsupportedMediaType
+	case upload.CodeRefused: // with a status tus-js-client would retry
+		return http.StatusForbidden
 	}
 	return reply.Status(c)
 }
 
 // describe puts on h what HEAD, PATCH and POST answers say of an upload:
 // its offset and length, its expiry while it is open, and the finished
-// object once it is complete.
+// object (and the application's answer) once it is complete.
 func describe(h http.Header, s *upload.Session) {
 	h.Set("Tus-Resumable", version)
 	switch {
@@ -138,6 +147,9 @@ func describe(h http.Header, s *upload.Session) {
 	case upload.StateComplete:
 		h.Set(HeaderKey, s.Key)
 		h.Set(HeaderCRC64NVME, s.CRC64)
+		if len(s.App) > 0 {
+			h.Set(HeaderApp, base64.StdEncoding.EncodeToString(s.App))
+		}
 	case upload.StateOpen:
 		h.Set("Upload-Expires", expires(s.ExpiresAt))
 	}
@@ -151,3 +163,7 @@ func mediaType(v string) string {
 	mt, _, _ := strings.Cut(v, ";")
 	return strings.ToLower(strings.TrimSpace(mt))
 }
+
+// refuses keeps the application's refusal status unless tus-js-client
+// would retry it (409, 423): every other 4xx fails the upload.
+func refuses(status int) bool { return status != http.StatusConflict && status != http.StatusLocked }

@@ -42,7 +42,7 @@ type API struct {
 // names the caller of a request.
 func New(engine *upload.Engine, base string, owner func(*http.Request) string, log *slog.Logger) *API {
 	a := &API{engine: engine, base: base, owner: owner, log: log}
-	a.answers = reply.Family{Log: log, Status: status, NoStore: true, Write: a.writeProblem}
+	a.answers = reply.Family{Log: log, Status: status, NoStore: true, Write: a.writeProblem, Refuses: refuses}
 	return a
 }
 

@@ -219,7 +219,7 @@ func reviewFunctionPolicies(f *findings, tmpl *Template) {
 		if fn.Properties["Role"] != nil {
 			f.add("%s: brings its own Role, which this review cannot see into", fn.LogicalID)
 		}
-		for _, p := range fn.Policies {
+		for _, p := range withBranches(fn.Policies) {
 			if name, ok := p.(string); ok {
 				f.add("%s: managed policy %q (grants beyond this stack's resources)", fn.LogicalID, name)
 				continue
@@ -241,6 +241,27 @@ func reviewFunctionPolicies(f *findings, tmpl *Template) {
 			}
 		}
 	}
+}
+
+// withBranches lists policies with each Fn::If among them replaced by
+// both of its branches (but AWS::NoValue), as a deployment may have
+// either: the grants of the application's hooks are there only when
+// their functions are named.
+func withBranches(policies []any) []any {
+	var out []any
+	for _, p := range policies {
+		args := asSlice(asMap(p)["Fn::If"])
+		if len(args) != 3 {
+			out = append(out, p)
+			continue
+		}
+		for _, branch := range withBranches(args[1:]) {
+			if !refersTo(branch, "AWS::NoValue") {
+				out = append(out, branch)
+			}
+		}
+	}
+	return out
 }
 
 // samPolicyTemplate names the SAM policy templates a function may use,

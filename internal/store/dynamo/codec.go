@@ -84,6 +84,9 @@ func decodeSession(id string, raw map[string]types.AttributeValue) *upload.Sessi
 		ETag:             it.str("etag"),
 		CRC64:            it.str("crc"),
 	}
+	if app := it.str("app"); app != "" {
+		s.App = []byte(app)
+	}
 	s.Size = it.int("size")
 	s.ChunkSize = it.int("chunkSize")
 	s.Chunks = int(it.int("chunks"))

@@ -368,8 +368,8 @@ func (st *Store) BeginComplete(ctx context.Context, s *upload.Session, claim upl
 }
 
 // RecordComplete records the finished object and its size (a direct
-// upload's is learnt at completion), and that its event is owed if s
-// says so. The session stays in the sweep's index, due at s.ExpiresAt,
+// upload's is learnt at completion), the on-complete hook's answer, and
+// that its event is owed if s says so. The session stays in the sweep's index, due at s.ExpiresAt,
 // when the sweep deletes its part records (or sends the event a crash
 // left owed).
 func (st *Store) RecordComplete(ctx context.Context, s *upload.Session) error {
@@ -383,6 +383,10 @@ func (st *Store) RecordComplete(ctx context.Context, s *upload.Session) error {
 	if s.EventOwed {
 		update += ", evOwed = :owed"
 		vals[":owed"] = boolean(true)
+	}
+	if len(s.App) > 0 {
+		update += ", app = :app"
+		vals[":app"] = str(string(s.App))
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.table,

@@ -55,8 +55,8 @@ func (m *Sessions) BeginComplete(ctx context.Context, s *upload.Session, claim u
 	return wrap("begin completion", err)
 }
 
-// RecordComplete records the finished object and its size, and that its
-// event is owed if s.EventOwed, if s.Completion.Token holds the
+// RecordComplete records the finished object, its size and s.App, and
+// that its event is owed if s.EventOwed, if s.Completion.Token holds the
 // completion lease (or finished it: a repeat changes nothing more). The
 // session stays in the sweep's index, due at s.ExpiresAt.
 func (m *Sessions) RecordComplete(ctx context.Context, s *upload.Session) error {
@@ -66,6 +66,9 @@ func (m *Sessions) RecordComplete(ctx context.Context, s *upload.Session) error 
 				(r.s.State == upload.StateCompleting || r.s.State == upload.StateComplete)
 		}, func(r *sessionRec) {
 			r.s.State, r.s.ETag, r.s.CRC64, r.s.Size = upload.StateComplete, s.ETag, s.CRC64, s.Size
+			if len(s.App) > 0 {
+				r.s.App = slices.Clone(s.App)
+			}
 			if s.EventOwed {
 				r.s.EventOwed = true
 			}

@@ -99,7 +99,7 @@ func (r *sessionRec) itemSize() int {
 		{"owner", s.Owner}, {"ident", s.Identifier}, {"name", s.Name}, {"ctype", s.ContentType},
 		{"key", s.Key}, {"state", string(s.State)}, {"mpu", s.MultipartID}, {"verify", s.Verify},
 		{"mpuClaim", r.mpuClaim}, {"ctoken", s.Completion.Token}, {"etag", s.ETag}, {"crc", s.CRC64},
-		{"dialect", s.Dialect},
+		{"dialect", s.Dialect}, {"app", string(s.App)},
 	} {
 		it.str(a.name, a.v)
 	}
@@ -252,6 +252,7 @@ func cloneSession(s *upload.Session) *upload.Session {
 	c.Digests = maps.Clone(s.Digests)
 	c.Metadata = maps.Clone(s.Metadata)
 	c.Sources = slices.Clone(s.Sources)
+	c.App = slices.Clone(s.App)
 	if s.Seal != nil {
 		seal := *s.Seal
 		seal.Keys = slices.Clone(s.Seal.Keys)

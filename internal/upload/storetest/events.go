@@ -43,6 +43,25 @@ var eventCases = []sessionCase{
 			t.Errorf("a lost SettleEvent moved ExpiresAt to %v", got.ExpiresAt)
 		}
 	}},
+	{"event/RecordComplete keeps the on-complete hook's answer, and a completion without one has none", func(t *testing.T, st upload.Sessions) {
+		s := newIndexed(t)
+		create(t, st, s)
+		ok(t, st.BeginComplete(t.Context(), s, upload.Lease{Token: "a", Until: t0.Add(time.Minute)}, t0), "BeginComplete")
+		fin := *s
+		fin.State, fin.Completion.Token = upload.StateComplete, "a"
+		fin.ETag, fin.CRC64, fin.CompletedAt, fin.ExpiresAt = `"etag-1"`, "AAAAAAAAAAE=", t0.Add(time.Second), t0.Add(time.Hour)
+		fin.App = []byte(`{"photoId":42,"name":"caf\u00e9 ☕"}`)
+		ok(t, st.RecordComplete(t.Context(), &fin), "RecordComplete")
+		if got := get(t, st, s.ID); string(got.App) != string(fin.App) || got.State != upload.StateComplete {
+			t.Fatalf("completed with App %s state %s, want %s complete", got.App, got.State, fin.App)
+		}
+		plain := newIndexed(t)
+		create(t, st, plain)
+		complete(t, st, plain, false)
+		if got := get(t, st, plain.ID); got.App != nil {
+			t.Errorf("a completion without an answer reads back App %q, want nil", got.App)
+		}
+	}},
 	{"event/SettleEvent with no due time leaves the expiry", func(t *testing.T, st upload.Sessions) {
 		s := newIndexed(t)
 		create(t, st, s)
