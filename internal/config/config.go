@@ -219,16 +219,7 @@ func (c Config) Publisher(awsCfg aws.Config) upload.Publisher {
 		return nil
 	}
 	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
-		if c.EventsEndpoint == "" {
-			return
-		}
-		o.BaseEndpoint = aws.String(c.EventsEndpoint)
-		if c.EndpointAuth.Region != "" {
-			o.Region = c.EndpointAuth.Region
-		}
-		if c.EndpointAuth.AccessKeyID != "" {
-			o.Credentials = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
-		}
+		c.EndpointAuth.point(c.EventsEndpoint, &o.BaseEndpoint, &o.Region, &o.Credentials)
 	})
 	return bus.New(client, c.EventBus, c.Bucket)
 }
@@ -256,52 +247,37 @@ func (c Config) CompleteHook(awsCfg aws.Config) upload.CompleteHook {
 // hook timeout bounds each call, retries included.
 func (c Config) lambdaClient(awsCfg aws.Config) *lambda.Client {
 	return lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
-		if c.HooksEndpoint == "" {
-			return
-		}
-		o.BaseEndpoint = aws.String(c.HooksEndpoint)
-		if c.EndpointAuth.Region != "" {
-			o.Region = c.EndpointAuth.Region
-		}
-		if c.EndpointAuth.AccessKeyID != "" {
-			o.Credentials = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
-		}
+		c.EndpointAuth.point(c.HooksEndpoint, &o.BaseEndpoint, &o.Region, &o.Credentials)
 	})
 }
 
 // ClientsFrom builds the clients from an AWS configuration; a client with
 // an endpoint set signs with EndpointAuth's region and keys, where given.
 func (c Config) ClientsFrom(awsCfg aws.Config) (*dynamodb.Client, *s3.Client, error) {
-	region, creds := c.EndpointAuth.Region, aws.CredentialsProvider(nil)
-	if c.EndpointAuth.AccessKeyID != "" {
-		creds = credentials.NewStaticCredentialsProvider(c.EndpointAuth.AccessKeyID, c.EndpointAuth.SecretAccessKey, "")
-	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if c.DynamoDBEndpoint == "" {
-			return
-		}
-		o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
-		if region != "" {
-			o.Region = region
-		}
-		if creds != nil {
-			o.Credentials = creds
-		}
+		c.EndpointAuth.point(c.DynamoDBEndpoint, &o.BaseEndpoint, &o.Region, &o.Credentials)
 	})
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if c.S3Endpoint == "" {
-			return
-		}
-		o.BaseEndpoint = aws.String(c.S3Endpoint)
-		o.UsePathStyle = true
-		if region != "" {
-			o.Region = region
-		}
-		if creds != nil {
-			o.Credentials = creds
-		}
+		c.EndpointAuth.point(c.S3Endpoint, &o.BaseEndpoint, &o.Region, &o.Credentials)
+		o.UsePathStyle = o.UsePathStyle || c.S3Endpoint != ""
 	})
 	return db, s3c, nil
+}
+
+// point sets a client's options (its endpoint, region and credentials)
+// to a local server's endpoint, signed with e's region and keys where
+// given; with no endpoint (on AWS) it changes nothing.
+func (e EndpointAuth) point(endpoint string, base **string, region *string, creds *aws.CredentialsProvider) {
+	if endpoint == "" {
+		return
+	}
+	*base = aws.String(endpoint)
+	if e.Region != "" {
+		*region = e.Region
+	}
+	if e.AccessKeyID != "" {
+		*creds = credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.SecretAccessKey, "")
+	}
 }
 
 // EngineOptions turns the configuration into the engine's options.
