@@ -8,8 +8,6 @@ package samtemplate
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -84,19 +82,14 @@ func TestHookParameters(t *testing.T) {
 // cleanup: on-complete; check: none), and to nobody when the hooks are
 // off; and the roles pass the least-privilege checks.
 func TestTranslatedHooks(t *testing.T) {
-	tmpl, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, s := range hookSettings {
-		jobs = append(jobs, translateJob{Template: string(src), Parameters: s.params})
+		settings = append(settings, templateSetting{params: s.params})
 	}
-	results := translate(t, jobs)
+	ds := deployProject(t, settings)
 	for i, s := range hookSettings {
 		t.Run(s.name, func(t *testing.T) {
-			d := deploy(t, tmpl, results[i], s.params, false)
+			d := ds[i]
 			var f findings
 			checkDeployedRoles(&f, d)
 			for _, msg := range f {
@@ -150,36 +143,23 @@ func invokeGrants(t *testing.T, d deployment, fn string) []string {
 // TestHookGrantFlawsFound: a hook grant on every function, or with a
 // wildcard action, is a finding of the least-privilege check.
 func TestHookGrantFlawsFound(t *testing.T) {
-	_, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const grant = "                Action: lambda:InvokeFunction\n                Resource: !Ref PreCreateFunction\n"
 	cases := []struct{ name, new, finding string }{
 		{"every function", "                Action: lambda:InvokeFunction\n                Resource: \"*\"\n", `Resource "*"`},
 		{"a wildcard action", "                Action: lambda:*\n                Resource: !Ref PreCreateFunction\n", `wildcard Action "lambda:*"`},
 	}
 	params := map[string]string{"PreCreateFunction": preCreateARN}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, c := range cases {
-		if !strings.Contains(string(src), grant) {
-			t.Fatalf("template.yaml has no %q to change; update the test", grant)
-		}
-		jobs = append(jobs, translateJob{Template: strings.Replace(string(src), grant, c.new, 1), Parameters: params})
+		settings = append(settings, templateSetting{params: params, old: grant, new: c.new})
 	}
-	results := translate(t, jobs)
-	for i, c := range cases {
-		broken, err := Parse([]byte(jobs[i].Template))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
+	for i, d := range deployProject(t, settings) {
+		c := cases[i]
 		var f findings
-		checkDeployedRoles(&f, deploy(t, broken, results[i], params, false))
-		if !slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
+		if checkDeployedRoles(&f, d); !hasFinding(f, c.finding) {
 			t.Errorf("%s: no finding mentions %q; findings: %q", c.name, c.finding, f)
 		}
-		if rf := review(broken); !slices.ContainsFunc(rf, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
+		if rf := review(d.tmpl); !hasFinding(rf, c.finding) {
 			t.Errorf("%s: the security review finds no %q; findings: %q", c.name, c.finding, rf)
 		}
 	}

@@ -10,10 +10,7 @@ package samtemplate
 import (
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -118,19 +115,14 @@ func checkDeployedScale(f *findings, d deployment, params map[string]string) {
 // setting and checks the stage throttle and the reserved concurrency that
 // CloudFormation would create.
 func TestTranslatedScaleSettings(t *testing.T) {
-	tmpl, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, s := range scaleSettings {
-		jobs = append(jobs, translateJob{Template: string(src), Parameters: s.params})
+		settings = append(settings, templateSetting{params: s.params})
 	}
-	results := translate(t, jobs)
+	ds := deployProject(t, settings)
 	for i, s := range scaleSettings {
 		t.Run(s.name, func(t *testing.T) {
-			d := deploy(t, tmpl, results[i], s.params, false)
+			d := ds[i]
 			var f findings
 			checkDeployedScale(&f, d, s.params)
 			for _, msg := range f {
@@ -143,11 +135,6 @@ func TestTranslatedScaleSettings(t *testing.T) {
 // TestTranslatedScaleChecksFindFlaws: the template with one scale setting
 // broken still translates, and the check names what is wrong.
 func TestTranslatedScaleChecksFindFlaws(t *testing.T) {
-	_, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cases := []struct{ name, old, new, finding string }{
 		{"no stage throttle",
 			"        ThrottlingRateLimit: !Ref MaxRequestsPerSecond\n        ThrottlingBurstLimit: !Ref MaxBurst\n",
@@ -166,23 +153,14 @@ func TestTranslatedScaleChecksFindFlaws(t *testing.T) {
 			"",
 			`CleanupFunction ReservedConcurrentExecutions = "", want "1"`},
 	}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, c := range cases {
-		if !strings.Contains(string(src), c.old) {
-			t.Fatalf("%s: template.yaml has no %q to change; update the test", c.name, c.old)
-		}
-		jobs = append(jobs, translateJob{Template: strings.Replace(string(src), c.old, c.new, 1)})
+		settings = append(settings, templateSetting{old: c.old, new: c.new})
 	}
-	results := translate(t, jobs)
-	for i, c := range cases {
-		broken, err := Parse([]byte(jobs[i].Template))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
+	for i, d := range deployProject(t, settings) {
 		var f findings
-		checkDeployedScale(&f, deploy(t, broken, results[i], nil, false), nil)
-		if !slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
-			t.Errorf("%s: no finding mentions %q; findings: %q", c.name, c.finding, f)
+		if checkDeployedScale(&f, d, nil); !hasFinding(f, cases[i].finding) {
+			t.Errorf("%s: no finding mentions %q; findings: %q", cases[i].name, cases[i].finding, f)
 		}
 	}
 }

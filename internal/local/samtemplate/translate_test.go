@@ -162,19 +162,14 @@ func checkDeployment(d deployment) findings {
 // TestTranslatedTemplate translates template.yaml for both auth settings
 // and checks the CloudFormation that comes out.
 func TestTranslatedTemplate(t *testing.T) {
-	tmpl, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, s := range authSettings {
-		jobs = append(jobs, translateJob{Template: string(src), Parameters: s.params})
+		settings = append(settings, templateSetting{params: s.params, authOn: s.on})
 	}
-	results := translate(t, jobs)
+	ds := deployProject(t, settings)
 	for i, s := range authSettings {
 		t.Run(s.name, func(t *testing.T) {
-			d := deploy(t, tmpl, results[i], s.params, s.on)
+			d := ds[i]
 			for _, c := range deployedChecks {
 				var f findings
 				c.check(&f, d)
@@ -192,11 +187,6 @@ func TestTranslatedTemplate(t *testing.T) {
 // route-coverage check exists for: a route left out of the
 // DefinitionBody is deployed without the authorizer.
 func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
-	_, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const guardedOp = "{security: !If [AuthEnabled, [JwtAuthorizer: []], !Ref AWS::NoValue]}"
 	off, on := authSettings[0], authSettings[1]
 	cases := []struct {
@@ -260,28 +250,67 @@ func TestTranslatedTemplateChecksFindFlaws(t *testing.T) {
 			"key: [{prefix: \"\"}]",
 			"keys but staging/"},
 	}
-	var jobs []translateJob
+	var settings []templateSetting
 	for _, c := range cases {
-		if !strings.Contains(string(src), c.old) {
-			t.Fatalf("%s: template.yaml has no %q to change; update the test", c.name, c.old)
-		}
-		jobs = append(jobs, translateJob{Template: strings.Replace(string(src), c.old, c.new, 1), Parameters: c.setting.params})
+		settings = append(settings, templateSetting{params: c.setting.params, authOn: c.setting.on, old: c.old, new: c.new})
 	}
-	results := translate(t, jobs)
-	for i, c := range cases {
-		broken, err := Parse([]byte(jobs[i].Template))
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		f := checkDeployment(deploy(t, broken, results[i], c.setting.params, c.setting.on))
-		if !slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, c.finding) }) {
-			t.Errorf("%s: no finding mentions %q; findings: %q", c.name, c.finding, f)
+	for i, d := range deployProject(t, settings) {
+		if f := checkDeployment(d); !hasFinding(f, cases[i].finding) {
+			t.Errorf("%s: no finding mentions %q; findings: %q", cases[i].name, cases[i].finding, f)
 		}
 	}
 }
 
 // deploy resolves a translation for the parameter values, failing the test
 // if the translator refused the template.
+// templateSetting is one translation of the project's template.yaml: its
+// parameter values, whether its authorizer is on, and, for a template
+// broken on purpose, a text of it replaced (old by new, once).
+type templateSetting struct {
+	params   map[string]string
+	authOn   bool
+	old, new string
+}
+
+// deployProject translates the project's template.yaml in each setting,
+// in one run of the translator, and returns what each would deploy. A
+// setting whose old text the template lacks fails the test: the test
+// that breaks it is out of date.
+func deployProject(t *testing.T, settings []templateSetting) []deployment {
+	t.Helper()
+	_, root := loadProject(t)
+	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]translateJob, len(settings))
+	for i, s := range settings {
+		text := string(src)
+		if s.old != "" {
+			if !strings.Contains(text, s.old) {
+				t.Fatalf("template.yaml has no %q to change; update the test", s.old)
+			}
+			text = strings.Replace(text, s.old, s.new, 1)
+		}
+		jobs[i] = translateJob{Template: text, Parameters: s.params}
+	}
+	results := translate(t, jobs)
+	out := make([]deployment, len(settings))
+	for i, s := range settings {
+		tmpl, err := Parse([]byte(jobs[i].Template))
+		if err != nil {
+			t.Fatalf("setting %d: %v", i, err)
+		}
+		out[i] = deploy(t, tmpl, results[i], s.params, s.authOn)
+	}
+	return out
+}
+
+// hasFinding reports whether a finding mentions want.
+func hasFinding(f []string, want string) bool {
+	return slices.ContainsFunc(f, func(msg string) bool { return strings.Contains(msg, want) })
+}
+
 func deploy(t *testing.T, tmpl *Template, res translateResult, params map[string]string, authOn bool) deployment {
 	t.Helper()
 	if len(res.Errors) > 0 || res.CloudFormation == nil {
@@ -923,22 +952,13 @@ func checkAlarmActions(f *findings, d deployment, id string, p map[string]any) {
 // alarm topic, every function is traced (and may write to X-Ray only) and
 // every alarm notifies the topic; by default neither.
 func TestTranslatedTemplateTracingAndAlarms(t *testing.T) {
-	tmpl, root := loadProject(t)
-	src, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	settings := []map[string]string{
 		nil,
 		{"Tracing": "Active", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:chunkup-alarms"},
 	}
-	var jobs []translateJob
-	for _, p := range settings {
-		jobs = append(jobs, translateJob{Template: string(src), Parameters: p})
-	}
-	results := translate(t, jobs)
+	ds := deployProject(t, []templateSetting{{params: settings[0]}, {params: settings[1]}})
 	for i, p := range settings {
-		d := deploy(t, tmpl, results[i], p, false)
+		d := ds[i]
 		var f findings
 		checkDeployedAlarms(&f, d)
 		checkDeployedRoles(&f, d)
