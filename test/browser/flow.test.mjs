@@ -3,11 +3,10 @@
 // three at a time, with testChunks on. Flow.js retries nothing by default,
 // so a single wrong status fails the file. The S3 object must be
 // byte-identical and every chunk is sent exactly once.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import {
-  MiB, launchBrowser, randomFile, range, readObject, recordRequests, startChunkup, startPages, tempDir, within,
+  MiB, browserSuite, randomFile, range, readObject, recordRequests, within,
 } from './lib/harness.mjs';
 
 const SIZE = 17 * MiB;
@@ -16,19 +15,7 @@ const CHUNKS = 17;
 describe('Flow.js in Chromium', () => {
   let chunkup, pages, browser, dir;
 
-  before(async () => {
-    chunkup = await startChunkup();
-    pages = await startPages(chunkup.base);
-    browser = await launchBrowser();
-    dir = await tempDir();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await chunkup?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  browserSuite((s) => ({ chunkup, pages, browser, dir } = s));
 
   test('uploads a 17 MiB file in 1 MiB chunks, three at a time, each chunk sent once', async () => {
     const file = await randomFile(dir, SIZE);

@@ -19,10 +19,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import tusClient from 'tus-js-client';
 import {
-  MiB, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, within,
+  MiB, browserSuite, randomFile, readObject, startChunkup, within,
 } from './lib/harness.mjs';
 
 const POOL = ['-concurrency', '2'];
@@ -148,19 +147,7 @@ async function completions(api, id, n) {
 describe('overload without the stage throttle: Lambda throttles, API Gateway answers 500', () => {
   let chunkup, pages, browser, dir;
 
-  before(async () => {
-    chunkup = await startChunkup([...POOL, ...NO_ROUTE_THROTTLE]);
-    pages = await startPages(chunkup.base);
-    browser = await launchBrowser();
-    dir = await tempDir();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await chunkup?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  browserSuite((s) => ({ chunkup, pages, browser, dir } = s), [...POOL, ...NO_ROUTE_THROTTLE]);
 
   test('Resumable.js: the 500s of a throttled function fail a file', async () => {
     const { results, log } = await uploadThree(browser, pages, chunkup.base, dir, 'resumable');
@@ -225,19 +212,7 @@ describe('overload without reserved concurrency for completion', () => {
 describe('overload with the stage throttle: 429s, retried, every file completes', () => {
   let chunkup, pages, browser, dir;
 
-  before(async () => {
-    chunkup = await startChunkup([...POOL, ...SIZED_THROTTLE]);
-    pages = await startPages(chunkup.base);
-    browser = await launchBrowser();
-    dir = await tempDir();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await chunkup?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  browserSuite((s) => ({ chunkup, pages, browser, dir } = s), [...POOL, ...SIZED_THROTTLE]);
 
   for (const [lib, extra] of [['resumable', ''], ['flow', '&retries=100']]) {
     test(`${lib}: three files, three chunks at a time each`, async () => {

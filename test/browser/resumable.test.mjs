@@ -3,11 +3,10 @@
 // 1 MiB chunks, three at a time, with testChunks on. The S3 object must be
 // byte-identical; the requests are counted; and one upload is cut short by
 // a page reload and resumed without re-sending the chunks already stored.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import {
-  MiB, launchBrowser, randomFile, range, readObject, recordRequests, startChunkup, startPages, tempDir, within,
+  MiB, browserSuite, randomFile, range, readObject, recordRequests, within,
 } from './lib/harness.mjs';
 
 const SIZE = 17 * MiB;
@@ -16,19 +15,7 @@ const CHUNKS = 17; // floor(17 MiB / 1 MiB): Resumable.js's own count
 describe('Resumable.js in Chromium', () => {
   let chunkup, pages, browser, dir;
 
-  before(async () => {
-    chunkup = await startChunkup();
-    pages = await startPages(chunkup.base);
-    browser = await launchBrowser();
-    dir = await tempDir();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await chunkup?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  browserSuite((s) => ({ chunkup, pages, browser, dir } = s));
 
   async function checkObject(result, file) {
     assert.equal(result.sha256, file.sha256, 'the page read the file the test wrote');

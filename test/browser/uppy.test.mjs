@@ -5,29 +5,16 @@
 // complete. A small file goes in one POST form (/s3/params). A run paused
 // mid-file and resumed lists the parts S3 holds and sends no finished
 // part again.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import {
-  MiB, launchBrowser, randomFile, readObject, startChunkup, startPages, tempDir, vendoredUppy, within,
+  MiB, browserSuite, randomFile, readObject, vendoredUppy, within,
 } from './lib/harness.mjs';
 
 describe('Uppy AwsS3 (Companion routes) in Chromium', () => {
   let chunkup, pages, browser, dir;
 
-  before(async () => {
-    chunkup = await startChunkup();
-    pages = await startPages(chunkup.base, { 'uppy.js': await vendoredUppy() });
-    browser = await launchBrowser();
-    dir = await tempDir();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await chunkup?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  browserSuite((s) => ({ chunkup, pages, browser, dir } = s), [], async () => ({ 'uppy.js': await vendoredUppy() }));
 
   // watch records the page's requests: those to chunkup's /s3 routes, and
   // the part PUTs and form POSTs that go to S3 (any other origin).

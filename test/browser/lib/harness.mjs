@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -276,4 +277,25 @@ export async function screenshotPath(name) {
 // tools` (web/uppy.entry.mjs), which make test-browser runs first.
 export async function vendoredUppy() {
   return readFile(path.join(repo, '.local/vendor/uppy/uppy.js'), 'utf8');
+}
+
+// browserSuite starts, before the tests of the suite it is called in,
+// chunkup-local (with args), the test pages (with extra, as startPages
+// takes it), Chromium and a temporary directory, hands them to set as
+// { chunkup, pages, browser, dir }, and stops them after the suite.
+export function browserSuite(set, args = [], extra = async () => ({})) {
+  const s = {};
+  before(async () => {
+    s.chunkup = await startChunkup(args);
+    s.pages = await startPages(s.chunkup.base, await extra());
+    s.browser = await launchBrowser();
+    s.dir = await tempDir();
+    set(s);
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.pages?.stop();
+    await s.chunkup?.stop();
+    if (s.dir) await rm(s.dir, { recursive: true, force: true });
+  });
 }
