@@ -155,10 +155,7 @@ func (e *Engine) vet(ctx context.Context, req PreCreateRequest) (vetted, error) 
 	if e.opt.PreCreate == nil {
 		return v, nil
 	}
-	req.Hook = HookPreCreate
-	if req.Dialect == "" {
-		req.Dialect = dialectOf(ctx)
-	}
+	req.Hook, req.Dialect = HookPreCreate, dialectOf(ctx)
 	hctx, cancel := context.WithTimeout(ctx, e.opt.HookTimeout)
 	defer cancel()
 	ans, err := e.opt.PreCreate.PreCreate(hctx, req)

@@ -41,10 +41,11 @@ const MaxReadBackVerify = 1 << 30
 // Create starts a new upload session, once the pre-create hook (if any)
 // lets it. Nothing is written to S3 until the first part is assembled.
 func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
-	s, err := e.newSession(ctx, req)
+	mk, err := e.newSession(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	s := mk()
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -53,7 +54,10 @@ func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
 	return s, nil
 }
 
-func (e *Engine) newSession(ctx context.Context, req NewUpload) (*Session, error) {
+// newSession checks req and asks the pre-create hook (once) whether and
+// how it may be made; mk returns a new session of it, with an id of its
+// own, each time it is called (Open's attempts make one each).
+func (e *Engine) newSession(ctx context.Context, req NewUpload) (mk func() *Session, err error) {
 	if err := e.checkRequest(req); err != nil {
 		return nil, err
 	}
@@ -70,28 +74,30 @@ func (e *Engine) newSession(ctx context.Context, req NewUpload) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	now := e.opt.Now().UTC()
-	id := newID()
 	verify := ""
 	if req.Verify != nil {
 		verify = req.Verify.String()
 	}
-	return &Session{
-		Verify:       verify,
-		ID:           id,
-		Owner:        req.Owner,
-		Identifier:   req.Identifier,
-		Name:         req.Name,
-		ContentType:  req.ContentType,
-		Key:          v.key(id, req.Name),
-		Dialect:      dialectOf(ctx),
-		Metadata:     v.meta,
-		Plan:         plan,
-		State:        StateOpen,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-		ExpiresAt:    now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
-		AutoComplete: req.AutoComplete,
+	return func() *Session {
+		now := e.opt.Now().UTC()
+		id := newID()
+		return &Session{
+			Verify:       verify,
+			ID:           id,
+			Owner:        req.Owner,
+			Identifier:   req.Identifier,
+			Name:         req.Name,
+			ContentType:  req.ContentType,
+			Key:          v.key(id, req.Name),
+			Dialect:      dialectOf(ctx),
+			Metadata:     v.meta,
+			Plan:         plan,
+			State:        StateOpen,
+			CreatedAt:    now,
+			UpdatedAt:    now,
+			ExpiresAt:    now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
+			AutoComplete: req.AutoComplete,
+		}
 	}, nil
 }
 
@@ -181,6 +187,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 	if err := e.checkRequest(req); err != nil {
 		return nil, 0, err
 	}
+	var mk func() *Session // made when a new session is first needed
 	for attempt := 0; attempt < 5; attempt++ {
 		var old *Session
 		var received int
@@ -200,10 +207,14 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 		if old != nil {
 			replaces = old.ID
 		}
-		s, err := e.newSession(ctx, req)
-		if err != nil {
-			return nil, 0, err
+		if mk == nil {
+			// The hook is asked once, however many attempts the race
+			// for the identifier takes.
+			if mk, err = e.newSession(ctx, req); err != nil {
+				return nil, 0, err
+			}
 		}
+		s := mk()
 		// Open's requests take the upload from its binding while that
 		// says it is open (byBinding); OpenCounted's read the session
 		// for the count anyway, so their binding need not say.
