@@ -60,7 +60,7 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 			// S3 no longer has the multipart upload, or lists only some
 			// of its parts (as during a CompleteMultipartUpload): another
 			// completion may have finished it since s was read.
-			return e.afterGone(ctx, s, err)
+			return e.completedOrBusy(ctx, s, err)
 		}
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 	claim := e.newLease()
 	if err := e.sessions.BeginComplete(ctx, s, claim, e.opt.Now()); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return e.completedOrBusy(ctx, s)
+			return e.completedOrBusy(ctx, s, nil)
 		}
 		// The write may have taken effect with its answer lost.
 		e.releaseComplete(ctx, s, claim.Token)
@@ -85,27 +85,6 @@ func (e *Engine) completeWith(ctx context.Context, s *Session, claimed []Claimed
 		return nil, err
 	}
 	return fin, nil
-}
-
-// afterGone answers a completion of direct upload s, as it was read,
-// whose multipart upload S3 no longer has, or whose listed parts do not
-// make the file (gone, the refusal): the finished upload if another
-// completion finished it meanwhile, busy if one is finishing it, and the
-// refusal otherwise.
-func (e *Engine) afterGone(ctx context.Context, s *Session, gone error) (*Session, error) {
-	fresh, err := e.sessions.GetSession(ctx, s.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read session %s: %w", s.ID, err)
-	}
-	switch {
-	case fresh.State == StateComplete:
-		return fresh, nil
-	case fresh.State == StateCompleting && fresh.Completion.Held(e.opt.Now()):
-		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
-	case fresh.State == StateAborted || fresh.State == StateExpired:
-		return nil, e.refuseState(fresh) // ended meanwhile
-	}
-	return nil, gone
 }
 
 // autoComplete answers a chunk of an upload that finishes by itself and has
@@ -346,17 +325,26 @@ func (e *Engine) verifyReadBack(ctx context.Context, s *Session) error {
 	return e2
 }
 
-// completedOrBusy answers a completion that lost the race to another.
-func (e *Engine) completedOrBusy(ctx context.Context, s *Session) (*Session, error) {
+// completedOrBusy answers a completion of s, as it was read, that
+// another request may have overtaken (its conditional write lost, or S3
+// no longer has the multipart upload or lists only part of it): the
+// finished upload if it is complete now, busy while another completes
+// it, the refusal of an upload that ended meanwhile. An upload still open
+// was not overtaken: it answers otherwise if given, else busy.
+func (e *Engine) completedOrBusy(ctx context.Context, s *Session, otherwise error) (*Session, error) {
 	fresh, err := e.sessions.GetSession(ctx, s.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read session %s: %w", s.ID, err)
 	}
-	if fresh.State == StateComplete {
+	switch {
+	case fresh.State == StateComplete:
 		return fresh, nil
-	}
-	if fresh.State == StateCompleting {
+	case fresh.State == StateCompleting:
 		return nil, refuse(CodeBusy, "upload %s is being completed by another request; retry shortly", s.ID)
+	case fresh.State.AcceptsChunks() && otherwise != nil:
+		return nil, otherwise
+	case fresh.State.AcceptsChunks():
+		return nil, refuse(CodeBusy, "upload %s changed while this request completed it; retry", s.ID)
 	}
 	return nil, e.refuseState(fresh)
 }

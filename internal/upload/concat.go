@@ -159,7 +159,7 @@ func (e *Engine) finishFinal(ctx context.Context, s *Session, partials []*Sessio
 	claim := e.newLease()
 	if err := e.sessions.BeginComplete(ctx, s, claim, e.opt.Now()); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return e.completedOrBusy(ctx, s)
+			return e.completedOrBusy(ctx, s, nil)
 		}
 		e.releaseComplete(ctx, s, claim.Token)
 		return nil, fmt.Errorf("begin completion of %s: %w", s.ID, err)
