@@ -193,20 +193,10 @@ func (e *env) measureDirect(ctx context.Context, d *directClient, f file, part i
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.Complete, r.S3Complete, r.Requests, r.Retries = res.Complete.Seconds(), res.S3Complete.Seconds(), res.Requests, res.Retries
-	if err := e.sweep(ctx); err != nil {
-		return r, fmt.Errorf("after %s: %w", d.Name, err)
+	if err := e.settle(ctx, &r, d.Name, res.Key, f.size(), before, logged); err != nil {
+		return r, err
 	}
-	r.Counts = e.counts().Sub(before)
 	r.Counts.Ops[presignedOp] = put.ops
-	r.Warnings = e.log.count() - logged
-	size, err := e.objectSize(ctx, res.Key)
-	if err != nil {
-		return r, fmt.Errorf("%s: the finished object %q: %w", d.Name, res.Key, err)
-	}
-	if size != f.size() {
-		return r, fmt.Errorf("%s: the finished object has %d bytes, not %d", d.Name, size, f.size())
-	}
-	deleteObject(ctx, e.raw, e.bucket, res.Key)
 	return r, nil
 }
 

@@ -564,22 +564,28 @@ func (e *env) measureUpload(ctx context.Context, d *dialect, f file, chunk int64
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.Complete, r.S3Complete, r.Requests, r.Retries = res.Complete.Seconds(), res.S3Complete.Seconds(), res.Requests, res.Retries
-	// The cleanup function, once the upload is due, deletes its part
-	// records and retires its session.
+	return r, e.settle(ctx, &r, d.Name, res.Key, f.size(), before, logged)
+}
+
+// settle ends run r of an upload whose object is key: the cleanup
+// function, once the upload is due, deletes its part records and retires
+// its session; r gets the counts and warnings since before and logged;
+// the object must have size bytes, and is deleted.
+func (e *env) settle(ctx context.Context, r *Run, name, key string, size int64, before Counts, logged int) error {
 	if err := e.sweep(ctx); err != nil {
-		return r, fmt.Errorf("after %s: %w", d.Name, err)
+		return fmt.Errorf("after %s: %w", name, err)
 	}
 	r.Counts = e.counts().Sub(before)
 	r.Warnings = e.log.count() - logged
-	size, err := e.objectSize(ctx, res.Key)
+	got, err := e.objectSize(ctx, key)
 	if err != nil {
-		return r, fmt.Errorf("%s: the finished object %q: %w", d.Name, res.Key, err)
+		return fmt.Errorf("%s: the finished object %q: %w", name, key, err)
 	}
-	if size != f.size() {
-		return r, fmt.Errorf("%s: the finished object has %d bytes, not %d", d.Name, size, f.size())
+	if got != size {
+		return fmt.Errorf("%s: the finished object has %d bytes, not %d", name, got, size)
 	}
-	deleteObject(ctx, e.raw, e.bucket, res.Key)
-	return r, nil
+	deleteObject(ctx, e.raw, e.bucket, key)
+	return nil
 }
 
 // plan sets the chunks, parts and uploads the client cuts r's file into.
