@@ -100,8 +100,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	} else if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	e.count(ctx, MetricStarted, s, 1)
-	e.log(ctx, s).Info("final upload created", "size", size, "partials", len(partials))
+	e.started(ctx, s, "final upload created", "size", size, "partials", len(partials))
 	return e.finishFinal(ctx, s, partials)
 }
 

@@ -63,8 +63,7 @@ func (e *Engine) CreateDirect(ctx context.Context, req NewDirect) (*Session, err
 		}
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	e.count(ctx, MetricStarted, s, 1)
-	e.log(ctx, s).Info("direct upload created", "size", s.Size, "declared", s.Direct.Declared, "part_size", s.Direct.PartSize, "max_part", s.Direct.MaxPart)
+	e.started(ctx, s, "direct upload created", "size", s.Size, "declared", s.Direct.Declared, "part_size", s.Direct.PartSize, "max_part", s.Direct.MaxPart)
 	return s, nil
 }
 
@@ -283,8 +282,7 @@ func (e *Engine) SignForm(ctx context.Context, owner, name, contentType string, 
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, PostForm{}, fmt.Errorf("create session: %w", err)
 	}
-	e.count(ctx, MetricStarted, s, 1)
-	e.log(ctx, s).Info("direct form upload created", "key", s.Key)
+	e.started(ctx, s, "direct form upload created", "key", s.Key)
 	return s, form, nil
 }
 

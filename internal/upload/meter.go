@@ -49,3 +49,11 @@ func (e *Engine) count(ctx context.Context, metric Metric, s *Session, value flo
 // (its publication or its settling failed), so that the sweep can count
 // the events it leaves owed (SweepStats.Owed).
 var errEventOwed = errors.New("event still owed")
+
+// started records that session s was created, by the request of ctx:
+// counted for the operator's metrics (MetricStarted) and logged as msg
+// with attrs. Every path that creates an upload ends with it.
+func (e *Engine) started(ctx context.Context, s *Session, msg string, attrs ...any) {
+	e.count(ctx, MetricStarted, s, 1)
+	e.log(ctx, s).Info(msg, attrs...)
+}

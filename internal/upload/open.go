@@ -49,8 +49,7 @@ func (e *Engine) Create(ctx context.Context, req NewUpload) (*Session, error) {
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	e.count(ctx, MetricStarted, s, 1)
-	e.log(ctx, s).Info("upload created", "size", s.Size, "chunks", s.Chunks, "parts", s.Parts)
+	e.started(ctx, s, "upload created", "size", s.Size, "chunks", s.Chunks, "parts", s.Parts)
 	return s, nil
 }
 
@@ -227,8 +226,7 @@ func (e *Engine) open(ctx context.Context, req NewUpload, counted bool) (*Sessio
 			return nil, 0, err
 		}
 		if won {
-			e.count(ctx, MetricStarted, s, 1)
-			e.log(ctx, s).Info("upload created", "identifier", req.Identifier, "size", s.Size, "chunks", s.Chunks, "replaces", replaces)
+			e.started(ctx, s, "upload created", "identifier", req.Identifier, "size", s.Size, "chunks", s.Chunks, "replaces", replaces)
 			return s, 0, nil
 		}
 	}

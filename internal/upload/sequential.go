@@ -131,8 +131,7 @@ func (e *Engine) CreateStream(ctx context.Context, req NewStream) (*Session, err
 	if err := e.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	e.count(ctx, MetricStarted, s, 1)
-	e.log(ctx, s).Info("stream created", "size", s.Size, "part_size", s.PartSize)
+	e.started(ctx, s, "stream created", "size", s.Size, "part_size", s.PartSize)
 	return s, nil
 }
 
