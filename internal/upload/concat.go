@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"chunkup/internal/wire/crc64nvme"
@@ -207,7 +208,9 @@ func (e *Engine) joinedBefore(ctx context.Context, s *Session, partials []*Sessi
 
 // copyPartials makes the final object's parts of the partials' objects:
 // one part copied by S3 per partial of at least MinPartSize bytes (or the
-// last), and smaller runs read and uploaded as one part.
+// last), and smaller runs read and uploaded as one part. The parts are
+// made at once, at most joinWorkers at a time, so the join takes about
+// as long as its largest part rather than the sum of them all.
 func (e *Engine) copyPartials(ctx context.Context, s *Session, partials []*Session) ([]*Part, error) {
 	if s.Size == 0 {
 		return nil, nil
@@ -216,46 +219,84 @@ func (e *Engine) copyPartials(ctx context.Context, s *Session, partials []*Sessi
 	if err != nil {
 		return nil, err
 	}
-	var parts []*Part
-	var run []*Session // partials to read into the next part
-	flush := func() error {
-		if len(run) == 0 {
-			return nil
-		}
-		p, err := e.readPartials(ctx, s, mpu, len(parts)+1, run)
-		if err != nil {
-			return err
-		}
-		parts, run = append(parts, p), nil
-		return nil
+	runs := joinRuns(partials)
+	parts := make([]*Part, len(runs))
+	errs := make([]error, len(runs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, joinWorkers)
+	var wg sync.WaitGroup
+	for i, run := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if parts[i], errs[i] = e.joinPart(ctx, s, mpu, i+1, run); errs[i] != nil {
+				cancel()
+			}
+		}()
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// joinWorkers bounds the parts a final upload's join makes at once: S3
+// copies in parallel, and the reads of small partials are bounded in all
+// by Options.MaxBufferedPart whatever the number.
+const joinWorkers = 8
+
+// joinRun is the partials that make one part of a final object: one that
+// S3 copies (copy), or smaller ones that are read and uploaded together.
+type joinRun struct {
+	partials []*Session
+	copy     bool
+}
+
+// joinRuns cuts partials into the runs that make the final object's
+// parts, in order: a partial of at least MinPartSize bytes (or the last)
+// alone, to be copied by S3; a run of smaller ones together, to be read,
+// until it reaches MinPartSize. Empty partials add nothing.
+func joinRuns(partials []*Session) []joinRun {
+	var runs []joinRun
+	var run []*Session // partials to read into the next part
 	for i, p := range partials {
 		if p.Size == 0 {
 			continue
 		}
 		if len(run) == 0 && (p.Size >= MinPartSize || i == len(partials)-1) {
-			crc, err := partialCRC(p)
-			if err != nil {
-				return nil, err
-			}
-			etag, err := e.blobs.CopyPart(ctx, s.Key, mpu, len(parts)+1, p.Key)
-			if err != nil {
-				return nil, fmt.Errorf("copy partial %s into part %d of %s: %w", p.ID, len(parts)+1, s.ID, err)
-			}
-			parts = append(parts, &Part{Index: len(parts), ETag: etag, CRC: crc, Size: p.Size})
+			runs = append(runs, joinRun{partials: []*Session{p}, copy: true})
 			continue
 		}
 		run = append(run, p)
 		if sizeOf(run) >= MinPartSize {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			runs, run = append(runs, joinRun{partials: run}), nil
 		}
 	}
-	if err := flush(); err != nil {
+	if len(run) > 0 {
+		runs = append(runs, joinRun{partials: run})
+	}
+	return runs
+}
+
+// joinPart makes part number of the final upload s from run.
+func (e *Engine) joinPart(ctx context.Context, s *Session, mpu string, number int, run joinRun) (*Part, error) {
+	if !run.copy {
+		return e.readPartials(ctx, s, mpu, number, run.partials)
+	}
+	p := run.partials[0]
+	crc, err := partialCRC(p)
+	if err != nil {
 		return nil, err
 	}
-	return parts, nil
+	etag, err := e.blobs.CopyPart(ctx, s.Key, mpu, number, p.Key)
+	if err != nil {
+		return nil, fmt.Errorf("copy partial %s into part %d of %s: %w", p.ID, number, s.ID, err)
+	}
+	return &Part{Index: number - 1, ETag: etag, CRC: crc, Size: p.Size}, nil
 }
 
 // readPartials reads the objects of a run of partials and uploads them
@@ -315,18 +356,10 @@ func (e *Engine) dropPartials(ctx context.Context, fin *Session, partials []*Ses
 // bytesToRead is how many bytes of partials copyPartials reads, rather
 // than has S3 copy.
 func bytesToRead(partials []*Session) int64 {
-	var read, run int64
-	for i, p := range partials {
-		if p.Size == 0 {
-			continue
-		}
-		if run == 0 && (p.Size >= MinPartSize || i == len(partials)-1) {
-			continue
-		}
-		run += p.Size
-		read += p.Size
-		if run >= MinPartSize {
-			run = 0
+	var read int64
+	for _, run := range joinRuns(partials) {
+		if !run.copy {
+			read += sizeOf(run.partials)
 		}
 	}
 	return read

@@ -2,6 +2,7 @@ package upload_test
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,15 +10,19 @@ import (
 	"chunkup/internal/upload/memstore"
 )
 
-// partial makes a finished partial upload of data.
+// partial makes a finished partial upload of data, sent in chunks of
+// the largest size the engine takes.
 func (e *env) partial(data []byte) *upload.Session {
 	e.t.Helper()
 	s, err := e.engine.CreateStream(e.ctx, upload.NewStream{Owner: owner, Name: "p.bin", Size: int64(len(data)), Partial: true})
 	if err != nil {
 		e.t.Fatalf("CreateStream: %v", err)
 	}
-	if s, err = e.engine.Append(e.ctx, s, 0, data); err != nil {
-		e.t.Fatalf("Append: %v", err)
+	for off := int64(0); off < int64(len(data)); off = s.Offset {
+		end := min(off+e.opt.MaxChunkSize, int64(len(data)))
+		if s, err = e.engine.Append(e.ctx, s, off, data[off:end]); err != nil {
+			e.t.Fatalf("Append at %d: %v", off, err)
+		}
 	}
 	if s, err = e.engine.CompleteStream(e.ctx, s, nil); err != nil {
 		e.t.Fatalf("CompleteStream: %v", err)
@@ -118,5 +123,76 @@ func TestUnjoinedPartialIsDeleted(t *testing.T) {
 	}
 	if _, err := e.engine.CreateFinal(e.ctx, upload.NewFinal{Owner: owner, Name: "late.bin", Partials: []string{lone.ID}}); upload.CodeOf(err) != upload.CodeExpired {
 		t.Fatalf("a final upload of the deleted partial: %v, want expired", err)
+	}
+}
+
+// TestFinalCopiesPartialsAtOnce: a final upload has S3 copy its partials
+// into its parts all at once, so that the join takes about as long as its
+// largest partial rather than the sum of them; the parts still land in
+// the partials' order, and a small last partial is copied too.
+//
+// Guard: copyPartials starts a copy for every part before waiting for
+// any. Made one after another, the first copy waits here for a second
+// that never starts, and the test fails.
+func TestFinalCopiesPartialsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	f := newFile(3, upload.MinPartSize, 9)
+	tail := newFile(1, 1000, 10)
+	a, b, c, d := e.partial(f.chunk(0)), e.partial(f.chunk(1)), e.partial(f.chunk(2)), e.partial(tail.data)
+	var started sync.WaitGroup
+	started.Add(2)
+	timedOut := make(chan struct{}, 2)
+	meet := func() {
+		started.Done()
+		done := make(chan struct{})
+		go func() { started.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			timedOut <- struct{}{}
+		}
+	}
+	e.blobs.Before("CopyPart", meet)
+	e.blobs.Before("CopyPart", meet)
+	copies := e.blobs.Calls("CopyPart")
+	fin, err := e.engine.CreateFinal(e.ctx, upload.NewFinal{Owner: owner, Name: "joined.bin", Partials: []string{a.ID, b.ID, c.ID, d.ID}})
+	if err != nil {
+		t.Fatalf("CreateFinal: %v", err)
+	}
+	if len(timedOut) > 0 {
+		t.Fatal("a partial's copy waited 5 s for another to start: the copies ran one after another")
+	}
+	if n := e.blobs.Calls("CopyPart") - copies; n != 4 {
+		t.Fatalf("%d partials copied by S3, want all 4", n)
+	}
+	want := append(bytes.Clone(f.data), tail.data...)
+	if data, ok := e.blobs.Object(fin.Key); !ok || !bytes.Equal(data, want) {
+		t.Fatalf("object %s: %d bytes (exists %v), want the partials' %d in order", fin.Key, len(data), ok, len(want))
+	}
+}
+
+// TestFinalCopyFails: when one of the copies a final upload makes at once
+// fails, the creation fails, the partials' objects stay, and the creation
+// sent again finishes the file from them.
+func TestFinalCopyFails(t *testing.T) {
+	e := newEnv(t)
+	f := newFile(3, upload.MinPartSize, 11)
+	a, b, c := e.partial(f.chunk(0)), e.partial(f.chunk(1)), e.partial(f.chunk(2))
+	req := upload.NewFinal{Owner: owner, Name: "joined.bin", Partials: []string{a.ID, b.ID, c.ID}}
+	e.blobs.Faults.Inject("CopyPart", memstore.Fail)
+	if _, err := e.engine.CreateFinal(e.ctx, req); err == nil {
+		t.Fatal("CreateFinal succeeded with a copy failing")
+	}
+	for _, p := range []*upload.Session{a, b, c} {
+		if _, ok := e.blobs.Object(p.Key); !ok {
+			t.Fatalf("partial %s's object is gone after a failed join", p.ID)
+		}
+	}
+	fin, err := e.engine.CreateFinal(e.ctx, req)
+	if err != nil {
+		t.Fatalf("CreateFinal sent again: %v", err)
+	}
+	if data, ok := e.blobs.Object(fin.Key); !ok || !bytes.Equal(data, f.data) {
+		t.Fatalf("object %s: %d bytes (exists %v), want the file's %d", fin.Key, len(data), ok, len(f.data))
 	}
 }
