@@ -34,8 +34,9 @@ func (h *heldChunk) is(c ChunkRecord) bool {
 }
 
 // assemble claims part k, uploads its staged chunks as one S3 part and
-// records it. It returns the number of parts counted so far, or -1 if
-// another request holds the claim. held, if not nil, is a chunk the
+// records it. It returns the number of parts counted so far (0 for a
+// sequential upload, whose parts are not counted), or -1 if another
+// request holds the claim. held, if not nil, is a chunk the
 // request has in memory.
 func (e *Engine) assemble(ctx context.Context, s *Session, k int, held *heldChunk) (int, error) {
 	claim := e.newLease()
@@ -90,6 +91,12 @@ func (e *Engine) assembleClaimed(ctx context.Context, s *Session, k int, token s
 	if err := e.blobs.DeleteStaged(ctx, chunkKeys(chunks)); err != nil {
 		// The completion or the bucket's lifecycle rule removes them later.
 		e.log(ctx, s).Warn("delete staged chunks", "part", k, "err", err)
+	}
+	if s.Kind == Sequential {
+		// Its offset is its progress, and its client's last request
+		// finishes it: no count of parts serves it (see CountPart).
+		e.log(ctx, s).Info("part assembled", "part", k+1, "bytes", size)
+		return 0, nil
 	}
 	done, err := e.sessions.CountPart(ctx, s.ID, k)
 	if err != nil {

@@ -117,6 +117,8 @@ type PartLedger interface {
 	// returns the count. Every call counts, a retried one too: a crash
 	// between the count and the mark leaves the count ahead, which the
 	// engine tolerates (it checks every part before it completes).
+	// Only uploads by chunk number are counted: a sequential upload's
+	// offset says how far it is.
 	CountPart(ctx context.Context, id string, k int) (int, error)
 	// DeleteParts removes every part record of a session.
 	DeleteParts(ctx context.Context, id string) error
