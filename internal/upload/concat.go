@@ -57,6 +57,15 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	case n > MaxParts:
 		return nil, overLimit(CodeTooManyChunks, MaxParts, "a final upload joins at most %d partial uploads, not %d", MaxParts, n)
 	}
+	id := finalID(req.Owner, req.Partials)
+	if prev, err := e.Get(ctx, req.Owner, id); err == nil {
+		// These partials were joined before: a creation sent again
+		// after its answer was lost. The final upload is that one, and
+		// neither its partials nor the pre-create hook are asked again.
+		return e.FinishFinal(ctx, prev)
+	} else if CodeOf(err) != CodeNotFound {
+		return nil, err
+	}
 	partials := make([]*Session, len(req.Partials))
 	var size int64
 	for i, id := range req.Partials {
@@ -82,7 +91,6 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 		return nil, err
 	}
 	now := e.opt.Now().UTC()
-	id := finalID(req.Owner, req.Partials)
 	s := &Session{
 		ID: id, Owner: req.Owner, Name: req.Name, ContentType: req.ContentType, Key: v.key(id, req.Name), Metadata: v.meta,
 		Kind: Sequential, State: StateOpen, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(min(e.opt.Expiry, e.opt.MaxLifetime)),
@@ -91,8 +99,7 @@ func (e *Engine) CreateFinal(ctx context.Context, req NewFinal) (*Session, error
 	s.Size = size
 	s.PartSize = MinPartSize
 	if err := e.sessions.CreateSession(ctx, s); errors.Is(err, ErrConflict) {
-		// These partials were joined before: a creation sent again
-		// after its answer was lost. The final upload is that one.
+		// Another creation of the same final upload won the race.
 		prev, err := e.Get(ctx, req.Owner, id)
 		if err != nil {
 			return nil, err

@@ -48,9 +48,13 @@ func TestCreateFinalAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateFinal: %v", err)
 	}
+	reads := e.sessions.Calls("GetSession")
 	again, err := e.engine.CreateFinal(e.ctx, req)
 	if err != nil {
 		t.Fatalf("CreateFinal sent again: %v; want the final upload the first made", err)
+	}
+	if n := e.sessions.Calls("GetSession") - reads; n != 1 {
+		t.Fatalf("CreateFinal sent again read %d sessions, want only the final upload's (not its partials again)", n)
 	}
 	if again.ID != first.ID || again.State != upload.StateComplete || again.Key != first.Key || again.ETag != first.ETag {
 		t.Fatalf("CreateFinal sent again answered upload %s (%s, %s), want %s (%s, %s)", again.ID, again.State, again.Key, first.ID, first.State, first.Key)
