@@ -483,6 +483,8 @@ Notes (how each figure is measured):
   the answered offset; with partial uploads, the file cut into 4 partials sent at once, each one PATCH at a
   time, joined by an Upload-Concat: final upload), same file and chunk size. Each case runs in pairs, chunkup
   and tusd one right after the other, the order swapped every round; a ratio is the median of the pairs'.
+  Before the pairs each server takes one unmeasured upload of a small file (4 partial uploads), and before
+  each run the disks are synced, so that no run pays for the start-up or the writes of another.
   tusd's S3 requests are its own count (its tusd_s3_request_duration_ms metric, one observation per request),
   which leaves out its UploadPartCopy and aborts; chunkup's are counted as for every row (S3 requests, DynamoDB
   units). The partial-uploads target is judged against tusd one PATCH at a time (how tus clients upload by

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // Versus is one case of chunkup's tus dialect measured side by side with
@@ -66,6 +67,9 @@ func (e *env) versusRuns(ctx context.Context, o options, p plan, d *dialect, f f
 		defer t.close()
 		rep.TusdVersion = tusdVersion(e.root)
 	}
+	if err := e.versusWarmUp(ctx, d, t, f(min(size, 32*mib), "tus-warm-up.bin")); err != nil {
+		return err
+	}
 	cases := versusCases(p)
 	rep.Versus = make([]Versus, len(cases))
 	for round := range slices.MaxFunc(cases, func(a, b versusCase) int { return a.reps - b.reps }).reps {
@@ -105,11 +109,33 @@ func (e *env) versusRuns(ctx context.Context, o options, p plan, d *dialect, f f
 				order[0], order[1] = theirs, ours
 			}
 			for _, run := range order {
+				// Each run starts with the last one's writes on disk,
+				// not still being flushed while it is timed.
+				syscall.Sync()
 				if err := run(); err != nil {
 					return err
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// versusWarmUp uploads f (a small file) to each server, in 4 partial
+// uploads of 4 MiB chunks, unmeasured, before the pairs: the first upload
+// of a run otherwise pays for what no later one does (connections opened,
+// dynalite's JIT, the servers' first allocations), and the first pair
+// was a third slower than the rest for both servers.
+func (e *env) versusWarmUp(ctx context.Context, d *dialect, t *tusd, f file) error {
+	const chunk, par = 4 * mib, 4
+	if _, err := e.measureUpload(ctx, d, f, chunk, par); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if t == nil {
+		return nil
+	}
+	if _, err := e.measureTusd(ctx, t, f, chunk, par); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
 	}
 	return nil
 }
