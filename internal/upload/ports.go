@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -217,6 +218,13 @@ type OwnedQuery struct {
 	After   *ListPosition
 	Limit   int
 	Budget  int
+}
+
+// Admits reports whether the query's filter keeps s: one of its States
+// (any, when it names none) and its Dialect (any, when empty). A store
+// that cannot filter all of it where it reads applies it to what it read.
+func (q OwnedQuery) Admits(s *Session) bool {
+	return (len(q.States) == 0 || slices.Contains(q.States, s.State)) && (q.Dialect == "" || q.Dialect == s.Dialect)
 }
 
 // OwnedPage is what one page of a listing found.

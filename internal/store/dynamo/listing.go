@@ -72,7 +72,7 @@ func (st *Store) ListOwned(ctx context.Context, owner string, q upload.OwnedQuer
 	}
 	page := upload.OwnedPage{}
 	for _, s := range sessions {
-		if s.Owner == owner && admits(q, s) {
+		if s.Owner == owner && q.Admits(s) {
 			page.Sessions = append(page.Sessions, s)
 		}
 	}
@@ -102,22 +102,6 @@ func ownedFilter(q upload.OwnedQuery, in *dynamodb.QueryInput) string {
 		terms = append(terms, "dialect = :d")
 	}
 	return strings.Join(terms, " AND ")
-}
-
-// admits reports whether q's filter admits s as read.
-func admits(q upload.OwnedQuery, s *upload.Session) bool {
-	if q.Dialect != "" && s.Dialect != q.Dialect {
-		return false
-	}
-	if len(q.States) == 0 {
-		return true
-	}
-	for _, state := range q.States {
-		if s.State == state {
-			return true
-		}
-	}
-	return false
 }
 
 // ownedKey is the owner index's key of the entry at p: the index's keys

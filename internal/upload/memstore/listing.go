@@ -41,7 +41,7 @@ func (m *Sessions) ListOwned(ctx context.Context, owner string, q upload.OwnedQu
 				break
 			}
 			s := &owned[i].s
-			if (len(q.States) == 0 || slices.Contains(q.States, s.State)) && (q.Dialect == "" || q.Dialect == s.Dialect) {
+			if q.Admits(s) {
 				page.Sessions = append(page.Sessions, owned[i].session())
 			}
 		}
