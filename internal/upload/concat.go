@@ -228,24 +228,27 @@ func (e *Engine) copyPartials(ctx context.Context, s *Session, partials []*Sessi
 	}
 	runs := joinRuns(partials)
 	parts := make([]*Part, len(runs))
-	errs := make([]error, len(runs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	slots := make(chan struct{}, joinWorkers)
 	var wg sync.WaitGroup
 	for i, run := range runs {
+		if ctx.Err() != nil {
+			break // a part failed: start no more
+		}
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			if parts[i], errs[i] = e.joinPart(ctx, s, mpu, i+1, run); errs[i] != nil {
-				cancel()
+			defer func() { <-slots; wg.Done() }()
+			p, err := e.joinPart(ctx, s, mpu, i+1, run)
+			if err != nil {
+				cancel(err) // the first failure is the one reported
 			}
+			parts[i] = p
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
 	return parts, nil
